@@ -1,0 +1,184 @@
+package afterhours
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+// ParseProfile decodes a profile from JSON, strictly, validates it and
+// compiles it. Every problem is reported, each with its field path, in one
+// *ValidationError: unknown fields, values of the wrong JSON type, bad
+// durations, times, dates and zones, and everything [Profile.Validate]
+// checks. Sections whose planning is not built yet (timers, resources,
+// constraints, and a task's schedule, repeat, start and ignore_downtimes) are
+// rejected as "not supported yet" rather than ignored.
+func ParseProfile(data []byte) (*Profile, error) {
+	var ps problems
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		ps.add("", "invalid JSON: %v", err)
+		return nil, ps.err()
+	}
+	if dec.More() {
+		ps.add("", "invalid JSON: data after the profile")
+		return nil, ps.err()
+	}
+	if _, ok := tree.(map[string]any); !ok {
+		ps.add("", "a profile is a JSON object")
+		return nil, ps.err()
+	}
+	tree = check(&ps, "", tree, reflect.TypeFor[Profile]())
+	// The checked tree now holds only known fields of the right types, so
+	// decoding it cannot fail; it fills the fields that were good.
+	clean, err := json.Marshal(tree)
+	if err != nil {
+		return nil, fmt.Errorf("afterhours: re-encode profile: %w", err)
+	}
+	p := new(Profile)
+	if err := json.Unmarshal(clean, p); err != nil {
+		return nil, fmt.Errorf("afterhours: decode profile: %w", err)
+	}
+	p.compile(&ps)
+	if err := ps.err(); err != nil {
+		p.validated = false
+		return nil, err
+	}
+	return p, nil
+}
+
+// notSupported lists the fields later versions plan, by the type that will
+// hold them.
+var notSupported = map[reflect.Type][]string{
+	reflect.TypeFor[Profile](): {"timers", "resources", "constraints"},
+	reflect.TypeFor[Task]():    {"schedule", "repeat", "start", "ignore_downtimes"},
+}
+
+var (
+	durationType = reflect.TypeFor[Duration]()
+)
+
+// check walks a decoded JSON value against the Go type it will be decoded
+// into, reports what does not fit, and returns the value without it.
+func check(ps *problems, path string, v any, t reflect.Type) any {
+	if v == nil {
+		return nil // null leaves the zero value
+	}
+	if t == durationType {
+		s, ok := v.(string)
+		if !ok {
+			ps.add(path, "want a duration string such as \"20m\"")
+			return nil
+		}
+		if _, err := parseDuration(s); err != nil {
+			ps.add(path, "%v", err)
+			return nil
+		}
+		return v
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return check(ps, path, v, t.Elem())
+	case reflect.Struct:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			ps.add(path, "want an object")
+			return nil
+		}
+		fields := jsonFields(t)
+		keys := sortedKeys(obj)
+		for _, k := range keys {
+			fp := join(path, k)
+			ft, known := fields[k]
+			switch {
+			case known:
+				obj[k] = check(ps, fp, obj[k], ft)
+			case contains(notSupported[t], k):
+				ps.add(fp, "not supported yet")
+				delete(obj, k)
+			default:
+				ps.add(fp, "unknown field")
+				delete(obj, k)
+			}
+		}
+		return obj
+	case reflect.Slice:
+		arr, ok := v.([]any)
+		if !ok {
+			ps.add(path, "want an array")
+			return nil
+		}
+		for i := range arr {
+			arr[i] = check(ps, fmt.Sprintf("%s[%d]", path, i), arr[i], t.Elem())
+		}
+		return arr
+	case reflect.Map:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			ps.add(path, "want an object")
+			return nil
+		}
+		for _, k := range sortedKeys(obj) {
+			obj[k] = check(ps, join(path, k), obj[k], t.Elem())
+		}
+		return obj
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			ps.add(path, "want a string")
+			return nil
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			ps.add(path, "want true or false")
+			return nil
+		}
+	case reflect.Int:
+		n, ok := v.(json.Number)
+		if !ok {
+			ps.add(path, "want a number")
+			return nil
+		}
+		if i, err := n.Int64(); err != nil || i != int64(int32(i)) {
+			ps.add(path, "want a whole number, not %s", n)
+			return nil
+		}
+	}
+	return v
+}
+
+// jsonFields maps the JSON names of a struct's fields to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	m := make(map[string]reflect.Type, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" || name == "" {
+			continue
+		}
+		m[name] = f.Type
+	}
+	return m
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,64 @@
+// Package afterhours plans maintenance on the machines of a fleet without
+// disturbing the people who use them.
+//
+// A fleet agent (the client) gives it a [Profile]: its site's time zone,
+// business hours and closed dates, its sharing profile (the daily slots in
+// which it may use shared resources such as a package repository or the site
+// LAN), and its tasks: recurring housekeeping, one-off software updates, and
+// the update of the agent itself. [BuildPlan] turns a profile and a clock into
+// a [Plan] for the coming night.
+//
+// # Cycles and windows
+//
+// Every site-local date D has a cycle. It starts at D's anchor: the end of the
+// business period that holds D's last business interval, plus the site's
+// grace (D 00:00 when D has no business hours), and it runs to D+1's anchor,
+// so cycles partition time. The cycle's after-hours window runs from the anchor
+// to the next business instant. Business hours are sacred: no housekeeping,
+// update or self-update runs inside them. [Site] computes all of this, DST
+// days included, and is exported so that the fleet side uses the same code.
+//
+// # Slots, buffer zones and holds
+//
+// A sharing token names a shared resource. On each date of its zone (UTC for
+// fleet-wide resources, the site's zone for local ones) its slot runs from its
+// base time for its duration, preceded by a buffer zone; buffer and slot are
+// the hold. Shared tasks run in the slot; no work that contends with the token
+// may start or run in the hold, so that an overrun ends before the slot.
+// Thousands of clients with different base times never hit one repository at
+// the same minute.
+//
+// # The sequence
+//
+// Housekeeping runs first, then pending updates, then the self-update, last
+// and alone, with a barrier between the phases. Steps are placed in declared
+// order at the earliest instant where a lane is free ([Profile].Parallel), no
+// contending step runs, and the whole projected run avoids contending holds
+// and ends by the window's end. Two tasks contend unless both declare the
+// resources they use and the sets are disjoint: unknown means contention.
+//
+// # Deferrals
+//
+// Nothing is silently dropped. Every task of the profile is in the plan, as a
+// [Step] or as a [Deferral] with a reason a program can match ("window-full",
+// "disabled", "tag-mismatch", "business-hours", "done", "stopped", "no-slot")
+// and a detail for people.
+//
+// # A worked example
+//
+// A shop in Europe/London is open 08:00-18:00 on weekdays, with a grace of
+// 30 minutes, and has a pkg-repo token at 01:40 UTC for 20 minutes with a
+// 10-minute buffer. Planned at noon on Monday 23 November 2026, its cycle is
+// that Monday's: the window runs from 18:30 to 08:00 on Tuesday. The pkg-repo
+// hold is 01:30-02:00. Housekeeping runs from 18:30; an update of 40 minutes
+// that would reach 01:30 waits until the slot ends at 02:00, and the
+// self-update follows at 02:40. [ExampleBuildPlan] shows this plan.
+//
+// # Time
+//
+// Local times become instants by one rule: a time that does not exist
+// because of a DST gap means the instant the gap moves it to (01:30 is 02:30
+// BST on London's spring-forward day); a time that occurs twice means its
+// first occurrence. [PlanAt] takes the instant as a value and never reads a
+// clock, so the same profile, history and instant give the same plan.
+package afterhours

@@ -1,0 +1,218 @@
+package afterhours
+
+import (
+	"fmt"
+	"time"
+)
+
+// Clock is the least the package needs of a clock. clock.New() and
+// clock.NewMock() of github.com/benbjohnson/clock satisfy it, and so do
+// other fake clocks.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// History is what planning needs to know of the past; the Executor's
+// journal implements it. Days are site-local cycle dates, "2006-01-02".
+type History interface {
+	// Settled reports that task needs no run in the cycle of day: a one-off
+	// completed in any cycle, or anything completed or failed in this one.
+	Settled(task, day string) bool
+	// Durations returns the task's recent successful run times, newest first.
+	Durations(task string) []time.Duration
+}
+
+// FailureHistory is a [History] that also knows which tasks failed in a
+// cycle. When a task with on_failure "stop" failed in a cycle, planning
+// defers the rest of that cycle, the self-update included, as "stopped".
+// A History that does not implement it is taken to know of no failure.
+type FailureHistory interface {
+	History
+	Failed(task, day string) bool
+}
+
+// PlanOption adjusts planning.
+type PlanOption func(*planConfig)
+
+type planConfig struct {
+	history History
+}
+
+// WithHistory plans with what h knows of the past: settled tasks are
+// deferred as "done", and estimates come from recent runs (rule 11).
+// A nil h is no history.
+func WithHistory(h History) PlanOption {
+	return func(c *planConfig) { c.history = h }
+}
+
+// The reasons of a [Deferral]: short words a program can match.
+const (
+	ReasonDisabled      = "disabled"       // the task is not enabled
+	ReasonTagMismatch   = "tag-mismatch"   // its tag selector does not match the site
+	ReasonWindowFull    = "window-full"    // no room left in the window
+	ReasonBusinessHours = "business-hours" // its slot intersects business time
+	ReasonDone          = "done"           // the history says it is settled
+	ReasonStopped       = "stopped"        // an on_failure "stop" task failed in the cycle
+	ReasonNoSlot        = "no-slot"        // its token has no slot in the cycle
+)
+
+// Plan is what one cycle will do: its window, the slots of its span, the
+// projected steps of the after-hours sequence, and every deferral with its
+// reason. All instants are in the site's zone.
+type Plan struct {
+	Client string
+	// Day is the site-local date of the cycle, "2006-01-02".
+	Day string
+	// Span is the whole cycle, from its anchor to the next day's.
+	Span Interval
+	// Window is the cycle's after-hours window.
+	Window Interval
+	// From is where projection starts: the later of the window's start and
+	// the instant planned at.
+	From time.Time
+	// Slots are the slot occurrences whose start lies in the span, in order
+	// of start.
+	Slots []Slot
+	// Steps are the placed housekeeping, update and self-update runs, in
+	// order of start.
+	Steps []Step
+	// Deferred lists every task that does not run, with its reason.
+	Deferred []Deferral
+}
+
+// Slot is one occurrence of a sharing token's slot.
+type Slot struct {
+	Token string
+	// Buffer is the buffer zone before the slot, in which no contending work
+	// may start or run.
+	Buffer Interval
+	// Run is the slot itself.
+	Run Interval
+	// Tasks are the tasks that run in the slot.
+	Tasks []*Task
+	// Void is set when the slot intersects business time and its token is
+	// not anytime: its tasks are deferred and its hold does not count.
+	Void bool
+
+	tok *Token
+}
+
+// Hold returns the buffer zone and the slot together.
+func (s Slot) Hold() Interval { return Interval{Start: s.Buffer.Start, End: s.Run.End} }
+
+// Step is a placed run of a task, with its projected start and end.
+type Step struct {
+	Task *Task
+	Interval
+}
+
+// Deferral is a task that does not run in the cycle, with a reason a
+// program can match (one of the Reason constants) and a human detail.
+type Deferral struct {
+	Task   *Task
+	Reason string
+	Detail string
+}
+
+// BuildPlan plans the cycle that holds the clock's current instant: it reads
+// the clock once and returns PlanAt(p, clk.Now(), opts...).
+func BuildPlan(p *Profile, clk Clock, opts ...PlanOption) (*Plan, error) {
+	if clk == nil {
+		return nil, ErrNilClock
+	}
+	return PlanAt(p, clk.Now(), opts...)
+}
+
+// PlanAt plans, as of the instant now, the cycle whose window contains now,
+// or else the next cycle with a non-empty window (searched at most 400 days
+// ahead, then [ErrNoWindow]). Steps are projected from the later of the
+// window's start and now. It is pure: the same profile, history and instant
+// give the same plan.
+func PlanAt(p *Profile, now time.Time, opts ...PlanOption) (*Plan, error) {
+	if p == nil || !p.validated {
+		return nil, ErrNotValidated
+	}
+	var cfg planConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, ok := p.Site.windowFrom(now)
+	if !ok {
+		return nil, ErrNoWindow
+	}
+	return p.planCycle(c, now, cfg.history), nil
+}
+
+// windowFrom returns the cycle whose window contains t, or the next one
+// with a non-empty window starting within 400 days.
+func (s *Site) windowFrom(t time.Time) (Cycle, bool) {
+	c := s.CycleAt(t)
+	limit := t.AddDate(0, 0, maxChain)
+	for c.Window.Empty() || !t.Before(c.Window.End) {
+		if !c.Span.End.Before(limit) {
+			return Cycle{}, false
+		}
+		c = s.Cycle(c.Day.AddDays(1))
+	}
+	return c, true
+}
+
+// Forecast returns n consecutive cycles from the one [BuildPlan] would give,
+// cycles with an empty window included. It assumes planned work completes:
+// a one-off placed in one cycle is done in the later ones.
+func Forecast(p *Profile, clk Clock, n int, opts ...PlanOption) ([]*Plan, error) {
+	if clk == nil {
+		return nil, ErrNilClock
+	}
+	if p == nil || !p.validated {
+		return nil, ErrNotValidated
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("afterhours: forecast of %d days", n)
+	}
+	var cfg planConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	now := clk.Now()
+	c, ok := p.Site.windowFrom(now)
+	if !ok {
+		return nil, ErrNoWindow
+	}
+	h := &forecastHistory{base: cfg.history, done: map[string]bool{}}
+	plans := make([]*Plan, 0, n)
+	for range n {
+		plan := p.planCycle(c, now, h)
+		for _, s := range plan.Steps {
+			if k := s.Task.kind; k == Update || k == SelfUpdate {
+				h.done[s.Task.Name] = true
+			}
+		}
+		plans = append(plans, plan)
+		c = p.Site.Cycle(c.Day.AddDays(1))
+	}
+	return plans, nil
+}
+
+// forecastHistory adds the one-offs a forecast has placed to a history.
+type forecastHistory struct {
+	base History
+	done map[string]bool
+}
+
+func (h *forecastHistory) Settled(task, day string) bool {
+	return h.done[task] || (h.base != nil && h.base.Settled(task, day))
+}
+
+func (h *forecastHistory) Durations(task string) []time.Duration {
+	if h.base == nil {
+		return nil
+	}
+	return h.base.Durations(task)
+}
+
+func (h *forecastHistory) Failed(task, day string) bool {
+	f, ok := h.base.(FailureHistory)
+	return ok && f.Failed(task, day)
+}

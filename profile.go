@@ -1,0 +1,247 @@
+package afterhours
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Profile is everything a client needs to plan its maintenance: its site,
+// its sharing profile (tokens with their slots) and its tasks.
+//
+// A Profile comes from [ParseProfile] or [LoadProfile], or is built in Go and
+// then passed to [Profile.Validate]. Validation compiles it once (zones,
+// intervals, durations, selectors); after that it is read-only: planning never
+// re-parses it, it is safe for concurrent use, and it must not be mutated.
+type Profile struct {
+	// Client names the machine, as the fleet knows it.
+	Client string `json:"client"`
+	// Site is where the client runs.
+	Site Site `json:"site"`
+	// Sharing is the sharing profile: a slot per token and day.
+	Sharing []*Token `json:"sharing,omitempty"`
+	// Housekeeping is recurring work, due in every cycle.
+	Housekeeping []*Task `json:"housekeeping,omitempty"`
+	// Updates are one-off software updates, run after housekeeping.
+	Updates []*Task `json:"updates,omitempty"`
+	// SelfUpdate is the one-off update of the agent itself, last and alone.
+	SelfUpdate *Task `json:"self_update,omitempty"`
+	// Parallel is the number of lanes housekeeping and updates run in;
+	// 0 means 1.
+	Parallel int `json:"parallel,omitempty"`
+
+	validated bool
+	lanes     int
+	resIDs    map[string]int
+	byName    map[string]*Task
+}
+
+// Token is one entry of the sharing profile: a shared resource (a package
+// repository, a site LAN) and the daily slot the client may use it in.
+//
+// On each date of its zone the token's slot is [Base, Base+Duration), and the
+// buffer zone [Base-Buffer, Base) precedes it; buffer and slot together are
+// the token's hold, in which no contending work may start or run.
+type Token struct {
+	// Token names the shared resource.
+	Token string `json:"token"`
+	// Base is the slot's start, "HH:MM" in Zone.
+	Base string `json:"base"`
+	// Zone is "UTC" (the default: fleet-wide resources) or "site" (the
+	// site's own zone: local resources such as the site LAN).
+	Zone string `json:"zone,omitempty"`
+	// Duration is the slot's length; required.
+	Duration Duration `json:"duration"`
+	// Buffer is the length of the buffer zone before the slot.
+	Buffer Duration `json:"buffer,omitempty"`
+	// Uses names further resources the slot's work occupies; the token
+	// itself is always one.
+	Uses []string `json:"uses,omitempty"`
+	// Anytime lets the slot run in business hours.
+	Anytime bool `json:"anytime,omitempty"`
+	// Tasks run inside the slot.
+	Tasks []*Task `json:"tasks,omitempty"`
+
+	base int // minutes of the day
+	loc  *time.Location
+	res  resources
+}
+
+// LoadProfile reads and parses the profile in the file at path.
+func LoadProfile(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("afterhours: load profile: %w", err)
+	}
+	p, err := ParseProfile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Task returns the task of the given name, or nil.
+func (p *Profile) Task(name string) *Task { return p.byName[name] }
+
+// Validate checks the whole profile, collecting every problem with its
+// field path into a *ValidationError, and compiles it for planning. A
+// profile that fails validation cannot be planned ([ErrNotValidated]).
+func (p *Profile) Validate() error {
+	var ps problems
+	p.compile(&ps)
+	return ps.err()
+}
+
+func (p *Profile) compile(ps *problems) {
+	n := len(ps.list)
+	p.validated = false
+	if p.Client == "" {
+		ps.add("client", "required: the client's name")
+	}
+	p.Site.compile(ps, "site")
+	switch {
+	case p.Parallel < 0:
+		ps.add("parallel", "must not be negative")
+	case p.Parallel == 0:
+		p.lanes = 1
+	default:
+		p.lanes = p.Parallel
+	}
+
+	p.resIDs = map[string]int{}
+	p.byName = map[string]*Task{}
+	names := map[string]string{} // task name -> path of its first use
+	tokens := map[string]bool{}
+	for i, tok := range p.Sharing {
+		tp := fmt.Sprintf("sharing[%d]", i)
+		if tok == nil {
+			ps.add(tp, "null token")
+			continue
+		}
+		p.compileToken(ps, tp, tok, tokens)
+		for j, t := range tok.Tasks {
+			p.compileTask(ps, fmt.Sprintf("%s.tasks[%d]", tp, j), t, Shared, j, names)
+			if t != nil {
+				t.token = tok.Token
+			}
+		}
+	}
+	for i, t := range p.Housekeeping {
+		p.compileTask(ps, fmt.Sprintf("housekeeping[%d]", i), t, Housekeeping, i, names)
+	}
+	for i, t := range p.Updates {
+		p.compileTask(ps, fmt.Sprintf("updates[%d]", i), t, Update, i, names)
+	}
+	if p.SelfUpdate != nil {
+		p.compileTask(ps, "self_update", p.SelfUpdate, SelfUpdate, 0, names)
+	}
+	p.validated = len(ps.list) == n
+}
+
+func (p *Profile) compileToken(ps *problems, tp string, tok *Token, seen map[string]bool) {
+	switch {
+	case tok.Token == "":
+		ps.add(tp+".token", "required")
+	case seen[tok.Token]:
+		ps.add(tp+".token", "token %q repeated", tok.Token)
+	}
+	seen[tok.Token] = true
+	base, err := parseClock(tok.Base, false)
+	if err != nil {
+		ps.add(tp+".base", "%v", err)
+	}
+	tok.base = base
+	switch tok.Zone {
+	case "", "UTC":
+		tok.loc = time.UTC
+	case "site":
+		tok.loc = p.Site.loc
+	default:
+		ps.add(tp+".zone", "unknown zone %q: want \"UTC\" or \"site\"", tok.Zone)
+	}
+	if tok.Duration <= 0 {
+		ps.add(tp+".duration", "required: a positive duration such as \"20m\"")
+	}
+	if tok.Buffer < 0 {
+		ps.add(tp+".buffer", "must not be negative")
+	}
+	if time.Duration(tok.Duration+tok.Buffer) > 24*time.Hour {
+		ps.add(tp, "buffer and duration together exceed 24h: the holds of consecutive days would overlap")
+	}
+	checkNames(ps, tp+".uses", tok.Uses, "resource", noExtra)
+	tok.res = p.resourcesOf(append([]string{tok.Token}, tok.Uses...))
+}
+
+func noExtra(string) string { return "" }
+
+func (p *Profile) resourcesOf(uses []string) resources {
+	if len(uses) == 0 {
+		return resources{any: true}
+	}
+	ids := make([]int, 0, len(uses))
+	for _, u := range uses {
+		id, ok := p.resIDs[u]
+		if !ok {
+			id = len(p.resIDs)
+			p.resIDs[u] = id
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return resources{ids: slices.Compact(ids)}
+}
+
+func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index int, names map[string]string) {
+	if t == nil {
+		ps.add(tp, "null task")
+		return
+	}
+	t.kind, t.index = kind, index
+	switch first, dup := names[t.Name]; {
+	case t.Name == "":
+		ps.add(tp+".name", "required")
+	case dup:
+		ps.add(tp+".name", "name %q already used at %s: task names are unique across the profile", t.Name, first)
+	default:
+		names[t.Name] = tp
+		p.byName[t.Name] = t
+	}
+	switch {
+	case len(t.Run) == 0 && t.Action == nil:
+		ps.add(tp+".run", "required: an absolute path and its arguments")
+	case len(t.Run) > 0 && !path.IsAbs(t.Run[0]):
+		ps.add(tp+".run[0]", "%q is not an absolute path: commands run without a shell or a search path", t.Run[0])
+	}
+	if t.Estimate < 0 {
+		ps.add(tp+".estimate", "must not be negative")
+	}
+	if t.Timeout < 0 {
+		ps.add(tp+".timeout", "must not be negative")
+	}
+	if t.Estimate > 0 && t.Timeout > 0 && t.Estimate > t.Timeout {
+		ps.add(tp+".estimate", "%v exceeds the timeout %v: every run would be cut short", time.Duration(t.Estimate), time.Duration(t.Timeout))
+	}
+	checkNames(ps, tp+".uses", t.Uses, "resource", noExtra)
+	checkNames(ps, tp+".tags", t.Tags, "tag", func(tag string) string {
+		if tag == "!" {
+			return "empty tag after '!'"
+		}
+		return ""
+	})
+	for i, tag := range t.Tags {
+		if neg, ok := strings.CutPrefix(tag, "!"); ok && slices.Contains(t.Tags, neg) {
+			ps.add(fmt.Sprintf("%s.tags[%d]", tp, i), "selector has both %q and %q: it can never match", neg, tag)
+		}
+	}
+	switch t.OnFailure {
+	case "", "continue", "stop":
+	default:
+		ps.add(tp+".on_failure", "unknown value %q: want \"continue\" or \"stop\"", t.OnFailure)
+	}
+	t.res = p.resourcesOf(t.Uses)
+	t.matches = selectorMatches(t.Tags, p.Site.Tags)
+	t.compileEstimate()
+}

@@ -1,0 +1,65 @@
+package afterhours
+
+import (
+	"slices"
+	"time"
+
+	"github.com/afterhours-go/afterhours/internal/wallclock"
+)
+
+// occurrence returns the buffer zone and the slot of the token on date d of
+// its zone, under the wall-clock rule.
+func (tok *Token) occurrence(d Date) (buffer, run Interval) {
+	start := wallclock.Resolve(d.Year, d.Month, d.Day, tok.base/60, tok.base%60, 0, tok.loc)
+	run = Interval{Start: start, End: start.Add(time.Duration(tok.Duration))}
+	buffer = Interval{Start: start.Add(-time.Duration(tok.Buffer)), End: start}
+	return buffer, run
+}
+
+// hold is a span of time contending work must keep out of.
+type hold struct {
+	Interval
+	res resources
+}
+
+// slotsOf returns the slot occurrences whose start lies in the cycle's span,
+// sorted by start (then by token order), and the holds of every occurrence,
+// neighbouring cycles' included, that are not void and overlap the window
+// [from, c.Window.End), sorted by start.
+func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []hold) {
+	loc := p.Site.loc
+	for _, tok := range p.Sharing {
+		first := DateOf(c.Span.Start.In(tok.loc)).AddDays(-1)
+		last := DateOf(c.Span.End.In(tok.loc)).AddDays(1)
+		var prev time.Time
+		for d := first; d.Compare(last) <= 0; d = d.AddDays(1) {
+			buffer, run := tok.occurrence(d)
+			if run.Start.Equal(prev) {
+				continue // two dates resolved to one instant: it counts once
+			}
+			prev = run.Start
+			inSpan := c.Span.Contains(run.Start)
+			h := Interval{Start: buffer.Start, End: run.End}
+			touches := h.Start.Before(c.Window.End) && h.End.After(from)
+			if !inSpan && !touches {
+				continue
+			}
+			void := !tok.Anytime && p.Site.overlapsBusiness(run)
+			if inSpan {
+				slots = append(slots, Slot{
+					Token:  tok.Token,
+					Buffer: Interval{buffer.Start.In(loc), buffer.End.In(loc)},
+					Run:    Interval{run.Start.In(loc), run.End.In(loc)},
+					Void:   void,
+					tok:    tok,
+				})
+			}
+			if touches && !void {
+				holds = append(holds, hold{Interval: h, res: tok.res})
+			}
+		}
+	}
+	slices.SortStableFunc(slots, func(a, b Slot) int { return a.Run.Start.Compare(b.Run.Start) })
+	slices.SortStableFunc(holds, func(a, b hold) int { return a.Start.Compare(b.Start) })
+	return slots, holds
+}
