@@ -91,7 +91,7 @@ func BenchmarkBuildPlan(b *testing.B) {
 func BenchmarkParseProfile(b *testing.B) {
 	data, err := json.Marshal(map[string]any{
 		"client": "bench",
-		"site": map[string]any{"timezone": "Europe/London", "business_hours": map[string][]string{"mon": {"08:00-18:00"}}},
+		"site":   map[string]any{"timezone": "Europe/London", "business_hours": map[string][]string{"mon": {"08:00-18:00"}}},
 		"sharing": []map[string]any{{"token": "pkg-repo", "base": "01:40", "duration": "20m", "buffer": "10m",
 			"tasks": []map[string]any{{"name": "fetch", "run": []string{"/usr/lib/agent/fetch"}}}}},
 		"housekeeping": []map[string]any{{"name": "rotate-logs", "run": []string{"/usr/sbin/logrotate"}, "estimate": "2m", "uses": []string{"disk"}}},
