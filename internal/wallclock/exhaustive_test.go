@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/afterhours-go/afterhours/internal/wallclock"
 )
 
@@ -239,8 +242,7 @@ func exhaustive(t *testing.T, src tzSource) {
 	var zones, checked, gaps, overlaps int
 	for _, name := range src.zones {
 		loc, err := src.load(name)
-		if err != nil {
-			t.Errorf("loading %q: %v", name, err)
+		if !assert.NoError(t, err, "loading %q", name) {
 			continue
 		}
 		zones++
@@ -250,7 +252,7 @@ func exhaustive(t *testing.T, src tzSource) {
 		fail := func(format string, args ...any) {
 			t.Helper()
 			failures++
-			t.Errorf(name+": "+format, args...)
+			assert.Failf(t, "mismatch", name+": "+format, args...)
 		}
 		for _, tr := range trs {
 			if tr.at < lo.Unix() || tr.at >= hi.Unix() {
@@ -319,11 +321,43 @@ func exhaustive(t *testing.T, src tzSource) {
 				prevEarliest = ear.Unix()
 				first = false
 				if failures >= 10 {
-					t.Fatalf("%s: too many failures", name)
+					require.FailNow(t, "too many failures", name)
 				}
 			}
 		}
 	}
 	t.Logf("%d zones, %d wall times (%d in gaps, %d in overlaps) checked in %v",
 		zones, checked, gaps, overlaps, time.Since(start))
+}
+
+// TestLeapYearEnd checks the days around the end of leap years, where Go
+// reports imprecise zone bounds for years served by the TZ rule at the end
+// of a TZif file (golang/go#81583), hour by hour in zones with DST.
+func TestLeapYearEnd(t *testing.T) {
+	sources := tzSources(t)
+	if len(sources) == 0 {
+		t.Skip("no tz database found")
+	}
+	zones := []string{"Europe/London", "Europe/Dublin", "Africa/Cairo", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe", "Pacific/Chatham"}
+	for _, src := range sources {
+		for _, name := range zones {
+			loc, err := src.load(name)
+			require.NoError(t, err, "%s: loading %q", src.name, name)
+			orc := &oracle{loc: loc, memo: make(map[int64]reading)}
+			for _, y := range []int{2024, 2028, 2040, 2060} {
+				from := time.Date(y, time.December, 28, 0, 0, 0, 0, time.UTC).Unix()
+				to := time.Date(y+1, time.January, 3, 0, 0, 0, 0, time.UTC).Unix()
+				for u := from; u < to; u += 30 * 60 {
+					yy, m, d, hh, mm, ss := wallFields(u)
+					got, gap, overlap := wallclock.Lookup(yy, m, d, hh, mm, ss, loc)
+					occ := orc.occurrences(u, nil)
+					msg := []any{"%s %s: Lookup(%s)", src.name, name, time.Unix(u, 0).UTC().Format(time.DateTime)}
+					require.Len(t, occ, 1, msg...)
+					assert.False(t, gap, msg...)
+					assert.False(t, overlap, msg...)
+					assert.Equal(t, occ[0], got.Unix(), msg...)
+				}
+			}
+		}
+	}
 }

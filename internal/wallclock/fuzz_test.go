@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/afterhours-go/afterhours/internal/wallclock"
 )
 
@@ -69,18 +71,34 @@ func FuzzResolve(f *testing.F) {
 	f.Add(1900, 0, -1, -1, -1, -1, uint8(255))
 	f.Add(2100, 1<<40, 1<<50, 1<<60, -1<<60, 1<<62, uint8(7))
 
-	locs := make([]*time.Location, len(fuzzZones))
-	for i, name := range fuzzZones {
-		locs[i] = mustLoad(f, name)
+	// Each zone both as time.LoadLocation gives it and, where available,
+	// from the slim TZif files of $GOROOT/lib/time/zoneinfo.zip.
+	var locs []*time.Location
+	for _, name := range fuzzZones {
+		locs = append(locs, mustLoad(f, name))
+	}
+	for _, src := range tzSources(f) {
+		if src.name != "zoneinfo.zip" {
+			continue
+		}
+		for _, name := range fuzzZones {
+			if loc, err := src.load(name); err == nil {
+				locs = append(locs, loc)
+			}
+		}
 	}
 
 	f.Fuzz(func(t *testing.T, y, m, d, hh, mm, ss int, zone uint8) {
 		y = 1900 + ((y%201)+201)%201
 		loc := locs[int(zone)%len(locs)]
 
-		res := wallclock.Resolve(y, time.Month(m), d, hh, mm, ss, loc)
-		ear := wallclock.Earliest(y, time.Month(m), d, hh, mm, ss, loc)
-		got, gap, overlap := wallclock.Lookup(y, time.Month(m), d, hh, mm, ss, loc)
+		var res, ear, got time.Time
+		var gap, overlap bool
+		require.NotPanics(t, func() {
+			res = wallclock.Resolve(y, time.Month(m), d, hh, mm, ss, loc)
+			ear = wallclock.Earliest(y, time.Month(m), d, hh, mm, ss, loc)
+			got, gap, overlap = wallclock.Lookup(y, time.Month(m), d, hh, mm, ss, loc)
+		})
 
 		// Check against the oracle only where the normalised request is a
 		// meaningful date (huge fields overflow the arithmetic of time.Date).
@@ -90,24 +108,20 @@ func FuzzResolve(f *testing.F) {
 		}
 		u := n.Unix()
 		occ := (&oracle{loc: loc}).occurrences(u, offsetsNear(u, loc))
-		if !got.Equal(res) {
-			t.Fatalf("Lookup = %v, Resolve = %v", got, res)
-		}
-		if gap != (len(occ) == 0) || overlap != (len(occ) > 1) {
-			t.Fatalf("%s %s: Lookup gap %v overlap %v, oracle found %d occurrences",
-				loc, n.Format(time.DateTime), gap, overlap, len(occ))
-		}
+		wall := n.Format(time.DateTime)
+		require.True(t, got.Equal(res), "%s %s: Lookup = %v, Resolve = %v", loc, wall, got, res)
+		require.Equal(t, len(occ) == 0, gap, "%s %s: gap (oracle found %d occurrences)", loc, wall, len(occ))
+		require.Equal(t, len(occ) > 1, overlap, "%s %s: overlap (oracle found %d occurrences)", loc, wall, len(occ))
 		if len(occ) > 0 {
-			if res.Format(time.DateTime) != n.Format(time.DateTime) {
-				t.Fatalf("%s: Resolve(%s) reads %s", loc, n.Format(time.DateTime), res.Format(time.DateTime))
-			}
-			if res.Unix() != occ[0] || !ear.Equal(res) {
-				t.Fatalf("%s %s: Resolve = %v, Earliest = %v, want first occurrence %v",
-					loc, n.Format(time.DateTime), res.UTC(), ear.UTC(), time.Unix(occ[0], 0).UTC())
-			}
-		} else if ear.After(res) || ear.Format(time.DateTime) <= n.Format(time.DateTime) {
-			t.Fatalf("%s %s: in a gap, Earliest = %v must not be after Resolve = %v and read later than the request",
-				loc, n.Format(time.DateTime), ear, res)
+			// The wall time exists: Resolve reads it, at its first occurrence.
+			require.Equal(t, wall, res.Format(time.DateTime), "%s: wall clock of Resolve", loc)
+			require.Equal(t, occ[0], res.Unix(), "%s %s: first occurrence", loc, wall)
+			require.True(t, ear.Equal(res), "%s %s: Earliest = %v, Resolve = %v", loc, wall, ear, res)
+		} else {
+			// In a gap: Earliest is the transition, which reads later
+			// than the request, and Resolve is not before it.
+			require.False(t, ear.After(res), "%s %s: Earliest = %v, Resolve = %v", loc, wall, ear, res)
+			require.Greater(t, ear.Format(time.DateTime), wall, "%s: wall clock of Earliest", loc)
 		}
 	})
 }

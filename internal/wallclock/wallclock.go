@@ -34,9 +34,9 @@ import (
 const (
 	// fastMargin is how far an instant has to be from both bounds of its
 	// zone period for the instant returned by time.Date to be the only
-	// instant with the requested wall clock. It exceeds the largest
-	// difference between two UTC offsets in the tz database (26 h, from
-	// -12:00 to +14:00).
+	// instant with the requested wall clock. It is at least the largest
+	// difference between two UTC offsets in use (26 h, from -12:00 to
+	// +14:00); historical jumps in the tz database are at most 24 h.
 	fastMargin = 26 * 60 * 60
 
 	// window is how far before and after the wall time, read as UTC, the

@@ -5,24 +5,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/afterhours-go/afterhours/internal/wallclock"
 )
 
 func mustLoad(t testing.TB, name string) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation(name)
-	if err != nil {
-		t.Fatalf("LoadLocation(%q): %v", name, err)
-	}
+	require.NoError(t, err)
 	return loc
 }
 
 func mustParse(t testing.TB, s string) time.Time {
 	t.Helper()
 	v, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatalf("time.Parse(%q): %v", s, err)
-	}
+	require.NoError(t, err)
 	return v
 }
 
@@ -103,41 +102,29 @@ func TestTable(t *testing.T) {
 				loc = mustLoad(t, tc.zone)
 				wantLoc = loc
 			}
-			want := mustParse(t, tc.want)
-			wantEarliest := want
+			wantEarliest := mustParse(t, tc.want)
 			if tc.earlier != "" {
 				wantEarliest = mustParse(t, tc.earlier)
 			}
 			w := tc.w
 
 			got := wallclock.Resolve(w.y, w.m, w.d, w.hh, w.mm, w.ss, loc)
-			if !got.Equal(want) {
-				t.Errorf("Resolve = %v (%v), want %v", got.UTC(), got, want)
-			}
-			if got.Location() != wantLoc {
-				t.Errorf("Resolve location = %v, want %v", got.Location(), wantLoc)
-			}
+			assert.Equal(t, tc.want, utc(got), "Resolve")
+			assert.Same(t, wantLoc, got.Location(), "Resolve location")
 
 			gotEarliest := wallclock.Earliest(w.y, w.m, w.d, w.hh, w.mm, w.ss, loc)
-			if !gotEarliest.Equal(wantEarliest) {
-				t.Errorf("Earliest = %v (%v), want %v", gotEarliest.UTC(), gotEarliest, wantEarliest)
-			}
-			if gotEarliest.Location() != wantLoc {
-				t.Errorf("Earliest location = %v, want %v", gotEarliest.Location(), wantLoc)
-			}
+			assert.Equal(t, utc(wantEarliest), utc(gotEarliest), "Earliest")
+			assert.Same(t, wantLoc, gotEarliest.Location(), "Earliest location")
 
 			gotL, gap, overlap := wallclock.Lookup(w.y, w.m, w.d, w.hh, w.mm, w.ss, loc)
-			if !gotL.Equal(want) || gap != tc.gap || overlap != tc.overlap {
-				t.Errorf("Lookup = (%v, gap %v, overlap %v), want (%v, gap %v, overlap %v)",
-					gotL.UTC(), gap, overlap, want, tc.gap, tc.overlap)
-			}
+			assert.Equal(t, tc.want, utc(gotL), "Lookup instant")
+			assert.Equal(t, tc.gap, gap, "Lookup gap")
+			assert.Equal(t, tc.overlap, overlap, "Lookup overlap")
 
 			// Outside a gap the result reads back as the (normalised) request.
 			if !tc.gap {
 				n := time.Date(w.y, w.m, w.d, w.hh, w.mm, w.ss, 0, time.UTC)
-				if got.Format(time.DateTime) != n.Format(time.DateTime) {
-					t.Errorf("Resolve reads %s, want %s", got.Format(time.DateTime), n.Format(time.DateTime))
-				}
+				assert.Equal(t, n.Format(time.DateTime), got.Format(time.DateTime), "wall clock of Resolve")
 			}
 		})
 	}
@@ -149,14 +136,11 @@ func TestResolveNotMonotonicInGap(t *testing.T) {
 	london := mustLoad(t, "Europe/London")
 	inGap := wallclock.Resolve(2026, time.March, 29, 1, 30, 0, london)
 	afterGap := wallclock.Resolve(2026, time.March, 29, 2, 0, 0, london)
-	if !afterGap.Before(inGap) {
-		t.Fatalf("Resolve(02:00) = %v is not before Resolve(01:30) = %v", afterGap.UTC(), inGap.UTC())
-	}
+	require.True(t, afterGap.Before(inGap), "Resolve(02:00) = %v, Resolve(01:30) = %v", afterGap.UTC(), inGap.UTC())
+
 	e1 := wallclock.Earliest(2026, time.March, 29, 1, 30, 0, london)
 	e2 := wallclock.Earliest(2026, time.March, 29, 2, 0, 0, london)
-	if e2.Before(e1) {
-		t.Fatalf("Earliest(02:00) = %v is before Earliest(01:30) = %v", e2.UTC(), e1.UTC())
-	}
+	require.False(t, e2.Before(e1), "Earliest(02:00) = %v, Earliest(01:30) = %v", e2.UTC(), e1.UTC())
 }
 
 // TestNoPanic feeds extreme field values to every function.
@@ -167,10 +151,17 @@ func TestNoPanic(t *testing.T) {
 	for _, loc := range locs {
 		for _, v := range vals {
 			for _, y := range []int{math.MinInt, -1, 0, 1, 1867, 1900, 2026, 9999, math.MaxInt} {
-				wallclock.Resolve(y, time.Month(v), v, v, v, v, loc)
-				wallclock.Earliest(y, time.March, v, 2, 30, v, loc)
-				wallclock.Lookup(y, time.Month(v), 1, v, 0, 0, loc)
+				require.NotPanics(t, func() {
+					wallclock.Resolve(y, time.Month(v), v, v, v, v, loc)
+					wallclock.Earliest(y, time.March, v, 2, 30, v, loc)
+					wallclock.Lookup(y, time.Month(v), 1, v, 0, 0, loc)
+				}, "loc %v, y %d, v %d", loc, y, v)
 			}
 		}
 	}
+}
+
+// utc formats t as an RFC 3339 instant in UTC.
+func utc(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
 }
