@@ -232,9 +232,15 @@ func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 	case w.Empty():
 		s.defer_(t, ReasonWindowFull, "the cycle has no after-hours window")
 	case d > w.Duration():
-		s.defer_(t, ReasonWindowFull, fmt.Sprintf("needs %v, the window is %v", d, w.Duration()))
+		s.defer_(t, ReasonWindowFull, "needs "+d.String()+", the window is "+w.Duration().String())
 	default:
-		s.defer_(t, ReasonWindowFull, fmt.Sprintf("needs %v, no room from %s to the window's end at %s",
-			d, at.Format("15:04"), s.end.Format("15:04")))
+		// Deferrals are common in a full window: no fmt here.
+		s.defer_(t, ReasonWindowFull, "needs "+d.String()+", no room from "+hhmm(at)+" to the window's end at "+hhmm(s.end))
 	}
+}
+
+// hhmm formats the wall clock of t as 15:04.
+func hhmm(t time.Time) string {
+	h, m, _ := t.Clock()
+	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
 }
