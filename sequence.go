@@ -2,6 +2,7 @@ package afterhours
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -232,10 +233,10 @@ func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 	case w.Empty():
 		s.defer_(t, ReasonWindowFull, "the cycle has no after-hours window")
 	case d > w.Duration():
-		s.defer_(t, ReasonWindowFull, "needs "+d.String()+", the window is "+w.Duration().String())
+		s.defer_(t, ReasonWindowFull, "needs "+shortDuration(d)+", the window is "+shortDuration(w.Duration()))
 	default:
 		// Deferrals are common in a full window: no fmt here.
-		s.defer_(t, ReasonWindowFull, "needs "+d.String()+", no room from "+hhmm(at)+" to the window's end at "+hhmm(s.end))
+		s.defer_(t, ReasonWindowFull, "needs "+shortDuration(d)+", no room from "+hhmm(at)+" to the window's end at "+hhmm(s.end))
 	}
 }
 
@@ -243,4 +244,17 @@ func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 func hhmm(t time.Time) string {
 	h, m, _ := t.Clock()
 	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
+}
+
+// shortDuration formats d as "5m", "1h30m" or "45s": time.Duration's form
+// without its trailing zero units.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -55,7 +55,8 @@ func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []hold) 
 				})
 			}
 			if touches && !void {
-				holds = append(holds, hold{Interval: h, res: tok.res})
+				// In the site's zone: steps that wait for a hold start at its end.
+				holds = append(holds, hold{Interval: Interval{h.Start.In(loc), h.End.In(loc)}, res: tok.res})
 			}
 		}
 	}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tuesday is 12:00 on Tuesday 2026-11-24: business hours in Leeds, so the
+// plan is for that evening's window, 18:30 GMT to Wednesday 08:00.
+var tuesday = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func runPlan(t *testing.T, now time.Time, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code = run(args, &out, &errs, now)
+	return code, out.String(), errs.String()
+}
+
+// hasRow reports whether a line of text has exactly the fields want.
+func hasRow(text string, want ...string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Join(strings.Fields(line), " ") == strings.Join(want, " ") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDefaultProfile(t *testing.T) {
+	code, out, errs := runPlan(t, time.Time{}, "-at", tuesday.Format(time.RFC3339))
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	t.Log("\n" + out)
+	for _, r := range [][]string{
+		{"client", "shop-0042"},
+		{"cycle", "2026-11-24"},
+		{"window", "Tue 24 Nov 2026 18:30 GMT", "-", "Wed 25 Nov 2026 08:00 GMT", "(13h30m)"},
+		{"pkg-repo", "Wed 01:30-01:40 GMT", "Wed 01:40-02:00 GMT", "fetch-packages"},
+		{"lan-leeds", "Wed 02:55-03:10 GMT", "Wed 03:10-03:40 GMT", "sync-media"},
+		// Two lanes: housekeeping in declared order, each step no earlier
+		// than the one before, contending steps one after the other.
+		{"Tue 18:30 GMT", "Tue 18:32 GMT", "housekeeping", "rotate-logs"},
+		{"Tue 18:30 GMT", "Tue 18:50 GMT", "housekeeping", "vacuum-db"},
+		{"Tue 18:32 GMT", "Tue 18:37 GMT", "housekeeping", "clean-tmp"},
+		{"Tue 18:37 GMT", "Tue 19:17 GMT", "housekeeping", "backup-pos"},
+		// Updates after the housekeeping barrier; the self-update last.
+		{"Tue 19:17 GMT", "Tue 19:22 GMT", "update", "openssl-3.0.15"},
+		{"Tue 19:22 GMT", "Tue 19:37 GMT", "update", "pos-app-7.2.0"},
+		{"Tue 19:37 GMT", "Tue 19:40 GMT", "self-update", "agent-2.4.1"},
+	} {
+		if !hasRow(out, r...) {
+			t.Errorf("no row %q", strings.Join(r, " "))
+		}
+	}
+	if !strings.Contains(out, "deferred\n  (none)\n") {
+		t.Error("want no deferrals")
+	}
+
+	// Without -at it plans at the instant main read from the clock.
+	code, now, _ := runPlan(t, tuesday)
+	if code != 0 || now != out {
+		t.Errorf("planning at now: exit %d, output differs from -at:\n%s", code, now)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	// Christmas Day is closed: its window runs the whole day.
+	code, out, errs := runPlan(t, time.Time{}, "-json", "-at", "2026-12-25T12:00:00Z")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, errs)
+	}
+	var plan struct {
+		Client string
+		Day    string
+		Window struct{ Start, End string }
+		Steps  []struct{ Task, Kind, Start string }
+	}
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("invalid JSON: %v\n%s", err, out)
+	}
+	if plan.Client != "shop-0042" || plan.Day != "2026-12-25" {
+		t.Errorf("client %q day %q, want shop-0042 2026-12-25", plan.Client, plan.Day)
+	}
+	if plan.Window.Start != "2026-12-25T00:00:00Z" || plan.Window.End != "2026-12-26T00:00:00Z" {
+		t.Errorf("window %v, want Christmas Day", plan.Window)
+	}
+	if len(plan.Steps) == 0 || plan.Steps[0].Task != "rotate-logs" || plan.Steps[0].Start != "2026-12-25T12:00:00Z" {
+		t.Errorf("steps %v, want rotate-logs first, from 12:00", plan.Steps)
+	}
+}
+
+func TestBadProfile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.profile.json")
+	bad := `{"client": "shop-0043",
+	  "site": {"timezone": "Mars/Olympus"},
+	  "housekeeping": [{"name": "rotate-logs", "run": ["logrotate"]}]}`
+	if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runPlan(t, tuesday, "-profile", file)
+	if code != 1 || out != "" {
+		t.Fatalf("exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+	t.Log("\n" + errs)
+	lines := strings.Split(strings.TrimSpace(errs), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], file) || !strings.Contains(lines[0], "2 problem") {
+		t.Fatalf("want a heading with the file and two problems, got:\n%s", errs)
+	}
+	for i, path := range []string{"site.timezone: ", "housekeeping[0].run[0]: "} {
+		if !strings.HasPrefix(strings.TrimSpace(lines[i+1]), path) {
+			t.Errorf("problem %d = %q, want it at %s", i+1, lines[i+1], path)
+		}
+	}
+}
+
+func TestMissingProfile(t *testing.T) {
+	code, _, errs := runPlan(t, tuesday, "-profile", filepath.Join(t.TempDir(), "none.json"))
+	if code != 1 || !strings.Contains(errs, "none.json") {
+		t.Errorf("exit %d, stderr %q; want 1 and the file's name", code, errs)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-at", "tonight"},
+		{"-at", "2026-11-24 21:00"},
+		{"-nope"},
+		{"extra"},
+	} {
+		code, out, errs := runPlan(t, tuesday, args...)
+		if code != 2 || out != "" || errs == "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and a message", args, code, out, errs)
+		}
+	}
+	if code, _, _ := runPlan(t, tuesday, "-h"); code != 0 {
+		t.Errorf("-h: exit %d, want 0", code)
+	}
+}
