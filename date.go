@@ -31,20 +31,89 @@ func ParseDate(s string) (Date, error) {
 
 // String formats d as 2006-01-02.
 func (d Date) String() string {
-	return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+	if d.Year < 0 || d.Year > 9999 {
+		return fmt.Sprintf("%04d-%02d-%02d", d.Year, int(d.Month), d.Day)
+	}
+	y, m := d.Year, int(d.Month)
+	return string([]byte{
+		byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d.Day/10), byte('0' + d.Day%10),
+	})
 }
 
 // AddDays returns the date n days after d (before it when n is negative).
+// A d that is not a valid date is normalised first, as time.Date does.
 func (d Date) AddDays(n int) Date {
+	if d.Month < time.January || d.Month > time.December || d.Day < 1 || d.Day > 28 && d.Day > daysInMonth(d.Year, d.Month) {
+		return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))
+	}
 	if n == 0 {
 		return d
 	}
-	return DateOf(time.Date(d.Year, d.Month, d.Day+n, 12, 0, 0, 0, time.UTC))
+	return dateOfDay(d.dayNumber() + int64(n))
 }
 
 // Weekday returns the day of the week of d.
 func (d Date) Weekday() time.Weekday {
-	return time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC).Weekday()
+	return weekdayOf(d.dayNumber())
+}
+
+// The calendar arithmetic below works on day numbers, days since
+// 1970-01-01 in the proleptic Gregorian calendar, with the integer
+// algorithms of Howard Hinnant's "chrono-compatible low-level date
+// algorithms": no time.Time, no allocation, a few nanoseconds a date.
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// dayNumber returns the day number of a valid date.
+func (d Date) dayNumber() int64 {
+	y, m := int64(d.Year), int64(d.Month)
+	if m <= 2 {
+		y--
+	}
+	era := floorDiv(y, 400)
+	yoe := y - era*400
+	doy := (153*((m+9)%12)+2)/5 + int64(d.Day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// dateOfDay returns the date of a day number.
+func dateOfDay(z int64) Date {
+	z += 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	y := yoe + era*400
+	if m <= 2 {
+		y++
+	}
+	return Date{int(y), time.Month(m), int(d)}
+}
+
+// weekdayOf returns the day of the week of a day number (day 0 was a Thursday).
+func weekdayOf(z int64) time.Weekday {
+	return time.Weekday((z%7 + 7 + 4) % 7)
+}
+
+func daysInMonth(y int, m time.Month) int {
+	if m == time.February && (y%4 != 0 || y%100 == 0 && y%400 != 0) {
+		return 28
+	}
+	return daysIn[m]
 }
 
 // Compare returns -1, 0 or +1 as d is before, equal to or after e.

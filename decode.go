@@ -13,9 +13,9 @@ import (
 // compiles it. Every problem is reported, each with its field path, in one
 // *ValidationError: unknown fields, values of the wrong JSON type, bad
 // durations, times, dates and zones, and everything [Profile.Validate]
-// checks. Sections whose planning is not built yet (timers, resources,
-// constraints, and a task's schedule, repeat, start and ignore_downtimes) are
-// rejected as "not supported yet" rather than ignored.
+// checks. Sections whose planning is not built yet (resources, constraints,
+// and a task's ignore_downtimes) are rejected as "not supported yet" rather
+// than ignored.
 func ParseProfile(data []byte) (*Profile, error) {
 	var ps problems
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -55,8 +55,8 @@ func ParseProfile(data []byte) (*Profile, error) {
 // notSupported lists the fields later versions plan, by the type that will
 // hold them.
 var notSupported = map[reflect.Type][]string{
-	reflect.TypeFor[Profile](): {"timers", "resources", "constraints"},
-	reflect.TypeFor[Task]():    {"schedule", "repeat", "start", "ignore_downtimes"},
+	reflect.TypeFor[Profile](): {"resources", "constraints"},
+	reflect.TypeFor[Task]():    {"ignore_downtimes"},
 }
 
 var (

@@ -45,6 +45,11 @@ type deferralJSON struct {
 	Detail string `json:"detail"`
 }
 
+type timerJSON struct {
+	Task string `json:"task"`
+	At   string `json:"at"`
+}
+
 type planJSON struct {
 	Client   string         `json:"client"`
 	Day      string         `json:"day"`
@@ -53,6 +58,7 @@ type planJSON struct {
 	From     string         `json:"from"`
 	Slots    []slotJSON     `json:"slots"`
 	Steps    []stepJSON     `json:"steps"`
+	Timers   []timerJSON    `json:"timers"`
 	Deferred []deferralJSON `json:"deferred"`
 }
 
@@ -67,7 +73,11 @@ func (p *Plan) MarshalJSON() ([]byte, error) {
 		From:     rfc3339(p.From),
 		Slots:    make([]slotJSON, 0, len(p.Slots)),
 		Steps:    make([]stepJSON, 0, len(p.Steps)),
+		Timers:   make([]timerJSON, 0, len(p.Timers)),
 		Deferred: make([]deferralJSON, 0, len(p.Deferred)),
+	}
+	for _, r := range p.Timers {
+		out.Timers = append(out.Timers, timerJSON{Task: r.Task.Name, At: rfc3339(r.At)})
 	}
 	for _, s := range p.Slots {
 		sj := slotJSON{Token: s.Token, Buffer: s.Buffer.toJSON(), Run: s.Run.toJSON(), Void: s.Void, Tasks: make([]string, 0, len(s.Tasks))}

@@ -48,6 +48,7 @@ func WithHistory(h History) PlanOption {
 
 // The reasons of a [Deferral]: short words a program can match.
 const (
+	ReasonNotDue        = "not-due"        // its schedule or repeat has no occurrence in the cycle
 	ReasonDisabled      = "disabled"       // the task is not enabled
 	ReasonTagMismatch   = "tag-mismatch"   // its tag selector does not match the site
 	ReasonWindowFull    = "window-full"    // no room left in the window
@@ -77,8 +78,18 @@ type Plan struct {
 	// Steps are the placed housekeeping, update and self-update runs, in
 	// order of start.
 	Steps []Step
+	// Timers are the timer occurrences whose time lies in the span, in
+	// order of time: each instant once, even where a DST change resolves
+	// two wall times to one.
+	Timers []TimerRun
 	// Deferred lists every task that does not run, with its reason.
 	Deferred []Deferral
+}
+
+// TimerRun is one occurrence of a timer: the instant it runs at.
+type TimerRun struct {
+	Task *Task
+	At   time.Time
 }
 
 // Slot is one occurrence of a sharing token's slot.

@@ -23,17 +23,22 @@ type Profile struct {
 	Site Site `json:"site"`
 	// Sharing is the sharing profile: a slot per token and day.
 	Sharing []*Token `json:"sharing,omitempty"`
-	// Housekeeping is recurring work, due in every cycle.
+	// Housekeeping is recurring work: due in every cycle, or in the cycles
+	// where its schedule or repeat has an occurrence.
 	Housekeeping []*Task `json:"housekeeping,omitempty"`
 	// Updates are one-off software updates, run after housekeeping.
 	Updates []*Task `json:"updates,omitempty"`
 	// SelfUpdate is the one-off update of the agent itself, last and alone.
 	SelfUpdate *Task `json:"self_update,omitempty"`
+	// Timers run at the exact times of their schedule or repeat, outside
+	// the sequence.
+	Timers []*Task `json:"timers,omitempty"`
 	// Parallel is the number of lanes housekeeping and updates run in;
 	// 0 means 1.
 	Parallel int `json:"parallel,omitempty"`
 
 	validated bool
+	tasks     int // how many tasks the profile has
 	lanes     int
 	resIDs    map[string]int
 	byName    map[string]*Task
@@ -138,6 +143,14 @@ func (p *Profile) compile(ps *problems) {
 	if p.SelfUpdate != nil {
 		p.compileTask(ps, "self_update", p.SelfUpdate, SelfUpdate, 0, names)
 	}
+	for i, t := range p.Timers {
+		tp := fmt.Sprintf("timers[%d]", i)
+		p.compileTask(ps, tp, t, Timer, i, names)
+		if t != nil && t.recur == nil && t.Schedule == "" && t.Repeat == "" {
+			ps.add(tp+".schedule", "required: a timer needs a schedule, or a repeat with a start")
+		}
+	}
+	p.tasks = len(p.byName)
 	p.validated = len(ps.list) == n
 }
 
@@ -244,4 +257,15 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index
 	t.res = p.resourcesOf(t.Uses)
 	t.matches = selectorMatches(t.Tags, p.Site.Tags)
 	t.compileEstimate()
+	t.recur = nil
+	switch {
+	case kind == Housekeeping || kind == Timer:
+		t.recur = compileRecurrence(ps, tp, t, p.Site.loc)
+	case t.Schedule != "":
+		ps.add(tp+".schedule", "only housekeeping and timers recur")
+	case t.Repeat != "":
+		ps.add(tp+".repeat", "only housekeeping and timers recur")
+	case t.Start != "":
+		ps.add(tp+".start", "only housekeeping and timers have a start")
+	}
 }

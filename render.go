@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -82,6 +83,23 @@ func (p *Plan) writeText(buf *bytes.Buffer) {
 		rows = append(rows, []string{textTime(s.Start.In(loc)), textTime(s.End.In(loc)), s.Task.Kind().String(), s.Task.Name})
 	}
 	textTable(buf, "steps", []string{"START", "END", "KIND", "TASK"}, rows)
+	if len(p.Timers) > 0 {
+		// One row a timer: a minute timer has 1,440 runs a day.
+		rows = rows[:0]
+		index := map[*Task]int{}
+		for _, r := range p.Timers {
+			at := textTime(r.At.In(loc))
+			i, seen := index[r.Task]
+			if !seen {
+				index[r.Task] = len(rows)
+				rows = append(rows, []string{r.Task.Name, "1", at, at})
+				continue
+			}
+			n, _ := strconv.Atoi(rows[i][1])
+			rows[i][1], rows[i][3] = strconv.Itoa(n+1), at
+		}
+		textTable(buf, "timers", []string{"TIMER", "RUNS", "FIRST", "LAST"}, rows)
+	}
 	rows = rows[:0]
 	for _, d := range p.Deferred {
 		rows = append(rows, []string{d.Task.Name, d.Task.Kind().String(), d.Reason, d.Detail})
@@ -277,4 +295,46 @@ func textDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
+}
+
+// WriteForecast writes a forecast as one line per cycle (its day, its
+// window, and the names of what runs: steps, then timers with their number
+// of runs), then each plan in full as [Plan.WriteText] writes it.
+func WriteForecast(w io.Writer, plans []*Plan) error {
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CYCLE\tWINDOW\tRUNS")
+	for _, p := range plans {
+		loc := p.Window.Start.Location()
+		window := "none"
+		if !p.Window.Empty() {
+			window = textLongTime(p.Window.Start.In(loc)) + " - " + textLongTime(p.Window.End.In(loc))
+		}
+		var runs []string
+		for _, s := range p.Steps {
+			runs = append(runs, s.Task.Name)
+		}
+		counts := map[*Task]int{}
+		var timers []*Task
+		for _, r := range p.Timers {
+			if counts[r.Task] == 0 {
+				timers = append(timers, r.Task)
+			}
+			counts[r.Task]++
+		}
+		for _, t := range timers {
+			runs = append(runs, fmt.Sprintf("%s×%d", t.Name, counts[t]))
+		}
+		if len(runs) == 0 {
+			runs = append(runs, "-")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Day, window, strings.Join(runs, " "))
+	}
+	tw.Flush()
+	for _, p := range plans {
+		buf.WriteString("\n")
+		p.writeText(&buf)
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
 }

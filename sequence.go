@@ -2,6 +2,7 @@ package afterhours
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,9 +25,11 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	}
 	slots, holds := p.slotsOf(c, from)
 	plan.Slots = slots
-	s := sequencer{p: p, plan: plan, h: h, day: day, end: end, holds: holds, lanes: p.lanes}
+	s := sequencer{p: p, plan: plan, h: h, day: day, end: end, holds: holds, lanes: p.lanes,
+		span: c.Span, days: dayCache{loc: loc}}
 	s.stopped = s.stoppedBy()
 	s.slotTasks()
+	s.timers()
 
 	n := len(p.Housekeeping) + len(p.Updates) + 1
 	plan.Steps = make([]Step, 0, n)
@@ -67,9 +70,16 @@ type sequencer struct {
 	lanes   int
 	active  []Step // placed steps that may still be running at the cursor
 	stopped *Task  // the on_failure "stop" task that failed in the cycle
+	span    Interval
+	days    dayCache // the wall clocks of the dates recurrences look at
 }
 
 func (s *sequencer) defer_(t *Task, reason, detail string) {
+	if s.plan.Deferred == nil {
+		// Where one task is deferred many often are (a full window, a weekly
+		// schedule): room for all at once rather than growing by copies.
+		s.plan.Deferred = make([]Deferral, 0, s.p.tasks)
+	}
 	s.plan.Deferred = append(s.plan.Deferred, Deferral{Task: t, Reason: reason, Detail: detail})
 }
 
@@ -104,6 +114,8 @@ func (s *sequencer) eligible(t *Task) bool {
 		s.defer_(t, ReasonDisabled, "the task is disabled")
 	case !t.matches:
 		s.defer_(t, ReasonTagMismatch, fmt.Sprintf("selector %v does not match site tags %v", t.Tags, s.p.Site.Tags))
+	case t.kind == Housekeeping && !s.due(t):
+		// deferred by due
 	case s.h != nil && s.h.Settled(t.Name, s.day):
 		if t.kind == Update || t.kind == SelfUpdate {
 			s.defer_(t, ReasonDone, "completed")
@@ -146,6 +158,45 @@ func (s *sequencer) slotTasks() {
 			}
 		}
 	}
+}
+
+// due reports whether recurring housekeeping has an occurrence in the
+// cycle's span, and defers it as not due, saying when it next is, when not.
+// Housekeeping without a schedule or repeat is due in every cycle.
+func (s *sequencer) due(t *Task) bool {
+	r := t.recur
+	if r == nil {
+		return true
+	}
+	next, ok := r.next(s.span.Start, s.span.Start.Add(maxSearch), &s.days)
+	switch {
+	case ok && next.Before(s.span.End):
+		return true
+	case ok:
+		s.defer_(t, ReasonNotDue, dateTime("next due ", next.In(s.p.Site.loc)))
+	default:
+		s.defer_(t, ReasonNotDue, "no occurrence after this cycle")
+	}
+	return false
+}
+
+// timers lists the occurrences of the timers in the cycle's span.
+func (s *sequencer) timers() {
+	loc := s.p.Site.loc
+	for _, t := range s.p.Timers {
+		switch {
+		case !t.IsEnabled():
+			s.defer_(t, ReasonDisabled, "the task is disabled")
+			continue
+		case !t.matches:
+			s.defer_(t, ReasonTagMismatch, fmt.Sprintf("selector %v does not match site tags %v", t.Tags, s.p.Site.Tags))
+			continue
+		}
+		t.recur.each(s.span.Start, s.span.End, &s.days, func(at time.Time) {
+			s.plan.Timers = append(s.plan.Timers, TimerRun{Task: t, At: at.In(loc)})
+		})
+	}
+	slices.SortStableFunc(s.plan.Timers, func(a, b TimerRun) int { return a.At.Compare(b.At) })
 }
 
 func (s *sequencer) estimate(t *Task) time.Duration {
@@ -244,6 +295,27 @@ func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 func hhmm(t time.Time) string {
 	h, m, _ := t.Clock()
 	return string([]byte{byte('0' + h/10), byte('0' + h%10), ':', byte('0' + m/10), byte('0' + m%10)})
+}
+
+// dateTime formats t as "2006-01-02 15:04 MST" after prefix, in one
+// allocation: plans of many not-due tasks format many of them.
+func dateTime(prefix string, t time.Time) string {
+	zone, _ := t.Zone()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return prefix + t.Format("2006-01-02 15:04 MST")
+	}
+	h, mi, _ := t.Clock()
+	var b strings.Builder
+	b.Grow(len(prefix) + 17 + len(zone))
+	b.WriteString(prefix)
+	for _, c := range [...]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
+		byte('0' + int(mo)/10), byte('0' + int(mo)%10), '-', byte('0' + d/10), byte('0' + d%10), ' ',
+		byte('0' + h/10), byte('0' + h%10), ':', byte('0' + mi/10), byte('0' + mi%10), ' '} {
+		b.WriteByte(c)
+	}
+	b.WriteString(zone)
+	return b.String()
 }
 
 // shortDuration formats d as "5m", "1h30m" or "45s": time.Duration's form

@@ -120,6 +120,17 @@ type Task struct {
 	// OnFailure is "continue" (the default) or "stop": a failure of a "stop"
 	// task stops the rest of its cycle.
 	OnFailure string `json:"on_failure,omitempty"`
+	// Schedule makes housekeeping recur, or times a timer: a standard
+	// 5-field cron spec ("30 2 * * 1-5") or a descriptor ("@weekly"),
+	// evaluated in the site's zone under the wall-clock rule.
+	Schedule string `json:"schedule,omitempty"`
+	// Repeat is the other way to recur, from Start: one of the Repeat
+	// constants ("none", "minute", "quarter-hourly", "hourly",
+	// "quarter-daily", "daily", "weekly", "monthly").
+	Repeat string `json:"repeat,omitempty"`
+	// Start is an RFC 3339 instant: required with Repeat, optional with
+	// Schedule; no occurrence before it ever counts.
+	Start string `json:"start,omitempty"`
 	// Action, when set, is run instead of Run.
 	Action Action `json:"-"`
 
@@ -128,7 +139,8 @@ type Task struct {
 	res      resources
 	matches  bool // the tag selector matches the profile's site
 	estimate time.Duration
-	index    int // declaration order within its section
+	index    int         // declaration order within its section
+	recur    *recurrence // housekeeping with a schedule or repeat, and timers
 }
 
 // Kind returns the task's kind, set when its profile is validated.

@@ -4,12 +4,13 @@
 //
 // Usage:
 //
-//	go run ./examples/plan [-profile FILE] [-at INSTANT] [-json]
+//	go run ./examples/plan [-profile FILE] [-at INSTANT] [-days N] [-json]
 //
 // Without -profile it plans a built-in example, example.profile.json: a shop
 // in Leeds with a package-repository slot in UTC and a site-LAN slot in site
-// time. -at plans at an RFC 3339 instant instead of now; -json prints the
-// plan's JSON form instead of text.
+// time. -at plans at an RFC 3339 instant instead of now; -days N prints a
+// forecast of N cycles (a line a cycle, then each plan); -json prints the
+// JSON form instead of text.
 //
 // A profile with problems is reported one problem a line, each with the path
 // of its field, and the exit status is 1; bad flags exit with 2.
@@ -52,8 +53,9 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 	profileFile := fs.String("profile", "", "plan the profile in `FILE` instead of the built-in example")
 	at := fs.String("at", "", "plan at this RFC 3339 `instant` (2026-11-24T21:00:00Z) instead of now")
 	asJSON := fs.Bool("json", false, "print the plan as JSON instead of text")
+	days := fs.Int("days", 0, "print a forecast of `N` cycles instead of one plan")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: plan [-profile FILE] [-at INSTANT] [-json]")
+		fmt.Fprintln(fs.Output(), "usage: plan [-profile FILE] [-at INSTANT] [-days N] [-json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -67,7 +69,11 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 		fs.Usage()
 		return 2
 	}
-	var when time.Time
+	if *days < 0 {
+		fmt.Fprintf(stderr, "plan: -days %d: want a positive number of cycles\n", *days)
+		return 2
+	}
+	when := now
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
@@ -99,11 +105,13 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 		return 1
 	}
 
-	var plan *afterhours.Plan
-	if *at != "" {
-		plan, err = afterhours.PlanAt(p, when)
+	var plans []*afterhours.Plan
+	if *days > 0 {
+		plans, err = afterhours.Forecast(p, stoppedClock(when), *days)
 	} else {
-		plan, err = afterhours.BuildPlan(p, stoppedClock(now))
+		var plan *afterhours.Plan
+		plan, err = afterhours.BuildPlan(p, stoppedClock(when))
+		plans = []*afterhours.Plan{plan}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "plan: %s: %v\n", name, err)
@@ -111,20 +119,27 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 	}
 
 	if *asJSON {
-		out, err := json.MarshalIndent(plan, "", "  ")
+		var v any = plans[0]
+		if *days > 0 {
+			v = plans
+		}
+		out, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			fmt.Fprintf(stderr, "plan: %v\n", err)
 			return 1
 		}
-		out = append(out, '\n')
-		_, err = stdout.Write(out)
-		if err != nil {
+		if _, err := stdout.Write(append(out, '\n')); err != nil {
 			fmt.Fprintf(stderr, "plan: %v\n", err)
 			return 1
 		}
 		return 0
 	}
-	if err := plan.WriteText(stdout); err != nil {
+	if *days > 0 {
+		err = afterhours.WriteForecast(stdout, plans)
+	} else {
+		err = plans[0].WriteText(stdout)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "plan: %v\n", err)
 		return 1
 	}
