@@ -64,7 +64,8 @@ var (
 )
 
 // check walks a decoded JSON value against the Go type it will be decoded
-// into, reports what does not fit, and returns the value without it.
+// into, reports what does not fit, and returns the value without it: nil
+// for a value that does not fit at all.
 func check(ps *problems, path string, v any, t reflect.Type) any {
 	if v == nil {
 		return nil // null leaves the zero value
@@ -97,7 +98,13 @@ func check(ps *problems, path string, v any, t reflect.Type) any {
 			ft, known := fields[k]
 			switch {
 			case known:
-				obj[k] = check(ps, fp, obj[k], ft)
+				if v := check(ps, fp, obj[k], ft); v != nil {
+					obj[k] = v
+				} else {
+					// A bad value leaves the field's zero value, as a
+					// missing one does; its problem is reported.
+					delete(obj, k)
+				}
 			case contains(notSupported[t], k):
 				ps.add(fp, "not supported yet")
 				delete(obj, k)

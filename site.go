@@ -241,33 +241,52 @@ func (s *Site) businessInterval(d Date, sp span) Interval {
 // Midnight returns the instant local date d begins, under the wall-clock rule.
 func (s *Site) Midnight(d Date) time.Time { return s.at(d, 0) }
 
-// rawAnchor is the anchor of d before the never-backwards rule.
+// rawAnchor is the anchor of d before the never-backwards rule: the end of
+// the business period holding d's last interval, plus grace. The period is
+// followed across days by instants, not wall times, so that an interval
+// ending at 24:00 merges with the next day's 00:00 and so that a date a zone
+// skips (Pacific/Apia's 2011-12-30), whose intervals resolve onto the next
+// day's, merges with what it overlaps.
 func (s *Site) rawAnchor(d Date) time.Time {
 	spans := s.spansOn(d)
 	if len(spans) == 0 {
 		return s.Midnight(d)
 	}
-	last, day := spans[len(spans)-1], d
+	end, day := s.at(d, spans[len(spans)-1].end), d
 	for range maxChain {
-		if last.end != 1440 {
+		next := day.AddDays(1)
+		spans := s.spansOn(next)
+		connected := 0
+		for _, sp := range spans {
+			iv := s.businessInterval(next, sp)
+			if iv.Start.After(end) {
+				break
+			}
+			end = laterOf(end, iv.End)
+			connected++
+		}
+		if connected == 0 || connected < len(spans) {
 			break
 		}
-		next := s.spansOn(day.AddDays(1))
-		if len(next) == 0 || next[0].start != 0 {
-			break
-		}
-		last, day = next[0], day.AddDays(1)
+		day = next
 	}
-	return s.at(day, last.end).Add(time.Duration(s.Grace))
+	return end.Add(time.Duration(s.Grace))
 }
 
-// Anchor returns the start of the cycle of local date d.
-//
-// Anchors never go backwards: Anchor(d) is the later of d's own anchor and
-// d-1's. Looking one day back is enough: an earlier day's period can reach
-// past d-1's only by containing d-1's last interval, and then they share it.
+// anchorLookback is how many days back the never-backwards rule looks. An
+// earlier day's period reaches past the day before's only by holding that
+// day's last interval, and then they share it; one day back would do, but a
+// date a zone skips breaks that, so three.
+const anchorLookback = 3
+
+// Anchor returns the start of the cycle of local date d: the latest of the
+// raw anchors of d and the days before it (anchors never go backwards).
 func (s *Site) Anchor(d Date) time.Time {
-	return laterOf(s.rawAnchor(d), s.rawAnchor(d.AddDays(-1)))
+	a := s.rawAnchor(d)
+	for k := 1; k <= anchorLookback; k++ {
+		a = laterOf(a, s.rawAnchor(d.AddDays(-k)))
+	}
+	return a
 }
 
 func laterOf(a, b time.Time) time.Time {
@@ -287,8 +306,21 @@ type Cycle struct {
 
 // Cycle returns the cycle of local date d.
 func (s *Site) Cycle(d Date) Cycle {
-	prev, cur, next := s.rawAnchor(d.AddDays(-1)), s.rawAnchor(d), s.rawAnchor(d.AddDays(1))
-	return s.cycleFrom(d, laterOf(cur, prev), laterOf(next, cur))
+	var raw [anchorLookback + 2]time.Time // raw anchors of d-lookback .. d+1
+	for i := range raw {
+		raw[i] = s.rawAnchor(d.AddDays(i - anchorLookback))
+	}
+	return s.cycleOf(d, raw[:])
+}
+
+// cycleOf builds the cycle of d from the raw anchors of d-anchorLookback to
+// d+1.
+func (s *Site) cycleOf(d Date, raw []time.Time) Cycle {
+	start := raw[0]
+	for _, a := range raw[1 : len(raw)-1] {
+		start = laterOf(start, a)
+	}
+	return s.cycleFrom(d, start, laterOf(raw[len(raw)-1], start))
 }
 
 func (s *Site) cycleFrom(d Date, start, end time.Time) Cycle {
@@ -304,15 +336,19 @@ func (s *Site) cycleFrom(d Date, start, end time.Time) Cycle {
 // CycleAt returns the cycle whose span contains t.
 func (s *Site) CycleAt(t time.Time) Cycle {
 	d := DateOf(t.In(s.loc))
-	next := s.rawAnchor(d.AddDays(1))
-	cur := s.rawAnchor(d)
+	var raw [anchorLookback + 2]time.Time
+	for i := range raw {
+		raw[i] = s.rawAnchor(d.AddDays(i - anchorLookback))
+	}
 	for range maxChain + 2 {
-		prev := s.rawAnchor(d.AddDays(-1))
-		start := laterOf(cur, prev)
-		if !start.After(t) {
-			return s.cycleFrom(d, start, laterOf(next, cur))
+		c := s.cycleOf(d, raw[:])
+		if !c.Span.Start.After(t) {
+			return c
 		}
-		d, next, cur = d.AddDays(-1), cur, prev
+		// Step a day back: shift the raw anchors by one.
+		d = d.AddDays(-1)
+		copy(raw[1:], raw[:len(raw)-1])
+		raw[0] = s.rawAnchor(d.AddDays(-anchorLookback))
 	}
 	return s.Cycle(d)
 }
