@@ -185,22 +185,27 @@ func (c *cronSpec) matches(d Date, wd time.Weekday) bool {
 	return domMatch || dowMatch
 }
 
-// skipDays returns how many days from d can be skipped for sure: to the
-// next month of the spec, or, when only the day of the month restricts, to
-// its next day of the month. 0 means d itself may match.
-func (c *cronSpec) skipDays(d Date) int {
+// skipDays returns how many days from d (a wd) can be skipped for sure: to
+// the next month of the spec, or, when only one of the day fields
+// restricts, to its next match. 0 means d itself may match.
+func (c *cronSpec) skipDays(d Date, wd time.Weekday) int {
 	left := daysInMonth(d.Year, d.Month) - d.Day + 1 // days to the 1st of the next month
-	if c.month&(1<<uint(d.Month)) == 0 {
+	switch {
+	case c.month&(1<<uint(d.Month)) == 0:
 		return left
+	case c.domStar && !c.dowStar: // the day of the week alone
+		if b := c.dow >> uint(wd); b != 0 {
+			return min(bits.TrailingZeros64(b), left)
+		}
+		return min(7-int(wd)+bits.TrailingZeros64(c.dow), left)
+	case c.dowStar && !c.domStar: // the day of the month alone
+		b := c.dom >> uint(d.Day)
+		if b == 0 {
+			return left
+		}
+		return min(bits.TrailingZeros64(b), left)
 	}
-	if c.domStar || !c.dowStar {
-		return 0 // any day of the week may match
-	}
-	b := c.dom >> uint(d.Day)
-	if b == 0 {
-		return left
-	}
-	return min(bits.TrailingZeros64(b), left)
+	return 0
 }
 
 // firstClock returns the first (hour, minute) of the spec at or after

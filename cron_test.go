@@ -1,7 +1,6 @@
 package afterhours
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -169,32 +168,6 @@ func TestCronCanFireOnLeapDayOnly(t *testing.T) {
 	got, ok := rec.next(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), nil)
 	require.True(t, ok)
 	require.Equal(t, time.Date(2028, 2, 29, 0, 0, 0, 0, time.UTC), got)
-}
-
-func ExampleProfile_Occurrences() {
-	p, err := ParseProfile([]byte(`{
-	  "client": "shop-0042",
-	  "site": {"timezone": "Europe/London"},
-	  "timers": [{"name": "inventory", "repeat": "quarter-daily",
-	    "start": "2026-03-28T01:30:00Z", "run": ["/usr/lib/agent/inventory"]}]
-	}`))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	// 01:30, 07:30, 13:30 and 19:30 London time; on 29 March 01:30 does not
-	// exist and means 02:30 BST.
-	times, _ := p.Occurrences("inventory", time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC), 6)
-	for _, at := range times {
-		fmt.Println(at.Format("Mon 2006-01-02 15:04 MST"))
-	}
-	// Output:
-	// Sat 2026-03-28 13:30 GMT
-	// Sat 2026-03-28 19:30 GMT
-	// Sun 2026-03-29 02:30 BST
-	// Sun 2026-03-29 07:30 BST
-	// Sun 2026-03-29 13:30 BST
-	// Sun 2026-03-29 19:30 BST
 }
 
 func TestDayNumbers(t *testing.T) {

@@ -37,12 +37,23 @@
 // and ends by the window's end. Two tasks contend unless both declare the
 // resources they use and the sets are disjoint: unknown means contention.
 //
+// # Recurrence and timers
+//
+// Housekeeping with neither a schedule nor a repeat is due in every cycle.
+// With a cron schedule ("0 3 * * 0", "@weekly") or a repeat from an absolute
+// start ("daily", "quarter-hourly", ...) it is due in the cycles whose span
+// holds an occurrence, and deferred as "not-due" in the others, with the time
+// it is next due. Timers run at their exact times outside the sequence; a
+// plan lists the ones of its cycle. [Profile.Occurrences] previews the next
+// times; [Profile.Crontab] and [Profile.OnCalendar] export a recurrence to the
+// OS scheduler where it can be expressed exactly.
+//
 // # Deferrals
 //
 // Nothing is silently dropped. Every task of the profile is in the plan, as a
-// [Step] or as a [Deferral] with a reason a program can match ("window-full",
-// "disabled", "tag-mismatch", "business-hours", "done", "stopped", "no-slot")
-// and a detail for people.
+// [Step] or as a [Deferral] with a reason a program can match ("not-due",
+// "window-full", "disabled", "tag-mismatch", "business-hours", "done",
+// "stopped", "no-slot") and a detail for people.
 //
 // # A worked example
 //

@@ -94,3 +94,62 @@ func ExampleBuildPlan() {
 	// step  Tue 02:00 Tue 02:40 update openssl-3.0.15
 	// step  Tue 02:40 Tue 02:43 self-update agent-2.4.1
 }
+
+func ExampleProfile_Occurrences() {
+	p, err := afterhours.ParseProfile([]byte(`{
+	  "client": "shop-0042",
+	  "site": {"timezone": "Europe/London"},
+	  "timers": [{"name": "inventory", "repeat": "quarter-daily",
+	    "start": "2026-03-28T01:30:00Z", "run": ["/usr/lib/agent/inventory"]}]
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// 01:30, 07:30, 13:30 and 19:30 London time; on 29 March 01:30 does not
+	// exist and means 02:30 BST.
+	times, _ := p.Occurrences("inventory", time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC), 6)
+	for _, at := range times {
+		fmt.Println(at.Format("Mon 2006-01-02 15:04 MST"))
+	}
+	// Output:
+	// Sat 2026-03-28 13:30 GMT
+	// Sat 2026-03-28 19:30 GMT
+	// Sun 2026-03-29 02:30 BST
+	// Sun 2026-03-29 07:30 BST
+	// Sun 2026-03-29 13:30 BST
+	// Sun 2026-03-29 19:30 BST
+}
+
+func ExampleProfile_Crontab() {
+	p, err := afterhours.ParseProfile([]byte(`{
+	  "client": "shop-0042",
+	  "site": {"timezone": "Europe/London"},
+	  "timers": [{"name": "inventory", "repeat": "quarter-hourly",
+	    "start": "2026-11-01T00:05:00Z", "run": ["/usr/lib/agent/inventory", "--quick"]}],
+	  "housekeeping": [{"name": "vacuum-db", "schedule": "0 3 * * 7", "run": ["/usr/lib/agent/vacuum"]},
+	    {"name": "later", "repeat": "daily", "start": "2027-01-01T03:00:00Z", "run": ["/usr/lib/agent/later"]}]
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, task := range []string{"inventory", "vacuum-db", "later"} {
+		line, err := p.Crontab(task, now)
+		if errors.Is(err, afterhours.ErrInexpressible) {
+			fmt.Println(task, "cannot be a crontab line yet:", err)
+			continue
+		}
+		cal, _ := p.OnCalendar(task, now)
+		fmt.Printf("%s\n  crontab:    %s\n  OnCalendar= %s\n", task, line, cal[0])
+	}
+	// Output:
+	// inventory
+	//   crontab:    5,20,35,50 * * * * /usr/lib/agent/inventory --quick
+	//   OnCalendar= *-*-* *:05,20,35,50:00 UTC
+	// vacuum-db
+	//   crontab:    0 3 * * 0 /usr/lib/agent/vacuum
+	//   OnCalendar= Sun *-*-* 03:00:00 Europe/London
+	// later cannot be a crontab line yet: afterhours: recurrence cannot be expressed exactly: task "later" starts at 2027-01-01T03:00:00Z, and the target cannot wait for an absolute start
+}

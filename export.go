@@ -60,7 +60,7 @@ func (p *Profile) exportable(task string, now time.Time) (*Task, *recurrence, er
 // seconds, an elapsed-time repeat (minute, quarter-hourly, hourly) in a zone
 // whose offsets differ by other than whole steps of it (Lord Howe's
 // 30-minute shift moves an hourly repeat to another minute of the hour), and
-// a Go action.
+// a Go action, and a command with a line break.
 func (p *Profile) Crontab(task string, now time.Time) (string, error) {
 	t, r, err := p.exportable(task, now)
 	if err != nil {
@@ -85,6 +85,11 @@ func (p *Profile) Crontab(task string, now time.Time) (string, error) {
 		dayField(c.domStar, c.dom, 1, 31),
 		bitList(c.month, 1, 12, false),
 		dayField(c.dowStar, c.dow, 0, 6),
+	}
+	for _, a := range t.Run {
+		if strings.ContainsAny(a, "\n\r") {
+			return "", inexpressible("task %q has a line break in its command, and a crontab line cannot", task)
+		}
 	}
 	return strings.Join(fields, " ") + " " + shellQuote(t.Run), nil
 }

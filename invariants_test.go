@@ -84,6 +84,7 @@ func (c *invChecker) run() {
 	c.checkAccounting()
 	c.checkSteps()
 	c.checkEarliest()
+	c.checkTimers()
 	c.checkJSON()
 }
 
@@ -253,7 +254,7 @@ func (c *invChecker) checkSlots() {
 }
 
 // invReasons is the documented set of deferral reasons.
-var invReasons = []string{ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonStopped, ReasonNoSlot}
+var invReasons = []string{ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonStopped, ReasonNoSlot}
 
 // blockersOf returns the reasons that keep t from running in the cycle
 // whatever the time: disabled, tag-mismatch, done and stopped.
@@ -265,6 +266,9 @@ func (c *invChecker) blockersOf(t *Task) []string {
 	if !invSelectorMatches(t.Tags, c.p.Site.Tags) {
 		rs = append(rs, ReasonTagMismatch)
 	}
+	if t.Kind() == Housekeeping && (t.Schedule != "" || t.Repeat != "") && !c.dueIn(t) {
+		rs = append(rs, ReasonNotDue)
+	}
 	if c.h != nil && c.h.Settled(t.Name, c.plan.Day) {
 		rs = append(rs, ReasonDone)
 	}
@@ -272,6 +276,79 @@ func (c *invChecker) blockersOf(t *Task) []string {
 		rs = append(rs, ReasonStopped)
 	}
 	return rs
+}
+
+// dueIn reports whether recurring t has an occurrence in the plan's span.
+// The recurrence engine has its own tests against robfig/cron and against
+// rule 9 from first principles; here it is the reference.
+func (c *invChecker) dueIn(t *Task) bool {
+	next, err := c.p.Occurrences(t.Name, c.plan.Span.Start, 1)
+	if err != nil {
+		c.fail("occurrences of %s: %v", t.Name, err)
+		return true
+	}
+	return len(next) == 1 && next[0].Before(c.plan.Span.End)
+}
+
+// checkTimers checks that the plan lists exactly the occurrences of every
+// enabled, matching timer in its span, in order of time, each instant once,
+// and defers the others.
+func (c *invChecker) checkTimers() {
+	c.t.Helper()
+	plan := c.plan
+	for i := 1; i < len(plan.Timers); i++ {
+		if plan.Timers[i].At.Before(plan.Timers[i-1].At) {
+			c.fail("timer runs out of order at %d: %s after %s", i, invT(plan.Timers[i].At), invT(plan.Timers[i-1].At))
+		}
+	}
+	for _, t := range c.p.Timers {
+		var got []time.Time
+		for _, r := range plan.Timers {
+			if r.Task == t {
+				got = append(got, r.At)
+			}
+		}
+		// Timers run at their times whatever the sequence did: only being
+		// disabled or not for the site keeps them from running.
+		var blockers, reasons []string
+		if t.Enabled != nil && !*t.Enabled {
+			blockers = append(blockers, ReasonDisabled)
+		}
+		if !invSelectorMatches(t.Tags, c.p.Site.Tags) {
+			blockers = append(blockers, ReasonTagMismatch)
+		}
+		for _, d := range plan.Deferred {
+			if d.Task == t {
+				reasons = append(reasons, d.Reason)
+			}
+		}
+		switch {
+		case len(blockers) == 0 && len(reasons) > 0:
+			c.fail("timer %s deferred as %v, but nothing keeps it from running", t.Name, reasons)
+		case len(blockers) > 0 && (len(reasons) != 1 || !slices.Contains(blockers, reasons[0])):
+			c.fail("timer %s: deferrals %v, want one of %v", t.Name, reasons, blockers)
+		}
+		var want []time.Time
+		if len(blockers) == 0 {
+			for from := plan.Span.Start; ; {
+				next, err := c.p.Occurrences(t.Name, from, 1)
+				if err != nil || len(next) == 0 || !next[0].Before(plan.Span.End) {
+					break
+				}
+				want = append(want, next[0])
+				from = next[0].Add(time.Nanosecond)
+			}
+		}
+		if len(got) != len(want) {
+			c.fail("timer %s: %d runs in the cycle, want %d", t.Name, len(got), len(want))
+			continue
+		}
+		for i := range want {
+			if !got[i].Equal(want[i]) || got[i].Location() != c.p.Site.Location() {
+				c.fail("timer %s run %d at %s, want %s in the site's zone", t.Name, i, invT(got[i]), invT(want[i]))
+			}
+		}
+	}
 }
 
 // stopper returns the name of an on_failure "stop" task that failed in the
@@ -325,7 +402,7 @@ func (c *invChecker) checkAccounting() {
 		}
 	}
 	for t := range deferrals {
-		if !slices.Contains(all, t) {
+		if !slices.Contains(all, t) && !slices.Contains(c.p.Timers, t) {
 			c.fail("deferral of task %s, not a task of the profile", t.Name)
 		}
 	}

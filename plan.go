@@ -80,7 +80,10 @@ type Plan struct {
 	Steps []Step
 	// Timers are the timer occurrences whose time lies in the span, in
 	// order of time: each instant once, even where a DST change resolves
-	// two wall times to one.
+	// two wall times to one. Timers run at their times in business hours or
+	// not, and whatever the history says: a run does not settle a timer and
+	// a failed on_failure "stop" task does not stop one. Only a disabled
+	// timer or one whose tags do not match is deferred.
 	Timers []TimerRun
 	// Deferred lists every task that does not run, with its reason.
 	Deferred []Deferral

@@ -258,14 +258,17 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index
 	t.matches = selectorMatches(t.Tags, p.Site.Tags)
 	t.compileEstimate()
 	t.recur = nil
-	switch {
-	case kind == Housekeeping || kind == Timer:
+	if kind == Housekeeping || kind == Timer {
 		t.recur = compileRecurrence(ps, tp, t, p.Site.loc)
-	case t.Schedule != "":
+		return
+	}
+	if t.Schedule != "" {
 		ps.add(tp+".schedule", "only housekeeping and timers recur")
-	case t.Repeat != "":
+	}
+	if t.Repeat != "" {
 		ps.add(tp+".repeat", "only housekeeping and timers recur")
-	case t.Start != "":
+	}
+	if t.Start != "" {
 		ps.add(tp+".start", "only housekeeping and timers have a start")
 	}
 }

@@ -29,6 +29,11 @@ var propProfiles = []propProfile{
 		name: "london-shop",
 		json: `{
   "client": "prop-london",
+  "timers": [
+    {"name": "inventory", "repeat": "quarter-hourly", "start": "2026-01-01T00:05:00Z", "run": ["/bin/inventory"]},
+    {"name": "dst-cron", "schedule": "30 1 * * *", "run": ["/bin/dst"]},
+    {"name": "kiosk-timer", "schedule": "@hourly", "run": ["/bin/k"], "tags": ["kiosk"]}
+  ],
   "site": {"name": "leeds", "timezone": "Europe/London", "tags": ["uk", "retail"],
     "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"], "wed": ["08:00-12:30", "13:30-18:00"],
       "thu": ["08:00-18:00"], "fri": ["08:00-18:00"], "sat": ["09:00-13:00"]},
@@ -44,6 +49,8 @@ var propProfiles = []propProfile{
      "tasks": [{"name": "cctv-archive", "run": ["/bin/cctv"]}]}
   ],
   "housekeeping": [
+    {"name": "weekly-fsck", "schedule": "30 1 * * 0", "run": ["/bin/fsck"], "estimate": "25m", "uses": ["disk"]},
+    {"name": "month-end", "repeat": "monthly", "start": "2026-01-31T01:30:00Z", "run": ["/bin/month-end"], "estimate": "10m", "uses": ["db"]},
     {"name": "rotate-logs", "run": ["/bin/rotate"], "estimate": "2m", "timeout": "10m", "uses": ["disk"]},
     {"name": "backup", "run": ["/bin/backup"], "estimate": "2h", "uses": ["lan", "nas"]},
     {"name": "vacuum-db", "run": ["/bin/vacuum"], "estimate": "20m", "uses": ["db"], "tags": ["retail", "!kiosk"]},
@@ -83,6 +90,7 @@ var propProfiles = []propProfile{
      "tasks": [{"name": "export-sales", "run": ["/bin/export"]}]}
   ],
   "housekeeping": [
+    {"name": "weekday-report", "schedule": "30 2 * * 1-5", "run": ["/bin/report"], "estimate": "5m", "uses": ["db"]},
     {"name": "rotate-logs", "run": ["/bin/rotate"], "estimate": "2m", "uses": ["disk"]},
     {"name": "backup", "run": ["/bin/backup"], "estimate": "3h", "uses": ["lan"]},
     {"name": "reconcile", "run": ["/bin/reconcile"], "estimate": "45m", "uses": ["db", "network"], "on_failure": "stop"}
@@ -97,6 +105,8 @@ var propProfiles = []propProfile{
 		name: "lordhowe-resort",
 		json: `{
   "client": "prop-lordhowe",
+  "timers": [{"name": "overlap-timer", "schedule": "45 1 * * *", "run": ["/bin/o"]},
+             {"name": "once", "repeat": "none", "start": "2026-10-04T02:15:00+10:30", "run": ["/bin/once"]}],
   "site": {"name": "island", "timezone": "Australia/Lord_Howe", "tags": ["au"],
     "business_hours": {"mon": ["08:00-17:00"], "tue": ["08:00-17:00"], "wed": ["08:00-17:00"],
       "thu": ["08:00-17:00"], "fri": ["08:00-17:00"], "sat": ["08:00-10:00", "10:00-12:00"],
@@ -111,6 +121,8 @@ var propProfiles = []propProfile{
      "tasks": [{"name": "fetch-packages", "run": ["/bin/fetch"]}]}
   ],
   "housekeeping": [
+    {"name": "gap-job", "schedule": "15 2 * * *", "run": ["/bin/gap"], "estimate": "5m", "uses": ["disk"]},
+    {"name": "quarter-daily", "repeat": "quarter-daily", "start": "2026-01-01T01:45:00+11:00", "run": ["/bin/qd"], "estimate": "5m", "uses": ["disk"]},
     {"name": "rotate-logs", "run": ["/bin/rotate"], "estimate": "2m", "uses": ["disk"]},
     {"name": "sync-bookings", "run": ["/bin/sync"], "estimate": "40m", "uses": ["satlink"]},
     {"name": "vacuum-db", "run": ["/bin/vacuum"], "estimate": "20m", "uses": ["db"]}
@@ -160,6 +172,7 @@ var propProfiles = []propProfile{
      "tasks": [{"name": "fetch-flights", "run": ["/bin/flights"]}]}
   ],
   "housekeeping": [
+    {"name": "hourly-sweep", "repeat": "hourly", "start": "2026-02-01T00:20:00Z", "run": ["/bin/sweep"], "estimate": "5m", "uses": ["disk"]},
     {"name": "rotate-logs", "run": ["/bin/rotate"], "estimate": "2m", "uses": ["disk"]},
     {"name": "refresh-ads", "run": ["/bin/ads"], "estimate": "20m", "uses": ["wifi", "disk"]},
     {"name": "long-scan", "run": ["/bin/scan"], "estimate": "20h", "uses": ["disk"]}

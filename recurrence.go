@@ -125,12 +125,12 @@ func (r *recurrence) next(from, limit time.Time, days *dayCache) (time.Time, boo
 	first, last := days.dayOf(from, r.loc)-1, days.dayOf(limit, r.loc)
 	c := &r.cron
 	for z := first; z <= last; {
-		d := dateOfDay(z)
-		if skip := c.skipDays(d); skip > 0 {
+		d, wd := dateOfDay(z), weekdayOf(z)
+		if skip := c.skipDays(d, wd); skip > 0 {
 			z += int64(skip)
 			continue
 		}
-		if c.matches(d, weekdayOf(z)) {
+		if c.matches(d, wd) {
 			if t, ok := c.firstOn(days.get(z, r.loc), from, r.loc); ok {
 				return t, t.Before(limit)
 			}

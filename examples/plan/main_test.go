@@ -58,8 +58,13 @@ func TestDefaultProfile(t *testing.T) {
 			t.Errorf("no row %q", strings.Join(r, " "))
 		}
 	}
-	if !strings.Contains(out, "deferred\n  (none)\n") {
-		t.Error("want no deferrals")
+	// The weekly fsck runs on Sundays at 04:00: not in Tuesday's cycle.
+	if !hasRow(out, "fsck-archive", "housekeeping", "not-due", "next", "due", "2026-11-29", "04:00", "GMT") {
+		t.Error("want fsck-archive deferred as not due until Sunday")
+	}
+	// The quarter-hourly inventory timer: 96 runs in the 24 hours of the span.
+	if !hasRow(out, "inventory", "96", "Tue", "18:35", "GMT", "Wed", "18:20", "GMT") {
+		t.Error("want the inventory timer's 96 runs")
 	}
 
 	// Without -at it plans at the instant main read from the clock.
@@ -140,5 +145,33 @@ func TestBadFlags(t *testing.T) {
 	}
 	if code, _, _ := runPlan(t, tuesday, "-h"); code != 0 {
 		t.Errorf("-h: exit %d, want 0", code)
+	}
+}
+
+func TestForecastDays(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := run([]string{"-at", "2026-11-27T12:00:00Z", "-days", "3"}, &out, &errs, time.Time{})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	if !strings.HasPrefix(lines[0], "CYCLE") || !strings.HasPrefix(lines[1], "2026-11-27") ||
+		!strings.HasPrefix(lines[2], "2026-11-28") || !strings.HasPrefix(lines[3], "2026-11-29") {
+		t.Fatalf("want a line a cycle from 2026-11-27, got:\n%s", strings.Join(lines[:5], "\n"))
+	}
+	// Sunday's cycle runs the weekly fsck.
+	if !strings.Contains(lines[3], "fsck-archive") || strings.Contains(lines[1], "fsck-archive") {
+		t.Errorf("fsck-archive should run in Sunday's cycle only:\n%s", strings.Join(lines[:4], "\n"))
+	}
+	out.Reset()
+	if code := run([]string{"-at", "2026-11-27T12:00:00Z", "-days", "3", "-json"}, &out, &errs, time.Time{}); code != 0 {
+		t.Fatalf("-json exit %d", code)
+	}
+	var plans []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &plans); err != nil || len(plans) != 3 {
+		t.Fatalf("want a JSON array of 3 plans: %v", err)
+	}
+	if code := run([]string{"-days", "-1"}, &out, &errs, time.Time{}); code != 2 {
+		t.Errorf("-days -1: exit %d, want 2", code)
 	}
 }
