@@ -7,6 +7,19 @@ import (
 	"github.com/afterhours-go/afterhours/internal/wallclock"
 )
 
+// Location returns the zone the token's base is read in: UTC, or the site's
+// zone for a token whose zone is "site". The token must be validated.
+func (tok *Token) Location() *time.Location { return tok.loc }
+
+// SlotOn returns the token's slot on date d of its zone (see
+// [Token.Location]), under the wall-clock rule: its buffer zone and run, in
+// the token's zone. Its Tasks are the token's tasks, unfiltered. The fleet
+// side uses it to count who holds a resource when.
+func (tok *Token) SlotOn(d Date) Slot {
+	buffer, run := tok.occurrence(d)
+	return Slot{Token: tok.Token, Buffer: buffer, Run: run, Tasks: tok.Tasks, tok: tok}
+}
+
 // occurrence returns the buffer zone and the slot of the token on date d of
 // its zone, under the wall-clock rule.
 func (tok *Token) occurrence(d Date) (buffer, run Interval) {

@@ -171,3 +171,16 @@ func TestAnchorsNeverGoBackwards(t *testing.T) {
 		prev = c
 	}
 }
+
+func TestTokenSlotOn(t *testing.T) {
+	p, err := ParseProfile([]byte(`{"client":"c","site":{"timezone":"Europe/London"},"sharing":[
+		{"token":"lan","base":"01:30","zone":"site","duration":"30m","buffer":"15m"},
+		{"token":"repo","base":"01:30","duration":"20m"}]}`))
+	require.NoError(t, err)
+	lan := p.Sharing[0].SlotOn(day(t, "2026-03-29")) // 01:30 does not exist: 02:30 BST
+	require.Equal(t, time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), lan.Run.Start.UTC())
+	require.Equal(t, 45*time.Minute, lan.Hold().Duration())
+	repo := p.Sharing[1].SlotOn(day(t, "2026-03-29"))
+	require.Equal(t, time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), repo.Run.Start)
+	require.Equal(t, time.UTC, p.Sharing[1].Location())
+}
