@@ -13,9 +13,8 @@ import (
 // compiles it. Every problem is reported, each with its field path, in one
 // *ValidationError: unknown fields, values of the wrong JSON type, bad
 // durations, times, dates and zones, and everything [Profile.Validate]
-// checks. Sections whose planning is not built yet (resources, constraints,
-// and a task's ignore_downtimes) are rejected as "not supported yet" rather
-// than ignored.
+// checks. Sections whose planning is not built yet (constraints) are
+// rejected as "not supported yet" rather than ignored.
 func ParseProfile(data []byte) (*Profile, error) {
 	var ps problems
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -55,8 +54,7 @@ func ParseProfile(data []byte) (*Profile, error) {
 // notSupported lists the fields later versions plan, by the type that will
 // hold them.
 var notSupported = map[reflect.Type][]string{
-	reflect.TypeFor[Profile](): {"resources", "constraints"},
-	reflect.TypeFor[Task]():    {"ignore_downtimes"},
+	reflect.TypeFor[Profile](): {"constraints"},
 }
 
 var (

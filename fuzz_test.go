@@ -173,14 +173,12 @@ func TestValidationErrors(t *testing.T) {
 		},
 		{
 			name: "sections not supported yet, and recurrence outside housekeeping and timers",
-			profile: `{"client": "c", "site": {"timezone": "UTC"}, "resources": [], "constraints": {}, "timers": [],
+			profile: `{"client": "c", "site": {"timezone": "UTC"}, "constraints": {}, "timers": [],
 			  "sharing": [{"token": "t", "base": "01:00", "duration": "1m", "tasks": [{"name": "s", "run": ["/s"], "foo": 1, "schedule": "@daily"}]}],
 			  "updates": [{"name": "u", "run": ["/u"], "repeat": "daily", "start": "2026-01-01T00:00:00Z", "ignore_downtimes": true}]}`,
 			want: []string{
 				"constraints: not supported yet",
-				"resources: not supported yet",
 				"sharing[0].tasks[0].foo: unknown field",
-				"updates[0].ignore_downtimes: not supported yet",
 				"sharing[0].tasks[0].schedule: only housekeeping and timers recur",
 				"updates[0].repeat: only housekeeping and timers recur",
 				"updates[0].start: only housekeeping and timers have a start",

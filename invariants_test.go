@@ -42,6 +42,7 @@ type invChecker struct {
 	site *Site
 
 	occs     []invOccurrence // every occurrence around the span, all tokens
+	downs    []Downtime      // every downtime occurrence around the span
 	blockers map[*Task][]string
 	fails    int
 }
@@ -75,6 +76,8 @@ func (c *invChecker) run() {
 		return
 	}
 	c.occs = invOccurrences(c.p, c.plan.Span.Start.Add(-48*time.Hour), c.plan.Span.End.Add(48*time.Hour))
+	c.downs = invDowntimes(c.p, c.plan.Span.Start.Add(-48*time.Hour), c.plan.Span.End.Add(48*time.Hour))
+	c.checkDowntimes()
 	c.blockers = map[*Task][]string{}
 	for _, t := range invAllTasks(c.p) {
 		c.blockers[t] = c.blockersOf(t)
@@ -226,9 +229,15 @@ func (c *invChecker) checkSlots() {
 		var wantTasks []string
 		if !o.void {
 			for _, t := range o.tok.Tasks {
-				if len(c.blockers[t]) == 0 {
-					wantTasks = append(wantTasks, t.Name)
+				if len(c.blockers[t]) > 0 {
+					continue
 				}
+				// A downtime of a resource it uses may keep it off a slot;
+				// then it must be deferred for it, which accounting checks.
+				if len(c.downReasons(t)) > 0 && !slices.Contains(s.Tasks, t) {
+					continue
+				}
+				wantTasks = append(wantTasks, t.Name)
 			}
 		}
 		var got []string
@@ -254,7 +263,7 @@ func (c *invChecker) checkSlots() {
 }
 
 // invReasons is the documented set of deferral reasons.
-var invReasons = []string{ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonStopped, ReasonNoSlot}
+var invReasons = []string{"downtime:*", ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonStopped, ReasonNoSlot}
 
 // blockersOf returns the reasons that keep t from running in the cycle
 // whatever the time: disabled, tag-mismatch, done and stopped.
@@ -272,6 +281,7 @@ func (c *invChecker) blockersOf(t *Task) []string {
 	if c.h != nil && c.h.Settled(t.Name, c.plan.Day) {
 		rs = append(rs, ReasonDone)
 	}
+
 	if c.stopper() != "" {
 		rs = append(rs, ReasonStopped)
 	}
@@ -351,6 +361,22 @@ func (c *invChecker) checkTimers() {
 	}
 }
 
+// downReasons returns the downtime reasons that may keep t from running:
+// those of the downtimes touching the cycle of resources it uses. Whether
+// one does depends on its action; the actions' own tests check that.
+func (c *invChecker) downReasons(t *Task) []string {
+	var rs []string
+	if t.IgnoreDowntimes {
+		return nil
+	}
+	for _, o := range c.downs {
+		if o.Overlaps(c.plan.Span) && slices.Contains(invDownUses(c.p, t), o.Resource) && !slices.Contains(rs, ReasonDowntime(o.Resource)) {
+			rs = append(rs, ReasonDowntime(o.Resource))
+		}
+	}
+	return rs
+}
+
 // stopper returns the name of an on_failure "stop" task that failed in the
 // cycle, "" when none did.
 func (c *invChecker) stopper() string {
@@ -387,7 +413,7 @@ func (c *invChecker) checkAccounting() {
 			c.fail("deferral with a nil task")
 			continue
 		}
-		if !slices.Contains(invReasons, d.Reason) {
+		if !slices.Contains(invReasons, d.Reason) && !strings.HasPrefix(d.Reason, "downtime:") {
 			c.fail("deferral of %s has the undocumented reason %q", d.Task.Name, d.Reason)
 		}
 		if d.Detail == "" {
@@ -419,6 +445,8 @@ func (c *invChecker) checkAccounting() {
 				c.fail("%s %s is a step, but it should be deferred as %v", t.Kind(), t.Name, blockers)
 			case len(ds) == 1 && ds[0].Reason == ReasonWindowFull && len(blockers) > 0:
 				c.fail("%s %s deferred as window-full, but it should be deferred as %v", t.Kind(), t.Name, blockers)
+			case len(ds) == 1 && len(blockers) == 0 && slices.Contains(c.downReasons(t), ds[0].Reason):
+				// A downtime of a resource it uses kept it from running.
 			case len(ds) == 1 && ds[0].Reason != ReasonWindowFull && !slices.Contains(blockers, ds[0].Reason):
 				c.fail("%s %s deferred as %q, which does not apply (applicable: %v)", t.Kind(), t.Name, ds[0].Reason, blockers)
 			}
@@ -452,8 +480,22 @@ func (c *invChecker) checkAccounting() {
 			want[ReasonNoSlot] = 1
 		}
 		got := map[string]int{}
+		down := 0
 		for _, d := range ds {
+			if slices.Contains(c.downReasons(t), d.Reason) {
+				down++ // a downtime took it off one slot, or off the cycle
+				continue
+			}
 			got[d.Reason]++
+		}
+		under := 0
+		for _, sl := range plan.Slots {
+			if slices.Contains(sl.Tasks, t) {
+				under++
+			}
+		}
+		if down > 0 && (under >= nonVoid || under+down < 1) {
+			c.fail("slot task %s of token %s: under %d of %d slots with %d downtime deferrals", t.Name, t.Token(), under, nonVoid, down)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			c.fail("slot task %s of token %s (%d slots, %d void): deferrals %v, want %v", t.Name, t.Token(), void+nonVoid, void, got, want)
@@ -501,6 +543,13 @@ func (c *invChecker) checkSteps() {
 		}
 		if next, ok := c.site.NextBusiness(s.Start); ok && next.Before(s.End) {
 			c.fail("step %s %s runs into business time at %s", t.Name, invIv(s.Interval), invT(next))
+		}
+		if !t.IgnoreDowntimes {
+			for _, o := range c.downs {
+				if o.Overlaps(s.Interval) && slices.Contains(invDownUses(c.p, t), o.Resource) {
+					c.fail("step %s %s overlaps the downtime %s of %s, which it uses", t.Name, invIv(s.Interval), invIv(o.Interval), o.Resource)
+				}
+			}
 		}
 		for _, o := range c.occs {
 			if o.void || !o.hold().Overlaps(s.Interval) {
@@ -553,7 +602,10 @@ func (c *invChecker) checkSteps() {
 				if steps[i].Task != t {
 					continue
 				}
-				if last != nil && steps[i].Start.Before(last.Start) {
+				// Downtimes move steps out of declared order: postponed past
+				// a downtime, or ahead of one.
+				moved := len(c.downReasons(t)) > 0 || last != nil && len(c.downReasons(last.Task)) > 0
+				if last != nil && steps[i].Start.Before(last.Start) && !moved {
 					c.fail("%s starts at %s, before %s declared earlier starts at %s", t.Name, invT(steps[i].Start), last.Task.Name, invT(last.Start))
 				}
 				last = &steps[i]
@@ -569,6 +621,15 @@ func (c *invChecker) checkSteps() {
 func (c *invChecker) checkEarliest() {
 	c.t.Helper()
 	plan := c.plan
+	// Downtimes change where steps go (postponed, moved ahead, holding the
+	// sequence); their own table tests check those plans exactly.
+	for _, t := range invAllTasks(c.p) {
+		for _, o := range plan.Downtimes {
+			if !t.IgnoreDowntimes && slices.Contains(invDownUses(c.p, t), o.Resource) {
+				return
+			}
+		}
+	}
 	stepOf := map[*Task]*Step{}
 	for i := range plan.Steps {
 		stepOf[plan.Steps[i].Task] = &plan.Steps[i]
@@ -982,5 +1043,114 @@ func TestCheckPlanCatchesBrokenPlans(t *testing.T) {
 			}
 			t.Errorf("checkPlan did not report %q; it said:\n%s", tt.want, strings.Join(rec.errors, "\n"))
 		})
+	}
+}
+
+// invDowntimes recomputes the downtime occurrences of every resource whose
+// dates lie around [from, to], from the schedules' JSON fields.
+func invDowntimes(p *Profile, from, to time.Time) []Downtime {
+	loc := p.Site.Location()
+	days := map[string]time.Weekday{"sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6}
+	clock := func(s string) (int, int) {
+		h, _ := strconv.Atoi(s[:2])
+		m, _ := strconv.Atoi(s[3:])
+		return h, m
+	}
+	var out []Downtime
+	for _, r := range p.Resources {
+		for _, d := range r.Downtimes {
+			first := ""
+			for _, ds := range d.Dates {
+				if first == "" || ds < first {
+					first = ds
+				}
+			}
+			for day := DateOf(from.In(loc)); day.Compare(DateOf(to.In(loc))) <= 0; day = day.AddDays(1) {
+				on := slices.Contains(d.Dates, day.String())
+				for _, k := range d.Days {
+					on = on || days[k] == day.Weekday()
+				}
+				if !on {
+					continue
+				}
+				var iv Interval
+				if d.From == "" {
+					iv = Interval{wallclock.Earliest(day.Year, day.Month, day.Day, 0, 0, 0, loc), wallclock.Resolve(day.Year, day.Month, day.Day+1, 0, 0, 0, loc)}
+				} else {
+					fh, fm := clock(d.From)
+					th, tm := clock(d.To)
+					next := 0
+					if th*60+tm <= fh*60+fm {
+						next = 1
+					}
+					iv = Interval{wallclock.Earliest(day.Year, day.Month, day.Day, fh, fm, 0, loc), wallclock.Resolve(day.Year, day.Month, day.Day+next, th, tm, 0, loc)}
+				}
+				action := d.Action
+				if action == "" || d.Once && day.String() != first {
+					action = ActionSuppress
+				}
+				o := Downtime{Resource: r.Name, Interval: iv, Action: action}
+				if d.Ended != "" {
+					if e, err := time.Parse(time.RFC3339, d.Ended); err == nil && iv.Contains(e) {
+						o.End, o.Ended = e, true
+					}
+				}
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
+// invDownUses is what a task uses for downtimes: its uses and, for a slot
+// task, its token and the token's uses.
+func invDownUses(p *Profile, t *Task) []string {
+	uses := slices.Clone(t.Uses)
+	for _, tok := range p.Sharing {
+		if slices.Contains(tok.Tasks, t) {
+			uses = append(append(uses, tok.Token), tok.Uses...)
+		}
+	}
+	return uses
+}
+
+// checkDowntimes checks that the plan lists exactly the downtime
+// occurrences that touch its window, and that every downtime deferral names
+// a downtime of a resource the task uses that touches the cycle.
+func (c *invChecker) checkDowntimes() {
+	c.t.Helper()
+	var want []Downtime
+	for _, o := range c.downs {
+		if o.Overlaps(c.plan.Window) {
+			want = append(want, o)
+		}
+	}
+	if len(want) != len(c.plan.Downtimes) {
+		c.fail("plan lists %d downtimes, want %d touching the window", len(c.plan.Downtimes), len(want))
+	}
+	for _, o := range c.plan.Downtimes {
+		found := false
+		for _, w := range want {
+			found = found || w.Resource == o.Resource && invSameInterval(w.Interval, o.Interval) && w.Action == o.Action && w.Ended == o.Ended
+		}
+		if !found {
+			c.fail("plan lists downtime %s %s (%s), which is not one of the profile's", o.Resource, invIv(o.Interval), o.Action)
+		}
+	}
+	for _, d := range c.plan.Deferred {
+		r, ok := strings.CutPrefix(d.Reason, "downtime:")
+		if !ok {
+			continue
+		}
+		if d.Task.IgnoreDowntimes || !slices.Contains(invDownUses(c.p, d.Task), r) {
+			c.fail("%s deferred for a downtime of %s, which it does not use (or ignores)", d.Task.Name, r)
+		}
+		touches := false
+		for _, o := range c.downs {
+			touches = touches || o.Resource == r && o.Overlaps(c.plan.Span)
+		}
+		if !touches {
+			c.fail("%s deferred for a downtime of %s, but none touches the cycle", d.Task.Name, r)
+		}
 	}
 }

@@ -50,31 +50,44 @@ type timerJSON struct {
 	At   string `json:"at"`
 }
 
+type downtimeJSON struct {
+	Resource string `json:"resource"`
+	Start    string `json:"start"`
+	End      string `json:"end"`
+	Action   string `json:"action"`
+	Ended    bool   `json:"ended,omitempty"`
+}
+
 type planJSON struct {
-	Client   string         `json:"client"`
-	Day      string         `json:"day"`
-	Span     intervalJSON   `json:"span"`
-	Window   intervalJSON   `json:"window"`
-	From     string         `json:"from"`
-	Slots    []slotJSON     `json:"slots"`
-	Steps    []stepJSON     `json:"steps"`
-	Timers   []timerJSON    `json:"timers"`
-	Deferred []deferralJSON `json:"deferred"`
+	Client    string         `json:"client"`
+	Day       string         `json:"day"`
+	Span      intervalJSON   `json:"span"`
+	Window    intervalJSON   `json:"window"`
+	From      string         `json:"from"`
+	Slots     []slotJSON     `json:"slots"`
+	Steps     []stepJSON     `json:"steps"`
+	Downtimes []downtimeJSON `json:"downtimes"`
+	Timers    []timerJSON    `json:"timers"`
+	Deferred  []deferralJSON `json:"deferred"`
 }
 
 // MarshalJSON encodes the plan with tasks by name and kind, RFC 3339
 // instants in the site's zone, and empty lists as [] rather than null.
 func (p *Plan) MarshalJSON() ([]byte, error) {
 	out := planJSON{
-		Client:   p.Client,
-		Day:      p.Day,
-		Span:     p.Span.toJSON(),
-		Window:   p.Window.toJSON(),
-		From:     rfc3339(p.From),
-		Slots:    make([]slotJSON, 0, len(p.Slots)),
-		Steps:    make([]stepJSON, 0, len(p.Steps)),
-		Timers:   make([]timerJSON, 0, len(p.Timers)),
-		Deferred: make([]deferralJSON, 0, len(p.Deferred)),
+		Client:    p.Client,
+		Day:       p.Day,
+		Span:      p.Span.toJSON(),
+		Window:    p.Window.toJSON(),
+		From:      rfc3339(p.From),
+		Slots:     make([]slotJSON, 0, len(p.Slots)),
+		Steps:     make([]stepJSON, 0, len(p.Steps)),
+		Timers:    make([]timerJSON, 0, len(p.Timers)),
+		Downtimes: make([]downtimeJSON, 0, len(p.Downtimes)),
+		Deferred:  make([]deferralJSON, 0, len(p.Deferred)),
+	}
+	for _, d := range p.Downtimes {
+		out.Downtimes = append(out.Downtimes, downtimeJSON{Resource: d.Resource, Start: rfc3339(d.Start), End: rfc3339(d.End), Action: d.Action, Ended: d.Ended})
 	}
 	for _, r := range p.Timers {
 		out.Timers = append(out.Timers, timerJSON{Task: r.Task.Name, At: rfc3339(r.At)})

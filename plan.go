@@ -78,6 +78,9 @@ type Plan struct {
 	// Steps are the placed housekeeping, update and self-update runs, in
 	// order of start.
 	Steps []Step
+	// Downtimes are the downtime occurrences of the profile's resources
+	// that touch the window, in order of start.
+	Downtimes []Downtime
 	// Timers are the timer occurrences whose time lies in the span, in
 	// order of time: each instant once, even where a DST change resolves
 	// two wall times to one. Timers run at their times in business hours or

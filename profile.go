@@ -33,6 +33,8 @@ type Profile struct {
 	// Timers run at the exact times of their schedule or repeat, outside
 	// the sequence.
 	Timers []*Task `json:"timers,omitempty"`
+	// Resources are the resources tasks use that have downtime calendars.
+	Resources []*Resource `json:"resources,omitempty"`
 	// Parallel is the number of lanes housekeeping and updates run in;
 	// 0 means 1.
 	Parallel int `json:"parallel,omitempty"`
@@ -116,6 +118,7 @@ func (p *Profile) compile(ps *problems) {
 		p.lanes = p.Parallel
 	}
 
+	p.compileResources(ps)
 	p.resIDs = map[string]int{}
 	p.byName = map[string]*Task{}
 	names := map[string]string{} // task name -> path of its first use
@@ -151,6 +154,7 @@ func (p *Profile) compile(ps *problems) {
 		}
 	}
 	p.tasks = len(p.byName)
+	p.linkDowntimes()
 	p.validated = len(ps.list) == n
 }
 

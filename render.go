@@ -83,6 +83,17 @@ func (p *Plan) writeText(buf *bytes.Buffer) {
 		rows = append(rows, []string{textTime(s.Start.In(loc)), textTime(s.End.In(loc)), s.Task.Kind().String(), s.Task.Name})
 	}
 	textTable(buf, "steps", []string{"START", "END", "KIND", "TASK"}, rows)
+	if len(p.Downtimes) > 0 {
+		rows = rows[:0]
+		for _, d := range p.Downtimes {
+			ended := ""
+			if d.Ended {
+				ended = "ended early"
+			}
+			rows = append(rows, []string{d.Resource, textInterval(in(d.Interval)), d.Action, ended})
+		}
+		textTable(buf, "downtimes", []string{"RESOURCE", "DOWN", "ACTION", ""}, rows)
+	}
 	if len(p.Timers) > 0 {
 		// One row a timer: a minute timer has 1,440 runs a day.
 		rows = rows[:0]

@@ -26,36 +26,38 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	slots, holds := p.slotsOf(c, from)
 	plan.Slots = slots
 	s := sequencer{p: p, plan: plan, h: h, day: day, end: end, holds: holds, lanes: p.lanes,
-		span: c.Span, days: dayCache{loc: loc}}
+		span: c.Span, cycle: c, days: dayCache{loc: loc}}
+	plan.Downtimes = p.downtimesIn(plan.Window)
+	s.spanDowntimes = p.downtimesIn(plan.Span)
 	s.stopped = s.stoppedBy()
 	s.slotTasks()
 	s.timers()
 
 	n := len(p.Housekeeping) + len(p.Updates) + 1
 	plan.Steps = make([]Step, 0, n)
-	cursor, barrier := from, from
+	s.cursor, s.barrier = from, from
 	for _, phase := range [][]*Task{p.Housekeeping, p.Updates} {
-		phaseEnd := barrier
-		start := barrier
+		s.phaseStart = len(plan.Steps)
+		phaseEnd := s.barrier
 		for _, t := range phase {
 			if !s.eligible(t) {
 				continue
 			}
-			iv, ok := s.place(t, laterOf(start, cursor), t.res)
-			if !ok {
-				continue
+			if iv, ok := s.step(t, t.res); ok {
+				phaseEnd = laterOf(phaseEnd, iv.End)
 			}
-			cursor = iv.Start
-			phaseEnd = laterOf(phaseEnd, iv.End)
 		}
-		barrier = phaseEnd
+		s.barrier = phaseEnd
+		s.cursor = laterOf(s.cursor, s.barrier)
 	}
 	if t := p.SelfUpdate; t != nil && s.eligible(t) {
 		// Alone: after every placed step, and clear of every hold whatever
 		// its token (any resources contend with all).
-		s.active = s.active[:0]
-		s.place(t, barrier, resources{any: true})
+		s.phaseStart = len(plan.Steps)
+		s.step(t, resources{any: true})
 	}
+	// Postponed steps were placed before later steps that start earlier.
+	slices.SortStableFunc(plan.Steps, func(a, b Step) int { return a.Start.Compare(b.Start) })
 	return plan
 }
 
@@ -68,10 +70,17 @@ type sequencer struct {
 	end     time.Time // the window's end
 	holds   []hold    // sorted by start
 	lanes   int
-	active  []Step // placed steps that may still be running at the cursor
+	active  []Step // placed steps that may still run at or after the cursor
 	stopped *Task  // the on_failure "stop" task that failed in the cycle
 	span    Interval
+	cycle   Cycle
 	days    dayCache // the wall clocks of the dates recurrences look at
+
+	cursor     time.Time // no step starts before the start of the one placed before it
+	barrier    time.Time // the end of the previous phase
+	phaseStart int       // index in plan.Steps of the current phase's first step
+
+	spanDowntimes []Downtime // the downtimes of the whole span, for slots outside the window
 }
 
 func (s *sequencer) defer_(t *Task, reason, detail string) {
@@ -139,6 +148,10 @@ func (s *sequencer) slotTasks() {
 			if !s.eligible(t) {
 				continue
 			}
+			if o := s.suppressing(t); o != nil {
+				s.defer_(t, ReasonDowntime(o.Resource), o.Resource+" is down "+spanText(o.Interval)+" ("+o.Action+")")
+				continue
+			}
 			found := false
 			for i := range s.plan.Slots {
 				sl := &s.plan.Slots[i]
@@ -149,6 +162,14 @@ func (s *sequencer) slotTasks() {
 				if sl.Void {
 					s.defer_(t, ReasonBusinessHours, fmt.Sprintf("slot %s at %s intersects business hours",
 						tok.Token, sl.Run.Start.Format("2006-01-02 15:04 MST")))
+					continue
+				}
+				// A slot task cannot move out of its slot: whatever the
+				// action, a slot that overlaps a downtime of a resource it
+				// uses goes without it.
+				if o := s.overlapping(t, sl.Run); o != nil {
+					s.defer_(t, ReasonDowntime(o.Resource), "slot "+tok.Token+" at "+spanText(sl.Run)+" overlaps "+
+						o.Resource+"'s downtime "+spanText(o.Interval)+" ("+o.Action+")")
 					continue
 				}
 				sl.Tasks = append(sl.Tasks, t)
@@ -163,6 +184,13 @@ func (s *sequencer) slotTasks() {
 // due reports whether recurring housekeeping has an occurrence in the
 // cycle's span, and defers it as not due, saying when it next is, when not.
 // Housekeeping without a schedule or repeat is due in every cycle.
+//
+// Downtimes move due-ness across cycles (rule 10): work due in the next
+// cycle runs in this one when an anticipate downtime of a resource it uses
+// covers the next cycle's whole window; and work that a postpone downtime
+// kept from running in the previous cycle is carried into this one, when
+// the history says it did not run there (without a history planning cannot
+// know, and does not carry it).
 func (s *sequencer) due(t *Task) bool {
 	r := t.recur
 	if r == nil {
@@ -172,10 +200,49 @@ func (s *sequencer) due(t *Task) bool {
 	switch {
 	case ok && next.Before(s.span.End):
 		return true
+	case len(t.down) > 0 && (s.anticipated(t, next, ok) || s.carried(t)):
+		return true
 	case ok:
 		s.defer_(t, ReasonNotDue, dateTime("next due ", next.In(s.p.Site.loc)))
 	default:
 		s.defer_(t, ReasonNotDue, "no occurrence after this cycle")
+	}
+	return false
+}
+
+// anticipated reports whether t, next due at next, is due in the next
+// cycle and an anticipate downtime of a resource it uses covers that
+// cycle's whole window.
+func (s *sequencer) anticipated(t *Task, next time.Time, ok bool) bool {
+	c := s.p.Site.Cycle(s.cycle.Day.AddDays(1))
+	if !ok || !c.Span.Contains(next) || c.Window.Empty() {
+		return false
+	}
+	covered := c.Window.Start
+	for _, o := range s.p.downtimesIn(c.Window) {
+		if o.Action != ActionAnticipate || !slices.Contains(t.down, o.Resource) || o.Start.After(covered) {
+			continue
+		}
+		covered = laterOf(covered, o.End)
+	}
+	return !covered.Before(c.Window.End)
+}
+
+// carried reports whether t was due in the previous cycle, a postpone
+// downtime of a resource it uses touched that cycle's window, and the
+// history says it did not run there.
+func (s *sequencer) carried(t *Task) bool {
+	if s.h == nil {
+		return false
+	}
+	c := s.p.Site.Cycle(s.cycle.Day.AddDays(-1))
+	if at, ok := t.recur.next(c.Span.Start, c.Span.End, nil); !ok || !c.Span.Contains(at) {
+		return false
+	}
+	for _, o := range s.p.downtimesIn(c.Window) {
+		if o.Action == ActionPostpone && slices.Contains(t.down, o.Resource) {
+			return !s.h.Settled(t.Name, c.Day.String())
+		}
 	}
 	return false
 }
@@ -199,6 +266,28 @@ func (s *sequencer) timers() {
 	slices.SortStableFunc(s.plan.Timers, func(a, b TimerRun) int { return a.At.Compare(b.At) })
 }
 
+// suppressing returns a suppress or stop downtime, touching the window, of
+// a resource t uses.
+func (s *sequencer) suppressing(t *Task) *Downtime {
+	for i, o := range s.plan.Downtimes {
+		if (o.Action == ActionSuppress || o.Action == ActionStop) && slices.Contains(t.down, o.Resource) {
+			return &s.plan.Downtimes[i]
+		}
+	}
+	return nil
+}
+
+// overlapping returns a downtime of a resource t uses that overlaps iv, a
+// slot of the span.
+func (s *sequencer) overlapping(t *Task, iv Interval) *Downtime {
+	for i, o := range s.spanDowntimes {
+		if o.Overlaps(iv) && slices.Contains(t.down, o.Resource) {
+			return &s.spanDowntimes[i]
+		}
+	}
+	return nil
+}
+
 func (s *sequencer) estimate(t *Task) time.Duration {
 	if s.h == nil {
 		return t.estimate
@@ -206,66 +295,95 @@ func (s *sequencer) estimate(t *Task) time.Duration {
 	return t.estimateFrom(s.h.Durations(t.Name))
 }
 
-// place puts t at the earliest instant at or after at where a lane is free,
-// no contending step runs, and its whole projected run avoids the holds it
-// contends with and ends by the window's end. It records a step or a
-// deferral and reports whether it placed the task.
+// placement is what one step must respect besides lanes, contention and
+// holds: its earliest start, downtimes to stay out of, and an end to meet.
+type placement struct {
+	lower    time.Time
+	res      resources
+	blocks   []Interval // postpone and hold downtimes of resources it uses
+	deadline time.Time  // anticipate: end by the downtime's start; zero: the window's end
+	ahead    bool       // anticipate: may start before steps placed before it
+}
+
+// place puts t at the earliest instant at or after pl.lower where a lane is
+// free, no contending step runs, and its whole projected run avoids the
+// holds it contends with and pl.blocks, and ends by the deadline and the
+// window's end. It appends the step and reports whether it placed it; it
+// defers nothing.
 //
-// Steps are placed in order of start, so every placed step starts at or
-// before at: the steps that may overlap a run from at are those still
-// running at at, never more than the lanes.
-func (s *sequencer) place(t *Task, at time.Time, res resources) (Interval, bool) {
+// Steps are placed in order of start, except those postponed past a
+// downtime: the steps that may overlap a run from the cursor on are those
+// still running at the cursor, never more than the lanes, and the postponed
+// ones. A step moving ahead (anticipate) looks at every step of its phase.
+func (s *sequencer) place(t *Task, pl placement) (Interval, bool) {
 	d := s.estimate(t)
-	if !at.Before(s.end) {
-		s.deferFull(t, d, at)
-		return Interval{}, false
+	limit := s.end
+	if !pl.deadline.IsZero() && pl.deadline.Before(limit) {
+		limit = pl.deadline
 	}
-	// Drop what can no longer matter to this or any later step: later
-	// steps start at or after at. (Inside the search below at may move past
-	// instants a later step still starts from, so nothing is dropped there.)
-	live := s.active[:0]
-	for _, st := range s.active {
-		if st.End.After(at) {
-			live = append(live, st)
+	at := pl.lower
+	steps := s.active
+	if pl.ahead {
+		steps = s.plan.Steps[s.phaseStart:]
+	} else {
+		// Drop what can no longer matter to this or any later step in
+		// order: they start at or after at.
+		live := s.active[:0]
+		for _, st := range s.active {
+			if st.End.After(at) {
+				live = append(live, st)
+			}
 		}
-	}
-	s.active = live
-	// Holds are sorted by start, not end: only a prefix of ended holds can
-	// be dropped; the rest are skipped below.
-	for len(s.holds) > 0 && !s.holds[0].End.After(at) {
-		s.holds = s.holds[1:]
+		s.active = live
+		steps = live
 	}
 	for {
 		stop := at.Add(d)
-		if stop.After(s.end) {
-			s.deferFull(t, d, at)
+		if stop.After(limit) || !at.Before(s.end) {
 			return Interval{}, false
 		}
 		next := at
-		var running, first time.Time
-		n := 0
-		for _, st := range s.active {
-			if !st.End.After(at) {
+		// Lanes: at every instant of [at, stop) fewer than s.lanes steps
+		// may run; checking at and each later start is enough.
+		for _, p := range steps {
+			point := at
+			if p.Start.After(at) {
+				if !p.Start.Before(stop) {
+					continue
+				}
+				point = p.Start
+			} else if !p.End.After(at) {
 				continue
 			}
-			if n == 0 || st.End.Before(first) {
-				first = st.End
+			n, first := 0, time.Time{}
+			for _, st := range steps {
+				if !st.Start.After(point) && st.End.After(point) {
+					if n == 0 || st.End.Before(first) {
+						first = st.End
+					}
+					n++
+				}
 			}
-			n++
-			if st.Task.res.contends(res) {
-				running = laterOf(running, st.End)
+			if n >= s.lanes {
+				next = laterOf(next, first)
 			}
 		}
-		if n >= s.lanes {
-			next = laterOf(next, first)
+		for _, st := range steps {
+			if st.Start.Before(stop) && st.End.After(at) && st.Task.res.contends(pl.res) {
+				next = laterOf(next, st.End)
+			}
 		}
-		next = laterOf(next, running)
 		for _, h := range s.holds {
 			if !h.Start.Before(stop) {
 				break
 			}
-			if h.End.After(at) && h.res.contends(res) {
+			if h.End.After(at) && h.res.contends(pl.res) {
 				next = laterOf(next, h.End)
+			}
+		}
+		for _, b := range pl.blocks {
+			if b.Start.Before(stop) && b.End.After(at) {
+				next = laterOf(next, b.End)
 			}
 		}
 		if next.Equal(at) {
@@ -277,6 +395,102 @@ func (s *sequencer) place(t *Task, at time.Time, res resources) (Interval, bool)
 		at = next
 	}
 }
+
+// unplace removes the step just placed.
+func (s *sequencer) unplace() {
+	s.plan.Steps = s.plan.Steps[:len(s.plan.Steps)-1]
+	s.active = s.active[:len(s.active)-1]
+}
+
+// step places a housekeeping, update or self-update task of the current
+// phase, applying the downtimes of the resources it uses (rule 10), or
+// defers it. It moves the cursor as rule 3 says: to the step's start,
+// unless the step was postponed past a downtime or moved ahead.
+func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
+	pl := placement{lower: laterOf(s.cursor, s.barrier), res: res}
+	var skips []Downtime
+	var bound *Downtime // the downtime that bounds an anticipated step
+	for i := range s.plan.Downtimes {
+		o := &s.plan.Downtimes[i]
+		if !slices.Contains(t.down, o.Resource) {
+			continue
+		}
+		switch o.Action {
+		case ActionSuppress, ActionStop:
+			s.defer_(t, ReasonDowntime(o.Resource), o.Resource+" is down "+spanText(o.Interval)+" ("+o.Action+")")
+			return Interval{}, false
+		case ActionSkip:
+			skips = append(skips, *o)
+		case ActionPostpone, ActionHold:
+			pl.blocks = append(pl.blocks, o.Interval)
+		case ActionAnticipate:
+			if bound == nil || o.Start.Before(bound.Start) {
+				bound = o
+			}
+		}
+	}
+	if bound != nil {
+		pl.deadline, pl.ahead, pl.lower = bound.Start, true, s.barrier
+	}
+	iv, ok := s.place(t, pl)
+	if !ok {
+		d := s.estimate(t)
+		switch {
+		case bound != nil:
+			s.defer_(t, ReasonDowntime(bound.Resource), "needs "+shortDuration(d)+", no room to finish before "+
+				bound.Resource+" goes down at "+hhmm(bound.Start)+" (anticipate)")
+		case len(pl.blocks) > 0 && s.blockedBy(pl) != "":
+			r := s.blockedBy(pl)
+			s.defer_(t, ReasonDowntime(r), "needs "+shortDuration(d)+", no room after "+r+"'s downtime: carried to the next cycle")
+		default:
+			s.deferFull(t, d, pl.lower)
+		}
+		return Interval{}, false
+	}
+	for _, o := range skips {
+		if o.Overlaps(iv) {
+			s.unplace()
+			s.defer_(t, ReasonDowntime(o.Resource), "its run "+spanText(iv)+" would overlap "+o.Resource+"'s downtime "+spanText(o.Interval)+" (skip)")
+			return Interval{}, false
+		}
+	}
+	postponed := false
+	for _, b := range pl.blocks {
+		// Pushed past a postpone downtime that lay ahead of its earliest start.
+		if b.End.After(pl.lower) && !iv.Start.Before(b.End) && s.isPostpone(b) {
+			postponed = true
+		}
+	}
+	if !postponed && !pl.ahead {
+		s.cursor = iv.Start
+	}
+	return iv, true
+}
+
+// blockedBy names the resource of the first postpone or hold downtime in
+// pl.blocks that lies in the window.
+func (s *sequencer) blockedBy(pl placement) string {
+	for _, o := range s.plan.Downtimes {
+		for _, b := range pl.blocks {
+			if o.Interval == b {
+				return o.Resource
+			}
+		}
+	}
+	return ""
+}
+
+func (s *sequencer) isPostpone(b Interval) bool {
+	for _, o := range s.plan.Downtimes {
+		if o.Interval == b && o.Action == ActionPostpone {
+			return true
+		}
+	}
+	return false
+}
+
+// spanText formats an interval as "01:00-03:00" in its zone.
+func spanText(iv Interval) string { return hhmm(iv.Start) + "-" + hhmm(iv.End) }
 
 func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 	w := s.plan.Window

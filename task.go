@@ -135,6 +135,9 @@ type Task struct {
 	// Start is an RFC 3339 instant: required with Repeat, optional with
 	// Schedule; no occurrence before it ever counts.
 	Start string `json:"start,omitempty"`
+	// IgnoreDowntimes runs the task whatever the downtimes of the resources
+	// it uses.
+	IgnoreDowntimes bool `json:"ignore_downtimes,omitempty"`
 	// Action, when set, is run instead of Run.
 	Action Action `json:"-"`
 
@@ -145,6 +148,7 @@ type Task struct {
 	estimate time.Duration
 	index    int         // declaration order within its section
 	recur    *recurrence // housekeeping with a schedule or repeat, and timers
+	down     []string    // the resources with downtimes the task uses
 }
 
 // Kind returns the task's kind, set when its profile is validated.
