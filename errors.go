@@ -15,6 +15,10 @@ var ErrNoWindow = errors.New("afterhours: no after-hours window within 400 days"
 // [LoadProfile] are validated already.
 var ErrNotValidated = errors.New("afterhours: profile not validated")
 
+// ErrOutOfRange is returned by planning for an instant before the year 1700
+// or after 2200: plans place steps on Unix nanoseconds, which end in 2262.
+var ErrOutOfRange = errors.New("afterhours: instant out of range: plans are for the years 1700 to 2200")
+
 // ErrNilClock is returned by [BuildPlan] and [Forecast] when the clock is nil.
 var ErrNilClock = errors.New("afterhours: nil clock")
 

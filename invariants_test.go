@@ -297,7 +297,45 @@ func (c *invChecker) dueIn(t *Task) bool {
 		c.fail("occurrences of %s: %v", t.Name, err)
 		return true
 	}
-	return len(next) == 1 && next[0].Before(c.plan.Span.End)
+	if len(next) == 1 && next[0].Before(c.plan.Span.End) {
+		return true
+	}
+	if t.IgnoreDowntimes {
+		return false
+	}
+	uses := invDownUses(c.p, t)
+	day, err := ParseDate(c.plan.Day)
+	if err != nil {
+		c.fail("plan day %q: %v", c.plan.Day, err)
+		return true
+	}
+	// Anticipated: due in the next cycle, whose whole window an anticipate
+	// downtime of a resource it uses covers.
+	nc := c.site.Cycle(day.AddDays(1))
+	if len(next) == 1 && nc.Span.Contains(next[0]) && !nc.Window.Empty() {
+		downs := invDowntimes(c.p, nc.Window.Start.Add(-48*time.Hour), nc.Window.End.Add(48*time.Hour))
+		slices.SortFunc(downs, func(a, b Downtime) int { return a.Start.Compare(b.Start) })
+		covered := nc.Window.Start
+		for _, o := range downs {
+			if o.Action == ActionAnticipate && slices.Contains(uses, o.Resource) && !o.Start.After(covered) && o.End.After(covered) {
+				covered = o.End
+			}
+		}
+		if !covered.Before(nc.Window.End) {
+			return true
+		}
+	}
+	// Carried: due in the previous cycle, whose window a postpone downtime
+	// of a resource it uses touched, and not run there by the history.
+	pc := c.site.Cycle(day.AddDays(-1))
+	if prev, err := c.p.Occurrences(t.Name, pc.Span.Start, 1); c.h != nil && err == nil && len(prev) == 1 && pc.Span.Contains(prev[0]) {
+		for _, o := range invDowntimes(c.p, pc.Window.Start.Add(-48*time.Hour), pc.Window.End.Add(48*time.Hour)) {
+			if o.Action == ActionPostpone && slices.Contains(uses, o.Resource) && o.Overlaps(pc.Window) {
+				return !c.h.Settled(t.Name, pc.Day.String())
+			}
+		}
+	}
+	return false
 }
 
 // checkTimers checks that the plan lists exactly the occurrences of every

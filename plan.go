@@ -56,6 +56,8 @@ const (
 	ReasonDone          = "done"           // the history says it is settled
 	ReasonStopped       = "stopped"        // an on_failure "stop" task failed in the cycle
 	ReasonNoSlot        = "no-slot"        // its token has no slot in the cycle
+	// A downtime of a resource the task uses keeps it from running:
+	// "downtime:<resource>", see [ReasonDowntime].
 )
 
 // Plan is what one cycle will do: its window, the slots of its span, the
@@ -150,6 +152,9 @@ func PlanAt(p *Profile, now time.Time, opts ...PlanOption) (*Plan, error) {
 	if p == nil || !p.validated {
 		return nil, ErrNotValidated
 	}
+	if y := now.Year(); y < 1700 || y > 2200 {
+		return nil, ErrOutOfRange
+	}
 	var cfg planConfig
 	for _, o := range opts {
 		o(&cfg)
@@ -193,6 +198,9 @@ func Forecast(p *Profile, clk Clock, n int, opts ...PlanOption) ([]*Plan, error)
 		o(&cfg)
 	}
 	now := clk.Now()
+	if y := now.Year(); y < 1700 || y > 2200-n/366-1 {
+		return nil, ErrOutOfRange
+	}
 	c, ok := p.Site.windowFrom(now)
 	if !ok {
 		return nil, ErrNoWindow

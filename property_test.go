@@ -29,6 +29,13 @@ var propProfiles = []propProfile{
 		name: "london-shop",
 		json: `{
   "client": "prop-london",
+  "resources": [
+    {"name": "db", "downtimes": [{"days": ["sun", "wed"], "from": "01:00", "to": "03:00", "action": "postpone"},
+                                  {"dates": ["2026-03-27"], "action": "anticipate"}]},
+    {"name": "disk", "downtimes": [{"dates": ["2026-03-29", "2026-10-25"], "from": "00:30", "to": "02:30", "action": "hold"}]},
+    {"name": "lan", "downtimes": [{"days": ["sat"], "action": "skip"}, {"dates": ["2026-03-30"], "from": "22:00", "to": "02:00", "action": "stop", "once": true}]},
+    {"name": "network", "downtimes": [{"days": ["tue"], "from": "23:00", "to": "01:00", "action": "suppress", "ended": "2026-03-31T23:30:00+01:00"}]}
+  ],
   "timers": [
     {"name": "inventory", "repeat": "quarter-hourly", "start": "2026-01-01T00:05:00Z", "run": ["/bin/inventory"]},
     {"name": "dst-cron", "schedule": "30 1 * * *", "run": ["/bin/dst"]},
@@ -105,6 +112,8 @@ var propProfiles = []propProfile{
 		name: "lordhowe-resort",
 		json: `{
   "client": "prop-lordhowe",
+  "resources": [{"name": "disk", "downtimes": [{"dates": ["2026-10-04", "2026-04-05"], "from": "01:30", "to": "02:30", "action": "postpone"},
+                                                {"days": ["thu"], "from": "20:00", "to": "22:00", "action": "anticipate"}]}],
   "timers": [{"name": "overlap-timer", "schedule": "45 1 * * *", "run": ["/bin/o"]},
              {"name": "once", "repeat": "none", "start": "2026-10-04T02:15:00+10:30", "run": ["/bin/once"]}],
   "site": {"name": "island", "timezone": "Australia/Lord_Howe", "tags": ["au"],

@@ -122,7 +122,10 @@ func (r *recurrence) next(from, limit time.Time, days *dayCache) (time.Time, boo
 		t := r.start.Add(k * r.step)
 		return t, t.Before(limit)
 	}
-	first, last := days.dayOf(from, r.loc)-1, days.dayOf(limit, r.loc)
+	first, last := days.dayOf(from, r.loc), days.dayOf(limit, r.loc)
+	if !days.get(first-1, r.loc).plain {
+		first-- // a time of the day before in a gap may move onto this one
+	}
 	c := &r.cron
 	for z := first; z <= last; {
 		d, wd := dateOfDay(z), weekdayOf(z)

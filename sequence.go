@@ -68,9 +68,10 @@ type sequencer struct {
 	h       History
 	day     string
 	end     time.Time // the window's end
-	holds   []hold    // sorted by start
+	holds   []run     // sorted by start
 	lanes   int
-	active  []Step // placed steps that may still run at or after the cursor
+	active  []run  // placed steps that may still run at or after the cursor
+	scratch []run  // the steps of the phase, for a step moving ahead
 	stopped *Task  // the on_failure "stop" task that failed in the cycle
 	span    Interval
 	cycle   Cycle
@@ -305,6 +306,17 @@ type placement struct {
 	ahead    bool       // anticipate: may start before steps placed before it
 }
 
+// run is a placed step or a hold on the sequencer's time axis: Unix
+// nanoseconds, which compare in one instruction where time.Time takes
+// several. (Plans are for instants between the years 1678 and 2262, the
+// range of Unix nanoseconds: PlanAt refuses others.)
+type run struct {
+	start, end int64
+	res        *resources
+}
+
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
 // place puts t at the earliest instant at or after pl.lower where a lane is
 // free, no contending step runs, and its whole projected run avoids the
 // holds it contends with and pl.blocks, and ends by the deadline and the
@@ -316,21 +328,25 @@ type placement struct {
 // still running at the cursor, never more than the lanes, and the postponed
 // ones. A step moving ahead (anticipate) looks at every step of its phase.
 func (s *sequencer) place(t *Task, pl placement) (Interval, bool) {
-	d := s.estimate(t)
-	limit := s.end
-	if !pl.deadline.IsZero() && pl.deadline.Before(limit) {
-		limit = pl.deadline
+	d := int64(s.estimate(t))
+	limit := nanos(s.end)
+	if !pl.deadline.IsZero() {
+		limit = min(limit, nanos(pl.deadline))
 	}
-	at := pl.lower
+	at := nanos(pl.lower)
 	steps := s.active
 	if pl.ahead {
-		steps = s.plan.Steps[s.phaseStart:]
+		steps = s.scratch[:0]
+		for _, st := range s.plan.Steps[s.phaseStart:] {
+			steps = append(steps, run{nanos(st.Start), nanos(st.End), &st.Task.res})
+		}
+		s.scratch = steps
 	} else {
 		// Drop what can no longer matter to this or any later step in
 		// order: they start at or after at.
 		live := s.active[:0]
 		for _, st := range s.active {
-			if st.End.After(at) {
+			if st.end > at {
 				live = append(live, st)
 			}
 		}
@@ -338,62 +354,65 @@ func (s *sequencer) place(t *Task, pl placement) (Interval, bool) {
 		steps = live
 	}
 	for {
-		stop := at.Add(d)
-		if stop.After(limit) || !at.Before(s.end) {
+		stop := at + d
+		if stop > limit {
 			return Interval{}, false
 		}
 		next := at
 		// Lanes: at every instant of [at, stop) fewer than s.lanes steps
-		// may run; checking at and each later start is enough.
-		for _, p := range steps {
-			point := at
-			if p.Start.After(at) {
-				if !p.Start.Before(stop) {
-					continue
-				}
-				point = p.Start
-			} else if !p.End.After(at) {
-				continue
-			}
-			n, first := 0, time.Time{}
-			for _, st := range steps {
-				if !st.Start.After(point) && st.End.After(point) {
-					if n == 0 || st.End.Before(first) {
-						first = st.End
-					}
-					n++
-				}
-			}
-			if n >= s.lanes {
-				next = laterOf(next, first)
+		// may run. Use peaks at at or at a later step's start; steps in
+		// order of start (the usual case) leave only at to check.
+		next = max(next, s.laneFree(steps, at))
+		for _, st := range steps {
+			if st.start > at && st.start < stop {
+				next = max(next, s.laneFree(steps, st.start))
 			}
 		}
 		for _, st := range steps {
-			if st.Start.Before(stop) && st.End.After(at) && st.Task.res.contends(pl.res) {
-				next = laterOf(next, st.End)
+			if st.start < stop && st.end > at && st.res.contends(pl.res) {
+				next = max(next, st.end)
 			}
 		}
 		for _, h := range s.holds {
-			if !h.Start.Before(stop) {
+			if h.start >= stop {
 				break
 			}
-			if h.End.After(at) && h.res.contends(pl.res) {
-				next = laterOf(next, h.End)
+			if h.end > at && h.res.contends(pl.res) {
+				next = max(next, h.end)
 			}
 		}
 		for _, b := range pl.blocks {
-			if b.Start.Before(stop) && b.End.After(at) {
-				next = laterOf(next, b.End)
+			if nanos(b.Start) < stop && nanos(b.End) > at {
+				next = max(next, nanos(b.End))
 			}
 		}
-		if next.Equal(at) {
-			step := Step{Task: t, Interval: Interval{Start: at, End: stop}}
+		if next == at {
+			loc := s.p.Site.loc
+			step := Step{Task: t, Interval: Interval{Start: time.Unix(0, at).In(loc), End: time.Unix(0, stop).In(loc)}}
 			s.plan.Steps = append(s.plan.Steps, step)
-			s.active = append(s.active, step)
+			s.active = append(s.active, run{at, stop, &t.res})
 			return step.Interval, true
 		}
 		at = next
 	}
+}
+
+// laneFree returns point when fewer than s.lanes of steps run at it, else
+// the first end among those that do: no step can run at point before then.
+func (s *sequencer) laneFree(steps []run, point int64) int64 {
+	n, first := 0, int64(0)
+	for _, st := range steps {
+		if st.start <= point && st.end > point {
+			if n == 0 || st.end < first {
+				first = st.end
+			}
+			n++
+		}
+	}
+	if n >= s.lanes {
+		return first
+	}
+	return point
 }
 
 // unplace removes the step just placed.

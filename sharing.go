@@ -29,51 +29,54 @@ func (tok *Token) occurrence(d Date) (buffer, run Interval) {
 	return buffer, run
 }
 
-// hold is a span of time contending work must keep out of.
-type hold struct {
-	Interval
-	res resources
-}
-
 // slotsOf returns the slot occurrences whose start lies in the cycle's span,
 // sorted by start (then by token order), and the holds of every occurrence,
 // neighbouring cycles' included, that are not void and overlap the window
 // [from, c.Window.End), sorted by start.
-func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []hold) {
+func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []run) {
 	loc := p.Site.loc
 	for _, tok := range p.Sharing {
 		first := DateOf(c.Span.Start.In(tok.loc)).AddDays(-1)
 		last := DateOf(c.Span.End.In(tok.loc)).AddDays(1)
 		var prev time.Time
 		for d := first; d.Compare(last) <= 0; d = d.AddDays(1) {
-			buffer, run := tok.occurrence(d)
-			if run.Start.Equal(prev) {
+			buffer, slot := tok.occurrence(d)
+			if slot.Start.Equal(prev) {
 				continue // two dates resolved to one instant: it counts once
 			}
-			prev = run.Start
-			inSpan := c.Span.Contains(run.Start)
-			h := Interval{Start: buffer.Start, End: run.End}
+			prev = slot.Start
+			inSpan := c.Span.Contains(slot.Start)
+			h := Interval{Start: buffer.Start, End: slot.End}
 			touches := h.Start.Before(c.Window.End) && h.End.After(from)
 			if !inSpan && !touches {
 				continue
 			}
-			void := !tok.Anytime && p.Site.overlapsBusiness(run)
+			void := !tok.Anytime && p.Site.overlapsBusiness(slot)
 			if inSpan {
 				slots = append(slots, Slot{
 					Token:  tok.Token,
 					Buffer: Interval{buffer.Start.In(loc), buffer.End.In(loc)},
-					Run:    Interval{run.Start.In(loc), run.End.In(loc)},
+					Run:    Interval{slot.Start.In(loc), slot.End.In(loc)},
 					Void:   void,
 					tok:    tok,
 				})
 			}
 			if touches && !void {
-				// In the site's zone: steps that wait for a hold start at its end.
-				holds = append(holds, hold{Interval: Interval{h.Start.In(loc), h.End.In(loc)}, res: tok.res})
+				holds = append(holds, run{start: nanos(h.Start), end: nanos(h.End), res: &tok.res})
 			}
 		}
 	}
 	slices.SortStableFunc(slots, func(a, b Slot) int { return a.Run.Start.Compare(b.Run.Start) })
-	slices.SortStableFunc(holds, func(a, b hold) int { return a.Start.Compare(b.Start) })
+	slices.SortStableFunc(holds, func(a, b run) int { return cmpInt64(a.start, b.start) })
 	return slots, holds
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

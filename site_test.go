@@ -184,3 +184,14 @@ func TestTokenSlotOn(t *testing.T) {
 	require.Equal(t, time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC), repo.Run.Start)
 	require.Equal(t, time.UTC, p.Sharing[1].Location())
 }
+
+func TestPlanOutOfRange(t *testing.T) {
+	p, err := ParseProfile([]byte(`{"client":"c","site":{"timezone":"UTC"}}`))
+	require.NoError(t, err)
+	_, err = PlanAt(p, time.Date(2201, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.ErrorIs(t, err, ErrOutOfRange)
+	_, err = PlanAt(p, time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC))
+	require.ErrorIs(t, err, ErrOutOfRange)
+	_, err = PlanAt(p, time.Date(2200, 6, 1, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+}

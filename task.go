@@ -224,7 +224,7 @@ type resources struct {
 	ids []int
 }
 
-func (a resources) contends(b resources) bool {
+func (a *resources) contends(b resources) bool {
 	if a.any || b.any {
 		return true
 	}

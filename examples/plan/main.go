@@ -4,13 +4,14 @@
 //
 // Usage:
 //
-//	go run ./examples/plan [-profile FILE] [-at INSTANT] [-days N] [-json]
+//	go run ./examples/plan [-profile FILE] [-at INSTANT] [-days N] [-downtimes] [-json]
 //
 // Without -profile it plans a built-in example, example.profile.json: a shop
 // in Leeds with a package-repository slot in UTC and a site-LAN slot in site
 // time. -at plans at an RFC 3339 instant instead of now; -days N prints a
-// forecast of N cycles (a line a cycle, then each plan); -json prints the
-// JSON form instead of text.
+// forecast of N cycles (a line a cycle, then each plan); -downtimes prints
+// the affected-objects report of the downtimes in those cycles (14 without
+// -days) as CSV; -json prints the JSON form instead of text.
 //
 // A profile with problems is reported one problem a line, each with the path
 // of its field, and the exit status is 1; bad flags exit with 2.
@@ -54,8 +55,9 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 	at := fs.String("at", "", "plan at this RFC 3339 `instant` (2026-11-24T21:00:00Z) instead of now")
 	asJSON := fs.Bool("json", false, "print the plan as JSON instead of text")
 	days := fs.Int("days", 0, "print a forecast of `N` cycles instead of one plan")
+	downtimes := fs.Bool("downtimes", false, "print the affected-objects report of the downtimes (CSV; JSON with -json)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: plan [-profile FILE] [-at INSTANT] [-days N] [-json]")
+		fmt.Fprintln(fs.Output(), "usage: plan [-profile FILE] [-at INSTANT] [-days N] [-downtimes] [-json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -103,6 +105,27 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 			fmt.Fprintf(stderr, "\t%s\n", pr)
 		}
 		return 1
+	}
+
+	if *downtimes {
+		n := *days
+		if n == 0 {
+			n = 14
+		}
+		rows, err := afterhours.AffectedReport(p, stoppedClock(when), n)
+		if err == nil && *asJSON {
+			var out []byte
+			if out, err = json.MarshalIndent(rows, "", "  "); err == nil {
+				_, err = stdout.Write(append(out, '\n'))
+			}
+		} else if err == nil {
+			err = afterhours.WriteAffectedCSV(stdout, rows)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "plan: %s: %v\n", name, err)
+			return 1
+		}
+		return 0
 	}
 
 	var plans []*afterhours.Plan

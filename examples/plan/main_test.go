@@ -175,3 +175,26 @@ func TestForecastDays(t *testing.T) {
 		t.Errorf("-days -1: exit %d, want 2", code)
 	}
 }
+
+func TestDowntimesReport(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := run([]string{"-at", "2026-11-24T12:00:00Z", "-downtimes", "-days", "7"}, &out, &errs, time.Time{})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\r\n")
+	if !strings.HasPrefix(lines[0], "resource,down_start,down_end,action") {
+		t.Fatalf("want a CSV header, got %q", lines[0])
+	}
+	// Sunday 29 November, 02:00-04:00: db is down (postpone); vacuum-db and
+	// pos-app use it.
+	found := false
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "db,2026-11-29T02:00:00Z,2026-11-29T04:00:00Z,postpone,false,vacuum-db,") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no row for vacuum-db against Sunday's db downtime:\n%s", out.String())
+	}
+}

@@ -1,0 +1,209 @@
+package afterhours
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Affected is one row of the affected-objects report: a downtime occurrence
+// and one task that uses its resource, with what the plan does with it.
+type Affected struct {
+	// Resource, Down, Action and Ended describe the downtime occurrence.
+	Resource string
+	Down     Interval
+	Action   string
+	Ended    bool
+	// Task is the task that uses the resource; Day the cycle it is planned in.
+	Task *Task
+	Day  string
+	// Relation is where the task's run lies against the downtime:
+	// "before" (planned to start before it), "after" (planned to start
+	// after it ends), "during" (a task that ignores downtimes), "deferred"
+	// (kept from running; Detail says why), or "none" (no run planned in
+	// that cycle for another reason, such as not due).
+	Relation string
+	// Planned is the projected run (a step or the slot), zero when none.
+	Planned Interval
+	// Estimate is the task's estimate (rule 11: the longest of its three most
+	// recent successful runs, else its estimate, timeout or 10 minutes).
+	Estimate time.Duration
+	// LikelyToFinish, for a run planned before the downtime, says whether it
+	// is projected to end before the downtime starts.
+	LikelyToFinish bool
+	// Detail is the deferral's detail, or a note for people.
+	Detail string
+}
+
+// The relations of an [Affected] row.
+const (
+	RelationBefore   = "before"
+	RelationAfter    = "after"
+	RelationDuring   = "during"
+	RelationDeferred = "deferred"
+	RelationNone     = "none"
+)
+
+// AffectedReport lists, for every downtime occurrence in n cycles from the
+// one [BuildPlan] would give, every task that uses its resource: the action
+// that applies, whether a run planned before it is likely to finish before
+// it starts (from the task's estimate), and which runs are planned after it
+// ends. Rows are in order of the downtime's start, then of the tasks in the
+// profile. It plans through [Forecast], so it assumes planned work
+// completes. Timers and commands are never affected by downtimes and are
+// not listed.
+func AffectedReport(p *Profile, clk Clock, n int, opts ...PlanOption) ([]Affected, error) {
+	plans, err := Forecast(p, clk, n, opts...)
+	if err != nil || len(plans) == 0 {
+		return nil, err
+	}
+	var cfg planConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	horizon := Interval{plans[0].Span.Start, plans[len(plans)-1].Span.End}
+	var rows []Affected
+	for _, o := range p.downtimesIn(horizon) {
+		plan := planFor(plans, o)
+		if plan == nil {
+			continue
+		}
+		for _, t := range p.tasksInOrder() {
+			if !slices.Contains(t.Uses, o.Resource) && !slices.Contains(t.down, o.Resource) {
+				continue
+			}
+			rows = append(rows, affected(plan, o, t, cfg.history))
+		}
+	}
+	return rows, nil
+}
+
+// planFor returns the plan a downtime matters to: the first whose window
+// it touches, else the one whose span holds its start.
+func planFor(plans []*Plan, o Downtime) *Plan {
+	for _, p := range plans {
+		if o.Overlaps(p.Window) {
+			return p
+		}
+	}
+	for _, p := range plans {
+		if p.Span.Contains(o.Start) {
+			return p
+		}
+	}
+	return nil
+}
+
+func (p *Profile) tasksInOrder() []*Task {
+	var all []*Task
+	for _, tok := range p.Sharing {
+		all = append(all, tok.Tasks...)
+	}
+	all = append(all, p.Housekeeping...)
+	all = append(all, p.Updates...)
+	if p.SelfUpdate != nil {
+		all = append(all, p.SelfUpdate)
+	}
+	return all
+}
+
+func affected(plan *Plan, o Downtime, t *Task, h History) Affected {
+	a := Affected{Resource: o.Resource, Down: o.Interval, Action: o.Action, Ended: o.Ended, Task: t, Day: plan.Day, Relation: RelationNone}
+	a.Estimate = t.estimate
+	if h != nil {
+		a.Estimate = t.estimateFrom(h.Durations(t.Name))
+	}
+	var runs []Interval
+	for _, s := range plan.Steps {
+		if s.Task == t {
+			runs = append(runs, s.Interval)
+		}
+	}
+	for _, sl := range plan.Slots {
+		if slices.Contains(sl.Tasks, t) {
+			runs = append(runs, sl.Run)
+		}
+	}
+	for _, d := range plan.Deferred {
+		if d.Task == t {
+			a.Detail = d.Reason + ": " + d.Detail
+			if d.Reason == ReasonDowntime(o.Resource) && len(runs) == 0 {
+				a.Relation = RelationDeferred
+				a.Detail = d.Detail
+			}
+		}
+	}
+	// The run nearest the downtime: the last before it, else the first after.
+	for _, r := range runs {
+		switch {
+		case r.Overlaps(o.Interval):
+			a.Relation, a.Planned, a.LikelyToFinish = RelationDuring, r, false
+			a.Detail = "ignores downtimes"
+			return a
+		case !r.Start.After(o.Start):
+			a.Relation, a.Planned, a.LikelyToFinish = RelationBefore, r, !r.End.After(o.Start)
+		case a.Relation != RelationBefore && !r.Start.Before(o.End) && (a.Relation != RelationAfter || r.Start.Before(a.Planned.Start)):
+			a.Relation, a.Planned = RelationAfter, r
+		}
+	}
+	return a
+}
+
+var affectedHeader = []string{"resource", "down_start", "down_end", "action", "ended", "task", "kind", "cycle",
+	"relation", "planned_start", "planned_end", "estimate", "likely_to_finish", "detail"}
+
+func (a Affected) record() []string {
+	at := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.RFC3339)
+	}
+	likely := ""
+	if a.Relation == RelationBefore {
+		likely = strconv.FormatBool(a.LikelyToFinish)
+	}
+	return []string{a.Resource, at(a.Down.Start), at(a.Down.End), a.Action, strconv.FormatBool(a.Ended),
+		a.Task.Name, a.Task.kind.String(), a.Day, a.Relation, at(a.Planned.Start), at(a.Planned.End),
+		shortDuration(a.Estimate), likely, a.Detail}
+}
+
+// WriteAffectedCSV writes the report as CSV (RFC 4180: a header row, CRLF
+// line ends, fields quoted where needed), UTF-8, with instants in RFC 3339:
+// spreadsheets open it as it is. (Excel guesses the encoding of a CSV file;
+// names beyond ASCII show right in it when the file starts with a UTF-8
+// byte order mark, which a caller may write first.)
+func WriteAffectedCSV(w io.Writer, rows []Affected) error {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	if err := cw.Write(affectedHeader); err != nil {
+		return err
+	}
+	for _, a := range rows {
+		if err := cw.Write(a.record()); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// MarshalJSON encodes a row with the same fields, under the same names, as
+// the CSV form.
+func (a Affected) MarshalJSON() ([]byte, error) {
+	rec := a.record()
+	m := make(map[string]string, len(rec))
+	for i, k := range affectedHeader {
+		m[k] = rec[i]
+	}
+	return json.Marshal(m)
+}
+
+// String is a one-line summary of the row.
+func (a Affected) String() string {
+	return fmt.Sprintf("%s %s-%s %s: %s %s", a.Resource, hhmm(a.Down.Start), hhmm(a.Down.End), a.Action, a.Task.Name, a.Relation)
+}
