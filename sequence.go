@@ -70,9 +70,9 @@ type sequencer struct {
 	end     time.Time // the window's end
 	holds   []run     // sorted by start
 	lanes   int
-	active  []run  // placed steps that may still run at or after the cursor
-	scratch []run  // the steps of the phase, for a step moving ahead
-	stopped *Task  // the on_failure "stop" task that failed in the cycle
+	active  []run // placed steps that may still run at or after the cursor
+	scratch []run // the steps of the phase, for a step moving ahead
+	stopped *Task // the on_failure "stop" task that failed in the cycle
 	span    Interval
 	cycle   Cycle
 	days    dayCache // the wall clocks of the dates recurrences look at
