@@ -48,12 +48,20 @@
 // times; [Profile.Crontab] and [Profile.OnCalendar] export a recurrence to the
 // OS scheduler where it can be expressed exactly.
 //
+// # Downtimes
+//
+// A [Resource] has downtime calendars: dates or weekdays, local times or the
+// whole day, and an action for the steps and slot tasks that use it:
+// suppress, skip, postpone, anticipate, hold or stop (see the Action
+// constants). A plan lists the downtimes touching its window, and
+// [AffectedReport] lists, for a horizon, every task each downtime affects.
+//
 // # Deferrals
 //
 // Nothing is silently dropped. Every task of the profile is in the plan, as a
 // [Step] or as a [Deferral] with a reason a program can match ("not-due",
 // "window-full", "disabled", "tag-mismatch", "business-hours", "done",
-// "stopped", "no-slot") and a detail for people.
+// "stopped", "no-slot", "downtime:<resource>") and a detail for people.
 //
 // # A worked example
 //
