@@ -1,6 +1,7 @@
 package afterhours
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -67,16 +68,6 @@ func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []run) {
 		}
 	}
 	slices.SortStableFunc(slots, func(a, b Slot) int { return a.Run.Start.Compare(b.Run.Start) })
-	slices.SortStableFunc(holds, func(a, b run) int { return cmpInt64(a.start, b.start) })
+	slices.SortStableFunc(holds, func(a, b run) int { return cmp.Compare(a.start, b.start) })
 	return slots, holds
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
