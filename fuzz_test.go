@@ -58,9 +58,13 @@ func fuzzInstant(unixMinute int64) time.Time {
 // failure to parse is a *ValidationError, the only failure to plan is
 // ErrNoWindow, and every plan keeps every invariant.
 func FuzzParsePlan(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.profile.json"))
-	if err != nil {
-		f.Fatal(err)
+	var files []string
+	for _, pattern := range []string{"*.profile.json", "forecast/*.profile.json", "report/*.profile.json"} {
+		more, err := filepath.Glob(filepath.Join("testdata", pattern))
+		if err != nil {
+			f.Fatal(err)
+		}
+		files = append(files, more...)
 	}
 	for i, name := range files {
 		data, err := os.ReadFile(name)
