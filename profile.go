@@ -41,6 +41,7 @@ type Profile struct {
 
 	validated bool
 	tasks     int // how many tasks the profile has
+	recurs    map[recurrence]*recurrence // the distinct recurrences, shared by the tasks that have them
 	lanes     int
 	resIDs    map[string]int
 	byName    map[string]*Task
@@ -119,6 +120,7 @@ func (p *Profile) compile(ps *problems) {
 	}
 
 	p.compileResources(ps)
+	p.recurs = map[recurrence]*recurrence{}
 	p.resIDs = map[string]int{}
 	p.byName = map[string]*Task{}
 	names := map[string]string{} // task name -> path of its first use
@@ -263,7 +265,7 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index
 	t.compileEstimate()
 	t.recur = nil
 	if kind == Housekeeping || kind == Timer {
-		t.recur = compileRecurrence(ps, tp, t, p.Site.loc)
+		t.recur = p.intern(compileRecurrence(ps, tp, t, p.Site.loc))
 		return
 	}
 	if t.Schedule != "" {
@@ -275,4 +277,20 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index
 	if t.Start != "" {
 		ps.add(tp+".start", "only housekeeping and timers have a start")
 	}
+}
+
+// intern returns the profile's one copy of r: tasks with the same schedule
+// share it, so that planning works out when it is due once for them all.
+func (p *Profile) intern(r *recurrence) *recurrence {
+	if r == nil {
+		return nil
+	}
+	r.start = r.start.UTC() // the same instant, however its zone was written
+	key := *r // id 0: the key is the recurrence itself
+	if have, ok := p.recurs[key]; ok {
+		return have
+	}
+	r.id = len(p.recurs)
+	p.recurs[key] = r
+	return r
 }

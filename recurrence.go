@@ -27,6 +27,7 @@ type recurrence struct {
 	once   bool          // repeat none
 	cron   cronSpec      // for schedules and wall-clock repeats
 	loc    *time.Location
+	id     int // index among the profile's distinct recurrences
 }
 
 // maxSearch bounds how far ahead a next occurrence is looked for: a leap-day

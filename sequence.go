@@ -82,6 +82,7 @@ type sequencer struct {
 	phaseStart int       // index in plan.Steps of the current phase's first step
 
 	spanDowntimes []Downtime // the downtimes of the whole span, for slots outside the window
+	nexts         []nextDue  // by recurrence id, as worked out
 }
 
 func (s *sequencer) defer_(t *Task, reason, detail string) {
@@ -197,18 +198,37 @@ func (s *sequencer) due(t *Task) bool {
 	if r == nil {
 		return true
 	}
-	next, ok := r.next(s.span.Start, s.span.Start.Add(maxSearch), &s.days)
-	switch {
-	case ok && next.Before(s.span.End):
-		return true
-	case len(t.down) > 0 && (s.anticipated(t, next, ok) || s.carried(t)):
-		return true
-	case ok:
-		s.defer_(t, ReasonNotDue, dateTime("next due ", next.In(s.p.Site.loc)))
-	default:
-		s.defer_(t, ReasonNotDue, "no occurrence after this cycle")
+	// Tasks with the same schedule share its recurrence: work it out once.
+	if s.nexts == nil {
+		s.nexts = make([]nextDue, len(s.p.recurs))
 	}
+	nd := &s.nexts[r.id]
+	if !nd.known {
+		nd.at, nd.ok = r.next(s.span.Start, s.span.Start.Add(maxSearch), &s.days)
+		nd.known = true
+		switch {
+		case nd.ok && nd.at.Before(s.span.End):
+		case nd.ok:
+			nd.detail = dateTime("next due ", nd.at.In(s.p.Site.loc))
+		default:
+			nd.detail = "no occurrence after this cycle"
+		}
+	}
+	switch {
+	case nd.ok && nd.at.Before(s.span.End):
+		return true
+	case len(t.down) > 0 && (s.anticipated(t, nd.at, nd.ok) || s.carried(t)):
+		return true
+	}
+	s.defer_(t, ReasonNotDue, nd.detail)
 	return false
+}
+
+// nextDue is when a recurrence is next due from the start of the cycle.
+type nextDue struct {
+	at        time.Time
+	ok, known bool
+	detail    string // the not-due detail
 }
 
 // anticipated reports whether t, next due at next, is due in the next
