@@ -40,7 +40,7 @@ type Profile struct {
 	Parallel int `json:"parallel,omitempty"`
 
 	validated bool
-	tasks     int // how many tasks the profile has
+	tasks     int                        // how many tasks the profile has
 	recurs    map[recurrence]*recurrence // the distinct recurrences, shared by the tasks that have them
 	lanes     int
 	resIDs    map[string]int
@@ -286,7 +286,7 @@ func (p *Profile) intern(r *recurrence) *recurrence {
 		return nil
 	}
 	r.start = r.start.UTC() // the same instant, however its zone was written
-	key := *r // id 0: the key is the recurrence itself
+	key := *r               // id 0: the key is the recurrence itself
 	if have, ok := p.recurs[key]; ok {
 		return have
 	}
