@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -87,4 +88,16 @@ func TestSelectSitesByTags(t *testing.T) {
 		t.Errorf("Select = %v, want %v", got, want)
 	}
 
+	var ran []string
+	r := mustRollout(t, targets, one(func(_ context.Context, tg Target) error {
+		ran = append(ran, tg.ID)
+		return nil
+	}), WithSelector(s))
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep := r.Report()
+	if !slices.Equal(ran, got) || len(rep.Targets) != 2 || rep.Status.Total != 2 || rep.Status.Selector != "uk,!kiosk" {
+		t.Errorf("ran %v; report %+v", ran, rep.Status)
+	}
 }
