@@ -481,15 +481,18 @@ func (r *Rollout) Kill(reason string) {
 	}
 }
 
+// errHalted is the error of targets a critical failure elsewhere stopped.
+var errHalted = errors.New("a critical failure stopped the rollout")
+
 // work runs the phases of target i and reports to Run.
 func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
 	for p := range r.phases {
 		if ctx.Err() != nil {
-			res.outcome, res.err = Killed, context.Cause(ctx)
+			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
 		} else if r.halt.Load() {
-			res.outcome, res.err = Stopped, errors.New("rollout stopped by a critical failure")
+			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
 		}
 		if res.outcome != Succeeded {
 			if p == 0 {
@@ -524,12 +527,14 @@ func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, in
 				err = context.Cause(ctx)
 			}
 			return Killed, attempt, err
-		case attempt > ph.Retries || r.halt.Load():
+		case attempt > ph.Retries:
 			if ph.Critical {
 				r.halt.Store(true)
 				return Critical, attempt, err
 			}
 			return Failed, attempt, err
+		case r.halt.Load():
+			return Stopped, attempt, fmt.Errorf("%w (not retried: %w)", err, errHalted)
 		}
 		last = err
 		if ph.RetryDelay > 0 {

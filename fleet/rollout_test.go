@@ -463,6 +463,9 @@ func TestCriticalStopsTheRest(t *testing.T) {
 				t.Errorf("%s: %v in %q, want %v in %q", recs[i].ID, recs[i].Outcome, recs[i].Phase, o, phase)
 			}
 		}
+		if !strings.HasPrefix(recs[1].Error, "stopped before verify") || !strings.HasPrefix(recs[2].Error, "stopped before patch") {
+			t.Errorf("errors of stopped targets: %q, %q", recs[1].Error, recs[2].Error)
+		}
 		check(0, Critical, "drain")
 		check(1, Stopped, "patch")
 		check(2, Stopped, "drain")
@@ -471,6 +474,35 @@ func TestCriticalStopsTheRest(t *testing.T) {
 		}
 		if rep.Status.State != StateCritical {
 			t.Errorf("state %v", rep.Status.State)
+		}
+	})
+}
+
+// TestCriticalStopsRetries: after a critical failure, a failed attempt is
+// not retried; its target is stopped, not failed.
+func TestCriticalStopsRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &phaseGates{}
+		patch := p.phase("patch", false)
+		patch.Retries = 3
+		r := mustRollout(t, makeTargets(2, 0), []Phase{p.phase("drain", true), patch},
+			WithConcurrency(Count(2)), WithErrorBudget(Count(5)))
+		done := make(chan error, 1)
+		go func() { done <- r.Run(context.Background()) }()
+		p.gate("t001/drain") <- nil
+		synctest.Wait()
+		p.gate("t000/drain") <- errBoom
+		synctest.Wait()
+		p.gate("t001/patch") <- errors.New("mirror timed out")
+		if err := <-done; !errors.Is(err, ErrCritical) {
+			t.Fatal(err)
+		}
+		rec := r.Report().Targets[1]
+		if rec.Outcome != Stopped || rec.Attempts != 1 || rec.Error != "mirror timed out (not retried: a critical failure stopped the rollout)" {
+			t.Errorf("%+v", rec)
+		}
+		if st := r.Status(); st.Counts.Failures() != 1 {
+			t.Errorf("%d failures, want only the critical one", st.Counts.Failures())
 		}
 	})
 }

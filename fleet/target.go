@@ -123,10 +123,12 @@ const (
 	// the error budget, and it stopped the rollout.
 	Critical
 	// Stopped is a target that a critical failure elsewhere stopped between
-	// two of its phases: its last phase ran to its end, the next never began.
+	// two of its phases (its last phase ran to its end, the next never
+	// began), or before the retry of a failed attempt. It does not count
+	// against the error budget.
 	Stopped
 	// Killed is a target whose running phase the killswitch cancelled, or
-	// that the killswitch stopped between two of its phases.
+	// that the killswitch stopped between two of its phases or attempts.
 	Killed
 	// Abandoned is a target whose action had not returned when the kill
 	// grace ran out after the killswitch: its state is unknown.
