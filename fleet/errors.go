@@ -2,8 +2,11 @@ package fleet
 
 import "errors"
 
-// Every exported sentinel error of the package. Errors returned by the
-// package wrap one of these with %w, so use [errors.Is] to tell them apart.
+// Every exported sentinel error of the package. The errors the package
+// makes wrap one of these with %w, so use [errors.Is] to tell them apart;
+// errors of the file system (a status file that cannot be written or read)
+// are returned wrapped as they come, for [errors.Is] with [io/fs.ErrNotExist]
+// and the like.
 var (
 	// ErrKilled is returned by [Rollout.Run] when the rollout was stopped by
 	// [Rollout.Kill] or by the cancellation of Run's context. The error

@@ -1,7 +1,6 @@
 package fleet
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -72,16 +71,6 @@ type Escalation struct {
 	Status Status
 }
 
-// group is the targets of one group still to start, in order, and how many
-// of the group run.
-type group struct {
-	queue   []int // target indices
-	head    int   // queue[head:] are still to start
-	running int
-	limit   int // at most this many of the group run at once
-	inHeap  bool
-}
-
 // NewRollout returns a rollout of phases over targets. It fails, wrapping
 // [ErrInvalidTarget], [ErrInvalidPhase] or [ErrInvalidOption], on a target
 // with an empty or repeated ID or a bad tag, on a phase without a name or
@@ -149,48 +138,6 @@ func (r *Rollout) carry() {
 		r.resumed++
 	}
 }
-
-// buildGroups queues the pending targets by group. Targets without a group,
-// and every target when there is no group limit, share one unlimited queue.
-func (r *Rollout) buildGroups() {
-	limited := r.cfg.groupLimit != Limit{}
-	index := make(map[string]int)
-	var sizes []int
-	for i, t := range r.targets {
-		key := ""
-		if limited {
-			key = t.Group
-		}
-		gi, ok := index[key]
-		if !ok {
-			gi = len(r.groups)
-			index[key] = gi
-			r.groups = append(r.groups, group{limit: unlimited})
-			sizes = append(sizes, 0)
-			if key != "" {
-				r.groups[gi].limit = 0 // resolved below, from the group's size
-			}
-		}
-		sizes[gi]++
-		r.groupOf = append(r.groupOf, gi)
-		if r.recs[i].Outcome == Pending {
-			r.groups[gi].queue = append(r.groups[gi].queue, i)
-		}
-	}
-	r.ready.r = r
-	for gi := range r.groups {
-		g := &r.groups[gi]
-		if g.limit != unlimited {
-			g.limit = max(1, r.cfg.groupLimit.floorOf(sizes[gi]))
-		}
-		if len(g.queue) > 0 {
-			g.inHeap = true
-			heap.Push(&r.ready, gi)
-		}
-	}
-}
-
-const unlimited = int(^uint(0) >> 1)
 
 // Run runs the rollout and returns when no target runs any more: when
 // every target has run, or after a stop (error budget, critical failure,
@@ -307,48 +254,6 @@ func (r *Rollout) loop(ctx context.Context) {
 	}
 }
 
-// dispatch starts pending targets while there is room, and returns how
-// many it started.
-func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight int) int {
-	if r.ready.Len() == 0 || inflight >= r.conc {
-		return 0
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var now time.Time
-	n := 0
-	for inflight+n < r.conc && r.ready.Len() > 0 {
-		if r.state.stopped() || ctx.Err() != nil || r.halt.Load() {
-			break
-		}
-		gi := r.ready.ids[0]
-		g := &r.groups[gi]
-		i := g.queue[g.head]
-		g.head++
-		g.running++
-		if g.head == len(g.queue) || g.running >= g.limit {
-			heap.Pop(&r.ready)
-			g.inHeap = false
-		} else {
-			heap.Fix(&r.ready, 0)
-		}
-		if n == 0 {
-			now = r.cfg.clock.Now()
-		}
-		rec := &r.recs[i]
-		rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Running, now, r.phases[0].Name, 1
-		r.counts.Pending--
-		r.counts.Running++
-		if len(r.subs) > 0 {
-			r.emitLocked(Event{Kind: EventStarted, At: now, Target: rec.ID, Group: rec.Group})
-			r.emitLocked(Event{Kind: EventPhase, At: now, Target: rec.ID, Group: rec.Group, Phase: rec.Phase, Attempt: 1})
-		}
-		go r.work(ctx, i, results)
-		n++
-	}
-	return n
-}
-
 // finish records a target's outcome and stops the rollout when it must.
 func (r *Rollout) finish(res result) {
 	r.mu.Lock()
@@ -385,16 +290,6 @@ func (r *Rollout) finish(res result) {
 	r.mu.Unlock()
 	if esc != nil {
 		r.escalate(*esc)
-	}
-}
-
-// release frees a running target's place in its group.
-func (r *Rollout) release(gi int) {
-	g := &r.groups[gi]
-	g.running--
-	if !g.inHeap && g.head < len(g.queue) && g.running < g.limit {
-		g.inHeap = true
-		heap.Push(&r.ready, gi)
 	}
 }
 
@@ -481,106 +376,6 @@ func (r *Rollout) Kill(reason string) {
 	}
 }
 
-// errHalted is the error of targets a critical failure elsewhere stopped.
-var errHalted = errors.New("a critical failure stopped the rollout")
-
-// work runs the phases of target i and reports to Run.
-func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
-	res := result{i: i, outcome: Succeeded}
-	t := r.targets[i]
-	for p := range r.phases {
-		if ctx.Err() != nil {
-			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
-		} else if r.halt.Load() {
-			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
-		}
-		if res.outcome != Succeeded {
-			if p == 0 {
-				res.outcome, res.err = Pending, nil
-			}
-			break
-		}
-		res.phase = p
-		res.outcome, res.attempts, res.err = r.runPhase(ctx, t, i, p)
-		if res.outcome != Succeeded {
-			break
-		}
-	}
-	res.end = r.cfg.clock.Now()
-	results <- res
-}
-
-// runPhase runs phase p of target t, with its retries.
-func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, int, error) {
-	ph := &r.phases[p]
-	var last error
-	for attempt := 1; ; attempt++ {
-		if p > 0 || attempt > 1 {
-			r.phaseBegins(i, p, attempt, last)
-		}
-		err := r.attempt(ctx, ph, t)
-		switch {
-		case err == nil:
-			return Succeeded, attempt, nil
-		case ctx.Err() != nil:
-			if errors.Is(err, context.Canceled) {
-				err = context.Cause(ctx)
-			}
-			return Killed, attempt, err
-		case attempt > ph.Retries:
-			if ph.Critical {
-				r.halt.Store(true)
-				return Critical, attempt, err
-			}
-			return Failed, attempt, err
-		case r.halt.Load():
-			return Stopped, attempt, fmt.Errorf("%w (not retried: %w)", err, errHalted)
-		}
-		last = err
-		if ph.RetryDelay > 0 {
-			select {
-			case <-r.cfg.clock.After(ph.RetryDelay):
-			case <-ctx.Done():
-				return Killed, attempt, fmt.Errorf("%w (while waiting to retry after: %v)", context.Cause(ctx), err)
-			}
-		}
-	}
-}
-
-// attempt runs one attempt at a phase, turning a panic into an error.
-func (r *Rollout) attempt(ctx context.Context, ph *Phase, t Target) (err error) {
-	actx := ctx
-	if ph.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, ph.Timeout)
-		defer cancel()
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-		}
-		if err != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("timed out after %v: %w", ph.Timeout, err)
-		}
-	}()
-	return ph.Run(actx, t)
-}
-
-// phaseBegins records that target i begins an attempt at phase p.
-func (r *Rollout) phaseBegins(i, p, attempt int, last error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	rec := &r.recs[i]
-	if rec.Outcome != Running {
-		return // abandoned
-	}
-	rec.Phase, rec.Attempts = r.phases[p].Name, attempt
-	if len(r.subs) > 0 {
-		r.emitLocked(Event{Kind: EventPhase, At: r.cfg.clock.Now(), Target: rec.ID, Group: rec.Group,
-			Phase: rec.Phase, Attempt: attempt, Err: last})
-	}
-}
-
 // Status returns a snapshot of the rollout as a whole.
 func (r *Rollout) Status() Status {
 	now := r.cfg.clock.Now()
@@ -636,26 +431,4 @@ func utc(t time.Time) time.Time {
 		return t
 	}
 	return t.UTC()
-}
-
-// groupHeap orders the groups that have a target to start and room for it
-// by the index of that target, so targets start in their given order.
-type groupHeap struct {
-	r   *Rollout
-	ids []int
-}
-
-func (h *groupHeap) key(k int) int {
-	g := &h.r.groups[h.ids[k]]
-	return g.queue[g.head]
-}
-
-func (h *groupHeap) Len() int           { return len(h.ids) }
-func (h *groupHeap) Less(a, b int) bool { return h.key(a) < h.key(b) }
-func (h *groupHeap) Swap(a, b int)      { h.ids[a], h.ids[b] = h.ids[b], h.ids[a] }
-func (h *groupHeap) Push(x any)         { h.ids = append(h.ids, x.(int)) }
-func (h *groupHeap) Pop() any {
-	x := h.ids[len(h.ids)-1]
-	h.ids = h.ids[:len(h.ids)-1]
-	return x
 }
