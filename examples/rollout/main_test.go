@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/afterhours-go/afterhours/fleet"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func runRollout(t *testing.T, interrupt chan os.Signal, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	if interrupt == nil {
+		interrupt = make(chan os.Signal)
+	}
+	var out, errs bytes.Buffer
+	code = run(args, &out, &errs, interrupt)
+	return code, out.String(), errs.String()
+}
+
+func readCSV(t *testing.T, path string) []fleet.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := fleet.ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func TestCompletes(t *testing.T) {
+	dir := t.TempDir()
+	all, failed := filepath.Join(dir, "all.csv"), filepath.Join(dir, "failed.csv")
+	code, out, errs := runRollout(t, nil, "-targets", "300", "-clusters", "10", "-work", "1ms", "-fail", "0.05", "-budget", "10%",
+		"-csv", all, "-failed", failed)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Log("\n" + out)
+	for _, want := range []string{"rollout completed", "300 machines", "success rate", "durations p50"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if !strings.Contains(errs, "done 300/300") {
+		t.Errorf("no final progress line in stderr:\n%s", errs)
+	}
+	recs := readCSV(t, all)
+	if len(recs) != 300 {
+		t.Fatalf("%d records in the report, want 300", len(recs))
+	}
+	bad := readCSV(t, failed)
+	n := 0
+	for _, rec := range recs {
+		if rec.Outcome != fleet.Succeeded {
+			n++
+		}
+	}
+	if n == 0 || len(bad) != n {
+		t.Errorf("%d in the failed list, %d not succeeded in the report", len(bad), n)
+	}
+}
+
+func TestCtrlCIsTheKillswitch(t *testing.T) {
+	dir := t.TempDir()
+	all := filepath.Join(dir, "all.csv")
+	interrupt := make(chan os.Signal, 1)
+	interrupt <- os.Interrupt
+	code, out, errs := runRollout(t, interrupt, "-targets", "100", "-clusters", "5", "-work", "1h", "-csv", all, "-failed", "")
+	if code != 1 || !strings.Contains(out, "rollout killed") || !strings.Contains(errs, "interrupted") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, rec := range readCSV(t, all) {
+		if rec.Outcome != fleet.Killed && rec.Outcome != fleet.Pending {
+			t.Errorf("%s: %v", rec.ID, rec.Outcome)
+		}
+	}
+}
+
+func TestCriticalDrain(t *testing.T) {
+	code, out, errs := runRollout(t, nil, "-targets", "50", "-clusters", "5", "-work", "0", "-drain-fail", "1", "-csv", "", "-failed", "")
+	if code != 1 || !strings.Contains(out, "rollout critical") || !strings.Contains(errs, "ESCALATION") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
+func TestResume(t *testing.T) {
+	status := filepath.Join(t.TempDir(), "status.json")
+	common := []string{"-targets", "200", "-clusters", "10", "-work", "0", "-fail", "0.1", "-csv", "", "-failed", "", "-status", status}
+	code, out, _ := runRollout(t, nil, append(common, "-budget", "2")...)
+	if code != 1 || !strings.Contains(out, "rollout budget-exhausted") {
+		t.Fatalf("first run: exit %d\n%s", code, out)
+	}
+	code, out, _ = runRollout(t, nil, append(common, "-budget", "50%", "-resume")...)
+	if code != 0 || !strings.Contains(out, "carried from the resumed status file") {
+		t.Fatalf("resumed run: exit %d\n%s", code, out)
+	}
+	rep, err := fleet.LoadReport(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status.Resumed == 0 || rep.Status.Counts.Pending != 0 {
+		t.Errorf("status after the resumed run: %+v", rep.Status)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-budget", "lots"},
+		{"-concurrency", "0"},
+		{"-fail", "2"},
+		{"-clusters", "0"},
+		{"-resume"},
+		{"-select", "uk,!uk"},
+		{"extra"},
+	} {
+		if code, _, _ := runRollout(t, nil, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package fleet
+
+import "errors"
+
+// Every exported sentinel error of the package. The errors the package
+// makes wrap one of these with %w, so use [errors.Is] to tell them apart;
+// errors of the file system (a status file that cannot be written or read)
+// are returned wrapped as they come, for [errors.Is] with [io/fs.ErrNotExist]
+// and the like.
+var (
+	// ErrKilled is returned by [Rollout.Run] when the rollout was stopped by
+	// [Rollout.Kill] or by the cancellation of Run's context. The error
+	// wraps the reason given to Kill, or the context's cause.
+	ErrKilled = errors.New("fleet: rollout killed")
+
+	// ErrBudgetExhausted is returned by [Rollout.Run] when more targets
+	// failed than the error budget tolerates, so that no new target was
+	// started after the failure that exceeded it.
+	ErrBudgetExhausted = errors.New("fleet: error budget exhausted")
+
+	// ErrCritical is returned by [Rollout.Run] when a target failed in a
+	// critical phase, which stops the whole rollout and escalates. The
+	// error also wraps the action's own error.
+	ErrCritical = errors.New("fleet: critical failure")
+
+	// ErrStarted is returned by [Rollout.Run] when the rollout has been run
+	// already: a Rollout runs once; resume it with a new one.
+	ErrStarted = errors.New("fleet: rollout already started")
+
+	// ErrInvalidTarget is returned by [NewRollout] for a target with an empty
+	// or repeated ID, or with a bad tag.
+	ErrInvalidTarget = errors.New("fleet: invalid target")
+
+	// ErrInvalidPhase is returned by [NewRollout] for a phase without a name
+	// or an action, with a repeated name, or with a negative setting.
+	ErrInvalidPhase = errors.New("fleet: invalid phase")
+
+	// ErrInvalidOption is returned by [NewRollout] for an option with a value
+	// it cannot use, such as a nil clock or a concurrency of 0.
+	ErrInvalidOption = errors.New("fleet: invalid option")
+
+	// ErrInvalidSelector is returned by [NewSelector] and [ParseSelector] for
+	// an empty tag, a repeated tag, or a tag both required and excluded.
+	ErrInvalidSelector = errors.New("fleet: invalid selector")
+
+	// ErrInvalidLimit is returned by [ParseLimit] for text that is neither a
+	// count nor a percentage.
+	ErrInvalidLimit = errors.New("fleet: invalid limit")
+
+	// ErrInvalidReport is returned when a report or status file cannot be
+	// read back: bad JSON or CSV, an unknown outcome, a bad time.
+	ErrInvalidReport = errors.New("fleet: invalid report")
+)

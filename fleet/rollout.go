@@ -1,0 +1,434 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Rollout runs phases of work against many targets, as a patch run across a
+// fleet: with a concurrency limit, a limit per group, an error budget,
+// critical phases that stop everything and escalate, and a killswitch.
+//
+// Build one with [NewRollout] and call [Rollout.Run] once. While it runs,
+// [Rollout.Status], [Rollout.Report], [Rollout.Subscribe] and
+// [Rollout.Kill] may be called from any goroutine, at any time; they are
+// safe for concurrent use. A stopped rollout is resumed by a new Rollout
+// built with [WithResume].
+//
+// Targets start in the order given, each as soon as there is room for it:
+// fewer targets running than the concurrency, and fewer of its group than
+// the group limit; a target whose group is full does not hold back the
+// targets of other groups behind it. Nothing polls: starts follow the ends
+// of targets.
+type Rollout struct {
+	cfg     config
+	targets []Target
+	phases  []Phase
+	conc    int
+	budget  int
+
+	// Scheduling state, owned by Run's goroutine.
+	groups  []group
+	groupOf []int // target index to group index
+	ready   groupHeap
+
+	// halt is set by a failed critical phase, before Run learns of it, so
+	// that no running target begins another phase.
+	halt atomic.Bool
+
+	mu         sync.Mutex
+	recs       []Record
+	counts     Counts
+	resumed    int
+	state      State
+	reasons    []string
+	errs       []error
+	started    time.Time
+	endedAt    time.Time
+	ran        bool
+	ended      bool
+	killCause  error
+	overBudget bool
+	cancel     context.CancelCauseFunc
+	subs       map[*subscriber]struct{}
+	fileErr    string
+}
+
+// Escalation is what the [WithEscalation] function gets when a target fails
+// a critical phase.
+type Escalation struct {
+	// Record is the failed target's final record: its phase, attempts,
+	// error and times.
+	Record Record
+	// Err is the error the phase's action returned.
+	Err error
+	// Status is the rollout's status right after the failure.
+	Status Status
+}
+
+// NewRollout returns a rollout of phases over targets. It fails, wrapping
+// [ErrInvalidTarget], [ErrInvalidPhase] or [ErrInvalidOption], on a target
+// with an empty or repeated ID or a bad tag, on a phase without a name or
+// an action, and on a bad option. Targets and phases are copied: changing
+// the slices afterwards does not change the rollout.
+func NewRollout(targets []Target, phases []Phase, opts ...Option) (*Rollout, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkPhases(phases); err != nil {
+		return nil, err
+	}
+	r := &Rollout{cfg: cfg, phases: append([]Phase(nil), phases...)}
+	seen := make(map[string]bool, len(targets))
+	for _, t := range targets {
+		if err := checkTarget(t); err != nil {
+			return nil, err
+		}
+		if seen[t.ID] {
+			return nil, fmt.Errorf("%w: ID %q repeated", ErrInvalidTarget, t.ID)
+		}
+		seen[t.ID] = true
+		if !cfg.selector.Matches(t.Tags) {
+			continue
+		}
+		t.Tags = append([]string(nil), t.Tags...)
+		r.targets = append(r.targets, t)
+	}
+	n := len(r.targets)
+	r.conc = max(1, cfg.concurrency.ceilOf(n))
+	r.budget = cfg.budget.floorOf(n)
+	r.recs = make([]Record, n)
+	for i, t := range r.targets {
+		r.recs[i] = Record{ID: t.ID, Group: t.Group, Tags: t.Tags}
+	}
+	r.carry()
+	r.buildGroups()
+	return r, nil
+}
+
+// carry takes the final records of the report to resume from.
+func (r *Rollout) carry() {
+	prev := make(map[string]*Record)
+	if rep := r.cfg.resume; rep != nil {
+		for i := range rep.Targets {
+			prev[rep.Targets[i].ID] = &rep.Targets[i]
+		}
+	}
+	for i := range r.recs {
+		rec := &r.recs[i]
+		p := prev[rec.ID]
+		if p == nil || !p.Outcome.Final() || (r.cfg.retryFailed && p.Outcome.IsFailure()) {
+			r.counts.Pending++
+			continue
+		}
+		rec.Outcome, rec.Phase, rec.Attempts = p.Outcome, p.Phase, p.Attempts
+		rec.Start, rec.End, rec.Error, rec.Resumed = p.Start, p.End, p.Error, true
+		r.counts.add(p.Outcome, 1)
+		r.resumed++
+	}
+}
+
+// Run runs the rollout and returns when no target runs any more: when
+// every target has run, or after a stop (error budget, critical failure,
+// killswitch) once the running targets have finished, or been cancelled and
+// returned or been abandoned (see [WithKillGrace]). It returns nil when the
+// rollout completed, failures within the budget included; otherwise an
+// error wrapping [ErrBudgetExhausted], [ErrCritical] or [ErrKilled] for
+// each stop, joined, and the error of the last status file write, if that
+// failed. The cancellation of ctx is the killswitch, as [Rollout.Kill] is.
+//
+// When the status file cannot be written as Run starts, Run starts nothing
+// and returns that error. A Rollout runs once: Run again returns
+// [ErrStarted].
+func (r *Rollout) Run(ctx context.Context) error {
+	r.mu.Lock()
+	if r.ran {
+		r.mu.Unlock()
+		return ErrStarted
+	}
+	r.ran = true
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r.cancel = cancel
+	if r.killCause != nil {
+		cancel(r.killCause)
+	}
+	r.started = r.cfg.clock.Now()
+	r.state = StateRunning
+	if f := r.counts.Failures(); f > r.budget {
+		r.overBudget = true
+		r.stopLocked(StateBudgetExhausted, fmt.Errorf("%w: %d failures carried from the resumed report, budget %d", ErrBudgetExhausted, f, r.budget))
+	}
+	r.mu.Unlock()
+
+	if r.cfg.statusFile != "" {
+		if err := r.writeStatus(); err != nil {
+			r.mu.Lock()
+			r.state = StateReady
+			r.ended, r.endedAt = true, r.cfg.clock.Now()
+			r.closeSubsLocked()
+			r.mu.Unlock()
+			return err
+		}
+	}
+	var writer sync.WaitGroup
+	stopWriter := make(chan struct{})
+	if r.cfg.statusFile != "" {
+		writer.Go(func() { r.writeEvery(stopWriter) })
+	}
+
+	r.loop(runCtx)
+
+	close(stopWriter)
+	writer.Wait()
+	r.mu.Lock()
+	r.ended, r.endedAt = true, r.cfg.clock.Now()
+	if r.state == StateRunning {
+		r.state = StateCompleted
+	}
+	errs := append([]error(nil), r.errs...)
+	r.mu.Unlock()
+	if r.cfg.statusFile != "" {
+		if err := r.writeStatus(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	r.mu.Lock()
+	r.emitLocked(Event{Kind: EventEnded, At: r.endedAt, State: r.state, Reason: strings.Join(r.reasons, "; ")})
+	r.closeSubsLocked()
+	r.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// result is what a target's goroutine reports to Run when it is done.
+type result struct {
+	i        int
+	outcome  Outcome
+	phase    int
+	attempts int
+	err      error
+	end      time.Time
+}
+
+// loop starts targets as room frees until nothing runs any more.
+func (r *Rollout) loop(ctx context.Context) {
+	// Room for every running target's result, so that a goroutine Run
+	// abandoned never blocks on its send.
+	results := make(chan result, r.conc)
+	inflight := 0
+	done := ctx.Done()
+	var grace <-chan time.Time
+	for {
+		if done != nil && ctx.Err() != nil {
+			done = nil
+			r.killed(context.Cause(ctx))
+			if inflight > 0 {
+				grace = r.cfg.clock.After(r.cfg.killGrace)
+			}
+		}
+		inflight += r.dispatch(ctx, results, inflight)
+		if inflight == 0 {
+			return
+		}
+		select {
+		case res := <-results:
+			inflight--
+			r.finish(res)
+		case <-done:
+			// handled at the top of the loop
+		case <-grace:
+			r.abandon()
+			return
+		}
+	}
+}
+
+// finish records a target's outcome and stops the rollout when it must.
+func (r *Rollout) finish(res result) {
+	r.mu.Lock()
+	rec := &r.recs[res.i]
+	r.counts.Running--
+	r.counts.add(res.outcome, 1)
+	rec.Outcome = res.outcome
+	if res.outcome == Pending {
+		// Stopped or killed before its first phase began: still to do.
+		rec.Start, rec.Phase, rec.Attempts = time.Time{}, "", 0
+	} else {
+		rec.End, rec.Phase, rec.Attempts = res.end, r.phases[res.phase].Name, res.attempts
+		if res.err != nil {
+			rec.Error = res.err.Error()
+		}
+	}
+	r.release(r.groupOf[res.i])
+	if len(r.subs) > 0 {
+		r.emitLocked(Event{Kind: EventFinished, At: res.end, Target: rec.ID, Group: rec.Group,
+			Phase: rec.Phase, Attempt: rec.Attempts, Outcome: res.outcome, Err: res.err})
+	}
+	var esc *Escalation
+	if res.outcome == Critical {
+		r.stopLocked(StateCritical, fmt.Errorf("%w: target %s failed in phase %s: %w", ErrCritical, rec.ID, rec.Phase, res.err))
+		esc = &Escalation{Record: r.exportLocked(res.i), Err: res.err}
+	}
+	if f := r.counts.Failures(); !r.overBudget && f > r.budget {
+		r.overBudget = true
+		r.stopLocked(StateBudgetExhausted, fmt.Errorf("%w: %d failures, budget %d", ErrBudgetExhausted, f, r.budget))
+	}
+	if esc != nil {
+		esc.Status = r.statusLocked(res.end)
+	}
+	r.mu.Unlock()
+	if esc != nil {
+		r.escalate(*esc)
+	}
+}
+
+// stopLocked stops new starts for err's reason: the rollout's state becomes
+// st unless it is graver already.
+func (r *Rollout) stopLocked(st State, err error) {
+	r.errs = append(r.errs, err)
+	r.reasons = append(r.reasons, strings.TrimPrefix(err.Error(), "fleet: "))
+	r.state = max(r.state, st)
+	r.cfg.logger.Warn("rollout stopping", "state", st.String(), "reason", err.Error())
+	r.emitLocked(Event{Kind: EventStopping, At: r.cfg.clock.Now(), State: r.state, Reason: err.Error()})
+}
+
+// killed stops the rollout for the killswitch, whose cause is cause.
+func (r *Rollout) killed(cause error) {
+	err := cause
+	if !errors.Is(cause, ErrKilled) {
+		err = fmt.Errorf("%w: %w", ErrKilled, cause)
+	}
+	r.mu.Lock()
+	r.stopLocked(StateKilled, err)
+	r.mu.Unlock()
+}
+
+// abandon records every target still running after the kill grace as
+// abandoned.
+func (r *Rollout) abandon() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.cfg.clock.Now()
+	msg := fmt.Sprintf("action had not returned %v after the killswitch", r.cfg.killGrace)
+	for i := range r.recs {
+		rec := &r.recs[i]
+		if rec.Outcome != Running {
+			continue
+		}
+		rec.Outcome, rec.End, rec.Error = Abandoned, now, msg
+		r.counts.Running--
+		r.counts.Abandoned++
+		r.cfg.logger.Error("target abandoned", "target", rec.ID, "phase", rec.Phase)
+		if len(r.subs) > 0 {
+			r.emitLocked(Event{Kind: EventFinished, At: now, Target: rec.ID, Group: rec.Group,
+				Phase: rec.Phase, Attempt: rec.Attempts, Outcome: Abandoned})
+		}
+	}
+}
+
+// escalate calls the escalation function, if any, and logs the escalation.
+func (r *Rollout) escalate(e Escalation) {
+	r.cfg.logger.Error("critical failure", "target", e.Record.ID, "phase", e.Record.Phase, "err", e.Err)
+	if r.cfg.escalate == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r.cfg.logger.Error("escalation function panicked", "target", e.Record.ID, "panic", fmt.Sprint(p))
+		}
+	}()
+	r.cfg.escalate(e)
+}
+
+// Kill is the killswitch: it stops new starts and cancels the context of
+// every running action at once, before it returns. Run then waits for the
+// cancelled actions to return, for at most the kill grace, and returns an
+// error wrapping [ErrKilled] and reason. Targets whose running phase was
+// cancelled are recorded as [Killed]. Kill before Run makes Run start
+// nothing; Kill after Run returned does nothing; only the first reason is
+// kept.
+func (r *Rollout) Kill(reason string) {
+	cause := ErrKilled
+	if reason != "" {
+		cause = fmt.Errorf("%w: %s", ErrKilled, reason)
+	}
+	r.mu.Lock()
+	if r.ended || r.killCause != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.killCause = cause
+	cancel := r.cancel
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+	}
+}
+
+// Status returns a snapshot of the rollout as a whole.
+func (r *Rollout) Status() Status {
+	now := r.cfg.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.statusLocked(now)
+}
+
+func (r *Rollout) statusLocked(now time.Time) Status {
+	return Status{
+		State:       r.state,
+		Reason:      strings.Join(r.reasons, "; "),
+		Selector:    r.cfg.selector.String(),
+		Started:     utc(r.started),
+		Ended:       utc(r.endedAt),
+		At:          utc(now),
+		Total:       len(r.recs),
+		Counts:      r.counts,
+		Resumed:     r.resumed,
+		Concurrency: r.conc,
+		Budget:      r.budget,
+		GroupLimit:  r.cfg.groupLimit,
+		FileError:   r.fileErr,
+	}
+}
+
+// Report returns the record of every target, in the order of the targets,
+// with the rollout's status and statistics. It may be called at any time;
+// the report is a copy.
+func (r *Rollout) Report() *Report {
+	now := r.cfg.clock.Now()
+	r.mu.Lock()
+	rep := &Report{Status: r.statusLocked(now), Targets: make([]Record, len(r.recs))}
+	for i := range r.recs {
+		rep.Targets[i] = r.exportLocked(i)
+	}
+	r.mu.Unlock()
+	rep.Stats = Summarize(rep.Targets)
+	return rep
+}
+
+// exportLocked returns a copy of target i's record, times in UTC.
+func (r *Rollout) exportLocked(i int) Record {
+	rec := r.recs[i]
+	rec.Tags = append([]string(nil), rec.Tags...)
+	rec.Start, rec.End = utc(rec.Start), utc(rec.End)
+	return rec
+}
+
+// utc returns t in UTC, and the zero time as it is.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}

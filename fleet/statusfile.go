@@ -1,0 +1,127 @@
+package fleet
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// writeEvery writes the status file every interval of the clock until stop
+// is closed.
+func (r *Rollout) writeEvery(stop <-chan struct{}) {
+	for {
+		select {
+		case <-r.cfg.clock.After(r.cfg.statusEvery):
+			_ = r.writeStatus() // recorded in Status.FileError and logged
+		case <-stop:
+			return
+		}
+	}
+}
+
+// writeStatus writes the rollout's report to the status file.
+func (r *Rollout) writeStatus() error {
+	err := r.Report().WriteFile(r.cfg.statusFile)
+	if err != nil {
+		err = fmt.Errorf("fleet: status file: %w", err)
+		r.cfg.logger.Error("writing the status file failed", "path", r.cfg.statusFile, "err", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fileErr = ""
+	if err != nil {
+		r.fileErr = err.Error()
+	}
+	r.emitLocked(Event{Kind: EventStatusFile, At: r.cfg.clock.Now(), Err: err})
+	return err
+}
+
+// WriteFile writes rep as indented JSON to path atomically: to a temporary
+// file in the same directory, synced to disk, then renamed over path, and
+// the directory synced, so that a reader (or a crash) sees the old file or
+// the new one, never a mix. The file's mode is 0600.
+func (rep *Report) WriteFile(path string) (err error) {
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if _, err = f.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// WriteJSON writes rep as indented JSON, as the status file holds it.
+func (rep *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// ReadReport reads a report written by [Report.WriteJSON] or a status
+// file. Errors wrap [ErrInvalidReport].
+func ReadReport(r io.Reader) (*Report, error) {
+	var rep Report
+	if err := json.NewDecoder(r).Decode(&rep); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidReport, err)
+	}
+	seen := make(map[string]bool, len(rep.Targets))
+	for i, rec := range rep.Targets {
+		if rec.ID == "" || seen[rec.ID] {
+			return nil, fmt.Errorf("%w: targets[%d]: empty or repeated ID %q", ErrInvalidReport, i, rec.ID)
+		}
+		seen[rec.ID] = true
+	}
+	return &rep, nil
+}
+
+// LoadReport reads the status file at path, as a rollout wrote it with
+// [WithStatusFile], to resume it with [WithResume].
+func LoadReport(path string) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	rep, err := ReadReport(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rep, nil
+}
