@@ -11,5 +11,6 @@ import "errors"
 var ErrInvalidResource = errors.New("fleet: invalid resource")
 
 // ErrInvalidPeriod is returned by [Allocate] when the first date of the year
-// to allocate for is not a valid date.
+// to allocate for is not a valid date, and by [LoadForecastInterval] when the
+// interval is empty or longer than [MaxLoadInterval].
 var ErrInvalidPeriod = errors.New("fleet: invalid period")
