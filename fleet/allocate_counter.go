@@ -1,0 +1,301 @@
+package fleet
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/afterhours-go/afterhours"
+)
+
+// counter counts, minute by minute, the placed clients that are in their
+// slots, for one capacity: the fleet's (one per time zone for a "site"
+// resource) or one LAN's.
+//
+// Away from offset changes every day looks the same, so a day of 1440
+// minutes is enough: a frame, in the wall clock of the counter's first zone,
+// in which a client of zone k at base m occupies minutes m+shift[k] to
+// m+shift[k]+dlen-1, round the day. A counter whose zones keep the same
+// offsets from each other all year (one zone, or UTC) has one frame; zones
+// whose DST starts on different dates give one frame per arrangement of
+// their offsets. Around each offset change, where yesterday's slots and
+// today's are read with different offsets and a wall time may be skipped or
+// repeated, a window of exact per-minute counts over four days takes over.
+// Frames are only kept for arrangements in force somewhere outside those
+// windows, so the counter is exact: it never refuses a base that would stay
+// within capacity on every date of the period, except at the period's edges,
+// where a frame counts the slots of dates just outside it.
+type counter struct {
+	cap    int32 // math.MaxInt32 when unlimited
+	dlen   int   // minutes a slot occupies
+	zones  []*zoneInfo
+	frames []*frame
+	wins   []*window
+	// scratch for the sliding maximum
+	vals, pre, suf []int32
+}
+
+// frame is one day of counts, round the clock.
+type frame struct {
+	conc  [minutesPerDay]int32 // clients in their slots at each minute
+	peak  [minutesPerDay]int32 // most of conc over the dlen minutes from each minute
+	sum   [minutesPerDay]int32 // sum of conc over the dlen minutes from each minute
+	shift []int                // per counter zone, in [0, 1440)
+}
+
+// window holds exact counts over the four days around an offset change.
+type window struct {
+	first int64   // Unix minute of conc[0]
+	conc  []int32 // clients in their slots at each minute
+	dates [][]int // per counter zone: the period's dates whose slots can touch the window
+}
+
+const windowHalf = 2 * minutesPerDay // minutes on each side of an offset change
+
+// newCounter returns an empty counter of capacity limit (0 for none) for
+// slots of dlen minutes of clients in zones, over the horizon dates p0 to
+// p0+n-1.
+func newCounter(zones []*zoneInfo, p0, n, limit, dlen int) *counter {
+	scratch := 2*minutesPerDay + dlen
+	c := &counter{cap: math.MaxInt32, dlen: dlen, zones: zones,
+		vals: make([]int32, scratch), pre: make([]int32, scratch), suf: make([]int32, scratch)}
+	if limit > 0 {
+		c.cap = int32(min(limit, math.MaxInt32))
+	}
+	// Windows around every offset change of every zone.
+	var trans []int64
+	for _, z := range zones {
+		trans = append(trans, z.trans...)
+	}
+	slices.Sort(trans)
+	trans = slices.Compact(trans)
+	for _, tr := range trans {
+		w := &window{first: floorDiv(tr, 60) - windowHalf, conc: make([]int32, 2*windowHalf)}
+		for _, z := range zones {
+			from := max(z.index(afterhours.DateOf(time.Unix(tr-3*secondsPerDay, 0).In(z.loc))), p0)
+			to := min(z.index(afterhours.DateOf(time.Unix(tr+2*secondsPerDay, 0).In(z.loc))), p0+n-1)
+			var ds []int
+			for i := from; i <= to; i++ {
+				ds = append(ds, i)
+			}
+			w.dates = append(w.dates, ds)
+		}
+		c.wins = append(c.wins, w)
+	}
+	// Frames for the arrangements of offsets in force outside the windows,
+	// from the period's first midnight to a day past its last.
+	from, to := zones[0].mids[p0], zones[0].mids[p0+n-1]+2*secondsPerDay
+	var samples []int64
+	at := from
+	for _, w := range c.wins {
+		if lo := w.first * 60; at < lo && at < to {
+			samples = append(samples, at)
+		}
+		at = max(at, (w.first+int64(len(w.conc)))*60)
+	}
+	if at < to || len(samples) == 0 {
+		samples = append(samples, min(at, to))
+	}
+	for _, t := range samples {
+		off0 := zones[0].offsetAt(t)
+		shift := make([]int, len(zones))
+		for k, z := range zones {
+			shift[k] = mod(-(z.offsetAt(t)-off0)/60, minutesPerDay)
+		}
+		if !slices.ContainsFunc(c.frames, func(f *frame) bool { return slices.Equal(f.shift, shift) }) {
+			c.frames = append(c.frames, &frame{shift: shift})
+		}
+	}
+	return c
+}
+
+func mod(a, b int) int {
+	r := a % b
+	if r < 0 {
+		r += b
+	}
+	return r
+}
+
+// reset empties the counter.
+func (c *counter) reset() {
+	for _, f := range c.frames {
+		f.conc = [minutesPerDay]int32{}
+		f.peak = [minutesPerDay]int32{}
+		f.sum = [minutesPerDay]int32{}
+	}
+	for _, w := range c.wins {
+		clear(w.conc)
+	}
+}
+
+// zoneIndex returns the position of z among the counter's zones.
+func (c *counter) zoneIndex(z *zoneInfo) int {
+	for k, cz := range c.zones {
+		if cz == z {
+			return k
+		}
+	}
+	panic("fleet: counter has no zone " + z.name) // an allocator bug, never input
+}
+
+// plain reports whether the counter has one frame in which a client of
+// zone k at base m occupies the minutes from m.
+func (c *counter) plain(k int) bool {
+	return len(c.frames) == 1 && c.frames[0].shift[k] == 0
+}
+
+// peakAt returns the most clients in their slots during the slot of a
+// client of zone k at base m, as the frames count them.
+func (c *counter) peakAt(m, k int) int32 {
+	f := c.frames[0]
+	p := f.peak[(m+f.shift[k])%minutesPerDay]
+	for _, f := range c.frames[1:] {
+		p = max(p, f.peak[(m+f.shift[k])%minutesPerDay])
+	}
+	return p
+}
+
+// fitsWindows reports whether a client of zone k at base m stays within
+// capacity in every window.
+func (c *counter) fitsWindows(m, k int) bool {
+	z := c.zones[k]
+	for _, w := range c.wins {
+		for _, i := range w.dates[k] {
+			lo, hi := w.span(z.start(i, m), c.dlen)
+			for _, n := range w.conc[lo:hi] {
+				if n >= c.cap {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// span returns the indices of w.conc a slot of dlen minutes starting at Unix
+// second s occupies.
+func (w *window) span(s int64, dlen int) (lo, hi int) {
+	a := floorDiv(s, 60) - w.first
+	b := a + int64(dlen)
+	a, b = max(a, 0), min(b, int64(len(w.conc)))
+	if a >= b {
+		return 0, 0
+	}
+	return int(a), int(b)
+}
+
+// fits reports whether a client of zone k at base m stays within capacity.
+func (c *counter) fits(m, k int) bool {
+	return c.peakAt(m, k) < c.cap && c.fitsWindows(m, k)
+}
+
+// add counts a client of zone k at base m.
+func (c *counter) add(m, k int) {
+	for _, f := range c.frames {
+		x := (m + f.shift[k]) % minutesPerDay
+		for i := range c.dlen {
+			f.conc[(x+i)%minutesPerDay]++
+		}
+		c.refresh(f, x)
+		c.addSums(f, x, 1)
+	}
+	z := c.zones[k]
+	for _, w := range c.wins {
+		for _, i := range w.dates[k] {
+			lo, hi := w.span(z.start(i, m), c.dlen)
+			for j := lo; j < hi; j++ {
+				w.conc[j]++
+			}
+		}
+	}
+}
+
+// refresh recomputes the peaks that a slot added at frame minute x changed:
+// those of the minutes x-dlen+1 to x+dlen-1. It uses the van Herk/Gil-Werman
+// sliding maximum over a copy of the counts: blocks of dlen values, the
+// running maximum from each block's start (pre) and to its end (suf); the
+// maximum of the window [j, j+dlen) is max(suf[j], pre[j+dlen-1]).
+func (c *counter) refresh(f *frame, x int) {
+	d := c.dlen
+	y0, count := x-d+1, 2*d-1
+	if count >= minutesPerDay {
+		y0, count = 0, minutesPerDay
+	}
+	y0 = mod(y0, minutesPerDay)
+	n := count + d - 1
+	vals, pre, suf := c.vals[:n], c.pre[:n], c.suf[:n]
+	for k := range vals {
+		vals[k] = f.conc[(y0+k)%minutesPerDay]
+	}
+	for k, v := range vals {
+		if k%d == 0 || v > pre[k-1] {
+			pre[k] = v
+		} else {
+			pre[k] = pre[k-1]
+		}
+	}
+	for k := n - 1; k >= 0; k-- {
+		if v := vals[k]; k == n-1 || (k+1)%d == 0 || v > suf[k+1] {
+			suf[k] = v
+		} else {
+			suf[k] = suf[k+1]
+		}
+	}
+	for j := range count {
+		f.peak[(y0+j)%minutesPerDay] = max(suf[j], pre[j+d-1])
+	}
+}
+
+// remove uncounts a client of zone k at base m, added before.
+func (c *counter) remove(m, k int) {
+	for _, f := range c.frames {
+		x := (m + f.shift[k]) % minutesPerDay
+		for i := range c.dlen {
+			f.conc[(x+i)%minutesPerDay]--
+		}
+		c.refresh(f, x)
+		c.addSums(f, x, -1)
+	}
+	z := c.zones[k]
+	for _, w := range c.wins {
+		for _, i := range w.dates[k] {
+			lo, hi := w.span(z.start(i, m), c.dlen)
+			for j := lo; j < hi; j++ {
+				w.conc[j]--
+			}
+		}
+	}
+}
+
+// addSums adds delta times the overlap with a slot at frame minute x to
+// the sums of the slots that overlap it.
+func (c *counter) addSums(f *frame, x int, delta int32) {
+	d := c.dlen
+	if 2*d-1 >= minutesPerDay {
+		// Long slots: recompute every sum.
+		var s int32
+		for i := range d {
+			s += f.conc[i%minutesPerDay]
+		}
+		for y := range minutesPerDay {
+			f.sum[y] = s
+			s += f.conc[(y+d)%minutesPerDay] - f.conc[y]
+		}
+		return
+	}
+	for j := 1 - d; j < d; j++ {
+		overlap := d - j
+		if j < 0 {
+			overlap = d + j
+		}
+		f.sum[mod(x+j, minutesPerDay)] += delta * int32(overlap)
+	}
+}
+
+// sumAt returns the load of the slot of a client of zone k at base m: the
+// sum of its minutes' counts in the first frame.
+func (c *counter) sumAt(m, k int) int32 {
+	f := c.frames[0]
+	return f.sum[(m+f.shift[k])%minutesPerDay]
+}
