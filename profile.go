@@ -91,6 +91,10 @@ func LoadProfile(path string) (*Profile, error) {
 	return p, nil
 }
 
+// Validated reports whether the profile passed validation and may be
+// planned.
+func (p *Profile) Validated() bool { return p != nil && p.validated }
+
 // Task returns the task of the given name, or nil.
 func (p *Profile) Task(name string) *Task { return p.byName[name] }
 

@@ -72,6 +72,9 @@ const maxChain = 400
 
 var weekdayKeys = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
+// Validated reports whether the site passed validation and may be used.
+func (s *Site) Validated() bool { return s != nil && s.validated }
+
 // Location returns the site's time zone.
 func (s *Site) Location() *time.Location { return s.loc }
 

@@ -195,3 +195,18 @@ func TestPlanOutOfRange(t *testing.T) {
 	_, err = PlanAt(p, time.Date(2200, 6, 1, 0, 0, 0, 0, time.UTC))
 	require.NoError(t, err)
 }
+
+func TestValidated(t *testing.T) {
+	s := &Site{Timezone: "Europe/London"}
+	require.False(t, s.Validated())
+	require.NoError(t, s.Validate())
+	require.True(t, s.Validated())
+	bad := &Site{Timezone: "Europe/London", Grace: Duration(13 * time.Hour)}
+	require.Error(t, bad.Validate())
+	require.False(t, bad.Validated(), "a zone that loads is not enough")
+	require.False(t, (*Site)(nil).Validated())
+	p := &Profile{Client: "c", Site: Site{Timezone: "UTC"}}
+	require.False(t, p.Validated())
+	require.NoError(t, p.Validate())
+	require.True(t, p.Validated())
+}

@@ -132,7 +132,7 @@ func (a *allocator) sortClients() {
 			r.reason = noID
 		case i > 0 && a.clients[order[i-1]].ID == c.ID || i+1 < len(order) && a.clients[order[i+1]].ID == c.ID:
 			r.reason = duplicate
-		case c.Site == nil || c.Site.Location() == nil:
+		case !c.Site.Validated():
 			r.reason = invalidSite
 		}
 	}

@@ -50,4 +50,15 @@ var (
 	// ErrInvalidReport is returned when a report or status file cannot be
 	// read back: bad JSON or CSV, an unknown outcome, a bad time.
 	ErrInvalidReport = errors.New("fleet: invalid report")
+
+	// ErrInvalidResource is returned by [Allocate] when the resource cannot be
+	// allocated: no token name, an unknown zone, a duration that is not
+	// positive, a negative buffer or capacity, or a buffer and duration
+	// longer than a day.
+	ErrInvalidResource = errors.New("fleet: invalid resource")
+
+	// ErrInvalidPeriod is returned by [Allocate] when the first date of the
+	// year to allocate for is not a valid date, and by [LoadForecastInterval]
+	// when the interval is empty or longer than [MaxLoadInterval].
+	ErrInvalidPeriod = errors.New("fleet: invalid period")
 )

@@ -102,10 +102,10 @@ func LoadForecastInterval(profiles []*afterhours.Profile, iv afterhours.Interval
 		if p == nil {
 			return nil, fmt.Errorf("fleet: load forecast: profile %d is nil", i)
 		}
+		if !p.Validated() {
+			return nil, fmt.Errorf("fleet: load forecast: profile %d (%q): %w", i, p.Client, afterhours.ErrNotValidated)
+		}
 		for _, tok := range p.Sharing {
-			if tok == nil || tok.Location() == nil {
-				return nil, fmt.Errorf("fleet: load forecast: profile %d (%q): %w", i, p.Client, afterhours.ErrNotValidated)
-			}
 			holders[tok.Token]++
 		}
 	}
