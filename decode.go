@@ -13,9 +13,8 @@ import (
 // compiles it. Every problem is reported, each with its field path, in one
 // *ValidationError: unknown fields, values of the wrong JSON type, bad
 // durations, times, dates and zones, and everything [Profile.Validate]
-// checks. Sections whose planning is not built yet (resources, constraints,
-// and a task's ignore_downtimes) are rejected as "not supported yet" rather
-// than ignored.
+// checks. Sections whose planning is not built yet (resources and a task's
+// ignore_downtimes) are rejected as "not supported yet" rather than ignored.
 func ParseProfile(data []byte) (*Profile, error) {
 	var ps problems
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -55,12 +54,13 @@ func ParseProfile(data []byte) (*Profile, error) {
 // notSupported lists the fields later versions plan, by the type that will
 // hold them.
 var notSupported = map[reflect.Type][]string{
-	reflect.TypeFor[Profile](): {"resources", "constraints"},
+	reflect.TypeFor[Profile](): {"resources"},
 	reflect.TypeFor[Task]():    {"ignore_downtimes"},
 }
 
 var (
 	durationType = reflect.TypeFor[Duration]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
 )
 
 // check walks a decoded JSON value against the Go type it will be decoded
@@ -77,6 +77,13 @@ func check(ps *problems, path string, v any, t reflect.Type) any {
 			return nil
 		}
 		if _, err := parseDuration(s); err != nil {
+			ps.add(path, "%v", err)
+			return nil
+		}
+		return v
+	}
+	if t == byteSizeType {
+		if err := checkByteSize(v); err != nil {
 			ps.add(path, "%v", err)
 			return nil
 		}
@@ -142,6 +149,16 @@ func check(ps *problems, path string, v any, t reflect.Type) any {
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
 			ps.add(path, "want true or false")
+			return nil
+		}
+	case reflect.Float64:
+		n, ok := v.(json.Number)
+		if !ok {
+			ps.add(path, "want a number")
+			return nil
+		}
+		if _, err := n.Float64(); err != nil {
+			ps.add(path, "want a number, not %s", n)
 			return nil
 		}
 	case reflect.Int:
