@@ -107,7 +107,7 @@ type funcConstraint struct {
 	check func(context.Context, Check) Verdict
 }
 
-func (f funcConstraint) Name() string                              { return f.name }
+func (f funcConstraint) Name() string                               { return f.name }
 func (f funcConstraint) Check(ctx context.Context, c Check) Verdict { return f.check(ctx, c) }
 
 // BusinessHours refuses a start whose projected run [Start, End)
