@@ -241,6 +241,11 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		add(&Record{Task: d.Task.Name, Kind: d.Task.kind, State: StateDeferred, Reason: reason, Detail: detail, ExitCode: -1})
 	}
 	e.planTimers(cy, plan)
+	if recovering {
+		// Timer runs are caught up after a late wake, not after a start:
+		// what fell due before the executor ran is recorded, not run.
+		e.summariseTimers(cy, now, ReasonMissed, "missed: the executor was not running")
+	}
 	if k := e.j.meta.Killed; k != nil {
 		e.deferPending(cy, now, ReasonKilled, k.Reason)
 	}
