@@ -298,6 +298,16 @@ func loadJournal(store Store, retention int) (*journal, error) {
 			if r.Command != "" {
 				j.commands[r.Command] = true
 			}
+			// A crash between writing a cycle and the meta state leaves
+			// the one-off's mark in the cycle alone.
+			if isOneOff(r.Kind) && (r.State == StateCompleted || r.Kind == SelfUpdate && r.Interrupted) {
+				if _, ok := j.meta.Done[r.Task]; !ok {
+					if j.meta.Done == nil {
+						j.meta.Done = map[string]doneOneOff{}
+					}
+					j.meta.Done[r.Task] = doneOneOff{Day: c.Day, Interrupted: r.State != StateCompleted}
+				}
+			}
 		}
 	}
 	for _, cmd := range j.meta.Queue {
