@@ -117,8 +117,16 @@ func (e *Executor) launch(it *item, now time.Time) {
 	info := RunInfo{Task: t.Name, Kind: t.kind, Cycle: cy.day, Run: rec.Run}
 	e.emitRecord(EventStarted, cy.day, rec, now)
 	grace, clk := e.grace, e.clk
+	started := func(pid int) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if it.state == running {
+			rec.PID = pid
+			e.save(cy)
+		}
+	}
 	go func() {
-		r := execute(ctx, t, info, grace)
+		r := execute(ctx, t, info, grace, started)
 		r.it = it
 		r.end = clk.Now()
 		e.done <- r
@@ -127,7 +135,7 @@ func (e *Executor) launch(it *item, now time.Time) {
 
 // execute runs a task's Action or command line until it ends or ctx is
 // cancelled.
-func execute(ctx context.Context, t *Task, info RunInfo, grace time.Duration) runResult {
+func execute(ctx context.Context, t *Task, info RunInfo, grace time.Duration, started func(pid int)) runResult {
 	if t.Action != nil {
 		return runAction(context.WithValue(ctx, runInfoKey{}, info), t.Action, grace)
 	}
@@ -137,7 +145,7 @@ func execute(ctx context.Context, t *Task, info RunInfo, grace time.Duration) ru
 		"AFTERHOURS_KIND="+info.Kind.String(),
 		"AFTERHOURS_CYCLE="+info.Cycle,
 		"AFTERHOURS_RUN="+info.Run)
-	spec := proc.Spec{Argv: t.Run, Grace: grace}
+	spec := proc.Spec{Argv: t.Run, Grace: grace, Started: started}
 	if t.User != "" {
 		u, err := proc.LookupUser(t.User)
 		if err != nil {

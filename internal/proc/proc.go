@@ -33,6 +33,9 @@ type Spec struct {
 	Credential *syscall.Credential
 	// Grace is how long the group has between SIGTERM and SIGKILL.
 	Grace time.Duration
+	// Started, when set, is called with the process id once the process
+	// has started.
+	Started func(pid int)
 }
 
 // Result is how a run ended.
@@ -141,6 +144,9 @@ func Run(ctx context.Context, spec Spec) Result {
 	}
 	w.Close()
 	res.PID = cmd.Process.Pid
+	if spec.Started != nil {
+		spec.Started(res.PID)
+	}
 	tail := NewTail(TailSize)
 	copied := make(chan struct{})
 	go func() {
