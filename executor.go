@@ -109,8 +109,9 @@ type Executor struct {
 	storeErr    error     // the first store error of a loop iteration
 	wakes       int       // loop iterations; starts at 1
 
-	timerAt time.Time
+	timerAt time.Time // when the armed timer fires; zero when none is armed
 	timerC  <-chan time.Time
+	firedAt time.Time // when the timer that just fired was due
 }
 
 // Option configures an [Executor]. Options validate their arguments:
@@ -291,6 +292,12 @@ func (e *Executor) Run(ctx context.Context) error {
 	for err == nil {
 		e.mu.Lock()
 		now := e.clk.Now()
+		// A wake finding the timer it armed overdue (or a timer firing
+		// late) means the clock jumped or the machine slept.
+		if due := laterOf(e.timerAt, e.firedAt); !due.IsZero() {
+			e.late = now.Sub(due) > lateWake
+		}
+		e.firedAt = time.Time{}
 		err = e.advance(now)
 		e.late = false
 		at := e.nextWake(now)
@@ -318,7 +325,7 @@ func (e *Executor) Run(ctx context.Context) error {
 		case <-timer:
 			e.mu.Lock()
 			e.timerC = nil
-			e.late = e.clk.Now().Sub(e.timerAt) > lateWake
+			e.firedAt, e.timerAt = e.timerAt, time.Time{}
 			e.mu.Unlock()
 		case <-e.poke:
 		case r := <-e.done:

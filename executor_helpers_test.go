@@ -172,3 +172,72 @@ func fmtT(t time.Time) string {
 	}
 	return t.UTC().Format("01-02T15:04:05")
 }
+
+// jumpClock is a simClock whose time can jump, like a machine's after a
+// suspend or a clock correction.
+type jumpClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func newJumpClock(start time.Time) *jumpClock { return &jumpClock{off: start.Sub(time.Now())} }
+
+func (c *jumpClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *jumpClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+func (c *jumpClock) jump(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// onEvent calls fn for every event until the channel closes; it returns a
+// function that waits for that.
+func onEvent(ch <-chan Event, fn func(Event)) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			fn(ev)
+		}
+	}()
+	return func() { <-done }
+}
+
+// recorder is a Notifier that keeps the notices.
+type recorder struct {
+	mu      sync.Mutex
+	notices []Notice
+}
+
+func (r *recorder) Notify(_ context.Context, n Notice) error {
+	r.mu.Lock()
+	r.notices = append(r.notices, n)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) kinds() []NoticeKind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []NoticeKind
+	for _, n := range r.notices {
+		out = append(out, n.Kind)
+	}
+	return out
+}
+
+func one(t testing.TB, js []CycleJournal, task string, st State) Record {
+	t.Helper()
+	rs := records(js, task, st)
+	if len(rs) != 1 {
+		dumpJournal(t, js)
+		t.Fatalf("%s: %d %s records, want 1", task, len(rs), st)
+	}
+	return rs[0]
+}
