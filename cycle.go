@@ -169,6 +169,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		cy.log.Records[i] = nil
 	}
 	cy.log.Records = kept
+	cy.log.prune()
 	cy.plan = plan
 	_, cy.holds = cy.p.slotsOf(cy.c, plan.From)
 	for _, it := range cy.steps {
@@ -357,6 +358,7 @@ func (e *Executor) deferItem(it *item, now time.Time, reason, detail string) {
 	it.state = done
 	it.rec.State = StateDeferred
 	it.rec.Reason, it.rec.Detail = reason, detail
+	it.cy.log.touch(it.rec)
 	if it.held != "" {
 		it.held = ""
 	}
@@ -458,6 +460,7 @@ func (e *Executor) closeLog(l *cycleLog, now time.Time) error {
 	for _, r := range l.Records {
 		if r.State == StateToDo {
 			r.State, r.Reason, r.Detail = StateDeferred, ReasonMissed, "the executor was not running"+carried(r.Kind)
+			l.touch(r)
 		}
 	}
 	l.Closed = true
@@ -528,6 +531,7 @@ func (e *Executor) recoverInterrupted() error {
 				continue
 			}
 			r.State, r.Interrupted = StateFailed, true
+			l.touch(r)
 			r.Error = "interrupted: the executor stopped while it ran"
 			if r.PID > 0 && syscall.Kill(-r.PID, 0) == nil {
 				r.Error += "; its process group " + strconv.Itoa(r.PID) + " may still run"

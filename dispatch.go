@@ -133,6 +133,7 @@ func (e *Executor) dispatchCommands(cy *cycleRun, now time.Time) {
 		cy.log.Records = append(cy.log.Records, rec)
 		if cmd.Lost {
 			rec.State, rec.Error = StateFailed, "lost: its Go action did not survive the executor's restart (not started)"
+			cy.log.touch(rec)
 			e.save(cy)
 			e.j.meta.Queue = e.j.meta.Queue[1:]
 			e.saveMeta()
@@ -307,7 +308,6 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 			return
 		}
 		e.release(it, now)
-		changed = true
 		e.launch(it, now)
 		runningSteps = append(runningSteps, it)
 	}

@@ -86,7 +86,10 @@ type Executor struct {
 	notifier   Notifier
 	extra      []Constraint
 	retention  int
-	afterCheck func() // tests: after each loop iteration's work
+	// idleHook, when set (tests and benchmarks), is called by the loop
+	// when nothing runs and no check is under way, before it sleeps until
+	// at (zero: no timer).
+	idleHook func(at time.Time)
 
 	mu          sync.Mutex
 	p           *Profile
@@ -302,14 +305,18 @@ func (e *Executor) Run(ctx context.Context) error {
 		e.late = false
 		at := e.nextWake(now)
 		e.wakes++
+		idle := e.runningCount() == 0 && e.inflight == 0
 		e.mu.Unlock()
-		if e.afterCheck != nil {
-			e.afterCheck()
-		}
 		if err != nil {
 			break
 		}
 		timer := e.arm(now, at)
+		if idle && e.idleHook != nil {
+			e.mu.Lock()
+			armed := e.timerAt
+			e.mu.Unlock()
+			e.idleHook(armed)
+		}
 		if !at.IsZero() && !at.After(now) {
 			// Something is due already: go round again, but never spin.
 			if immediate++; immediate < 100 {

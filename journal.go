@@ -1,6 +1,7 @@
 package afterhours
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -136,6 +137,24 @@ type cycleLog struct {
 	Window  Interval
 	Records []*Record
 	Closed  bool
+
+	// enc caches the JSON of each record: a write re-encodes only the
+	// records changed since the last, which touch drops from the cache.
+	enc map[*Record][]byte
+}
+
+// touch marks r as changed since the last write.
+func (c *cycleLog) touch(r *Record) { delete(c.enc, r) }
+
+// prune drops the cached JSON of records no longer in the cycle.
+func (c *cycleLog) prune() {
+	keep := make(map[*Record][]byte, len(c.Records))
+	for _, r := range c.Records {
+		if b, ok := c.enc[r]; ok {
+			keep[r] = b
+		}
+	}
+	c.enc = keep
 }
 
 func (c *cycleLog) snapshot() CycleJournal {
@@ -153,15 +172,44 @@ type cycleJSON struct {
 	Day     string    `json:"day"`
 	Span    [2]string `json:"span"`
 	Window  [2]string `json:"window"`
-	Records []*Record `json:"records"`
 	Closed  bool      `json:"closed,omitempty"`
+	Records []*Record `json:"records"`
 }
 
 func nano(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 func (c *cycleLog) marshal() ([]byte, error) {
-	return json.Marshal(cycleJSON{Version: 1, Day: c.Day, Span: [2]string{nano(c.Span.Start), nano(c.Span.End)},
-		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Records: c.Records, Closed: c.Closed})
+	head, err := json.Marshal(cycleJSON{Version: 1, Day: c.Day, Span: [2]string{nano(c.Span.Start), nano(c.Span.End)},
+		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed})
+	if err != nil {
+		return nil, err
+	}
+	if c.enc == nil {
+		c.enc = map[*Record][]byte{}
+	}
+	// head ends with "records":null}; the records go in its place.
+	head = bytes.TrimSuffix(head, []byte("null}"))
+	size := len(head) + 2
+	for _, r := range c.Records {
+		b, ok := c.enc[r]
+		if !ok {
+			if b, err = json.Marshal(r); err != nil {
+				return nil, err
+			}
+			c.enc[r] = b
+		}
+		size += len(b) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, head...)
+	out = append(out, '[')
+	for i, r := range c.Records {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, c.enc[r]...)
+	}
+	return append(out, "]}"...), nil
 }
 
 func unmarshalCycle(data []byte) (*cycleLog, error) {

@@ -106,6 +106,7 @@ func (e *Executor) launch(it *item, now time.Time) {
 	}
 	rec.State = StateActive
 	rec.Start = now
+	cy.log.touch(rec)
 	rec.Run = cy.day + "/" + t.Name + "#" + strconv.Itoa(cy.runs[t.Name])
 	it.deadline, it.deadlineCause = e.deadlineOf(it, now)
 	it.state = running
@@ -122,6 +123,7 @@ func (e *Executor) launch(it *item, now time.Time) {
 		defer e.mu.Unlock()
 		if it.state == running {
 			rec.PID = pid
+			cy.log.touch(rec)
 			e.save(cy)
 		}
 	}
@@ -255,6 +257,7 @@ func (e *Executor) finish(r runResult) error {
 	it.state = done
 	it.cancel(nil)
 	rec := it.rec
+	cy.log.touch(rec)
 	rec.End = r.end
 	rec.PID, rec.ExitCode = r.pid, r.exitCode
 	rec.Output = strings.ToValidUTF8(string(r.output), "\uFFFD")

@@ -2,6 +2,7 @@ package afterhours
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"os"
@@ -96,6 +97,7 @@ func TestSimulatedMonth(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkSimulation(t, p, e.Journal(), start, start.Add(30*24*time.Hour))
+		checkStored(t, e)
 	})
 	t.Logf("30 simulated days took %v", time.Since(t0))
 }
@@ -245,6 +247,27 @@ func checkSimulation(t *testing.T, p *Profile, js []CycleJournal, from, to time.
 			if seen[o.UnixNano()] != 1 {
 				t.Errorf("timer %s at %s has %d records, want 1", tm.Name, fmtT(o), seen[o.UnixNano()])
 			}
+		}
+	}
+}
+
+// checkStored checks that what the store holds is the journal in memory:
+// the cache of encoded records missed no change.
+func checkStored(t *testing.T, e *Executor) {
+	t.Helper()
+	for _, c := range e.j.cycles {
+		data, err := e.store.Load(cyclePrefix + c.Day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := unmarshalCycle(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(c.Records)
+		got, _ := json.Marshal(stored.Records)
+		if string(got) != string(want) || stored.Closed != c.Closed {
+			t.Errorf("cycle %s: the store holds\n%s\nthe journal\n%s", c.Day, got, want)
 		}
 	}
 }
