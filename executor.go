@@ -79,13 +79,13 @@ import (
 // called whether Run runs or not; Run may be called again after it
 // returned, but not twice at once.
 type Executor struct {
-	clk        Clock
-	store      Store
-	log        *slog.Logger
-	grace      time.Duration
-	notifier   Notifier
-	extra      []Constraint
-	retention  int
+	clk       Clock
+	store     Store
+	log       *slog.Logger
+	grace     time.Duration
+	notifier  Notifier
+	extra     []Constraint
+	retention int
 	// idleHook, when set (tests and benchmarks), is called by the loop
 	// when nothing runs and no check is under way, before it sleeps until
 	// at (zero: no timer).
