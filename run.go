@@ -33,6 +33,12 @@ func RunInfoFrom(ctx context.Context) (RunInfo, bool) {
 	return ri, ok
 }
 
+// ActionFunc makes an [Action] of a function.
+type ActionFunc func(ctx context.Context) error
+
+// Run calls f.
+func (f ActionFunc) Run(ctx context.Context) error { return f(ctx) }
+
 // geteuid is os.Geteuid; tests replace it.
 var geteuid = os.Geteuid
 
