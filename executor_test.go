@@ -41,5 +41,21 @@ func TestExecutorOneNight(t *testing.T) {
 				t.Errorf("%s completed %d times, want 1", name, n)
 			}
 		}
+		// The journal is the planner's history: the one-offs are done, and
+		// the next plan holds what the planning invariants require.
+		now := monNoon.Add(24 * time.Hour)
+		plan, err := PlanAt(p, now, WithHistory(e.History()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPlan(t, p, now, e.History(), plan)
+		for _, d := range plan.Deferred {
+			if (d.Task.Name == "openssl" || d.Task.Name == "agent") && d.Reason != ReasonDone {
+				t.Errorf("%s deferred as %s, want done", d.Task.Name, d.Reason)
+			}
+		}
+		if len(plan.Steps) != 2 {
+			t.Errorf("next night's steps %v, want the two housekeeping tasks", plan.Steps)
+		}
 	})
 }
