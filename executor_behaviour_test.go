@@ -189,7 +189,8 @@ const jumpProfile = `{
   "housekeeping": [
     {"name": "pre", "run": ["/bin/true"], "estimate": "2h30m", "uses": ["disk"]},
     {"name": "sync", "run": ["/bin/true"], "estimate": "5h", "uses": ["network"]}],
-  "updates": [{"name": "openssl", "run": ["/bin/true"], "estimate": "30m"}]
+  "updates": [{"name": "openssl", "run": ["/bin/true"], "estimate": "30m"}],
+  "timers": [{"name": "tick", "repeat": "hourly", "start": "2026-11-01T00:05:00Z", "run": ["/bin/true"], "estimate": "1m"}]
 }`
 
 // A clock jump while the executor sleeps (a suspended machine): after the
@@ -207,13 +208,14 @@ func TestClockJump(t *testing.T) {
 		jumped := false
 		wait := onEvent(ch, func(ev Event) {
 			// sync waits at 21:00 for the pkg-repo hold to end at 02:00;
-			// the machine sleeps meanwhile and wakes at 09:00.
+			// the machine sleeps meanwhile, and its next timer (the tick
+			// at 21:05) fires at 07:35.
 			if ev.Kind == EventHeld && ev.Task == "sync" && !jumped {
 				jumped = true
-				clk.jump(7 * time.Hour)
+				clk.jump(10*time.Hour + 30*time.Minute)
 			}
 		})
-		if err := runFor(t, e, 30*time.Hour); err != nil { // 37h of clock with the jump
+		if err := runFor(t, e, 30*time.Hour); err != nil { // 40h30m of clock with the jump
 			t.Fatal(err)
 		}
 		unsub()
@@ -239,6 +241,21 @@ func TestClockJump(t *testing.T) {
 		}
 		if d := records(night, "fetch", StateDeferred); len(d) != 1 || d[0].Reason != ReasonMissed {
 			t.Errorf("fetch in the night of the jump: %+v, want missed", d)
+		}
+		// Of the timer runs due while it slept, the latest ran at the wake
+		// and the others are recorded as missed.
+		var missed, late []Record
+		for _, r := range records(night, "tick", "") {
+			switch {
+			case r.Reason == ReasonMissed:
+				missed = append(missed, r)
+			case r.State == StateCompleted && !r.Start.Equal(r.PlannedStart):
+				late = append(late, r)
+			}
+		}
+		if len(missed) != 1 || !strings.HasPrefix(missed[0].Detail, "10 runs from 21:05 to 06:05") || len(late) != 1 ||
+			!late[0].PlannedStart.Equal(time.Date(2026, 11, 24, 7, 5, 0, 0, time.UTC)) || !late[0].Start.Equal(time.Date(2026, 11, 24, 7, 35, 0, 0, time.UTC)) {
+			t.Errorf("ticks after the wake: missed %+v, run late %+v", missed, late)
 		}
 		// The next night runs the carried-over one-off, and sync.
 		one(t, js[2:], "openssl", StateCompleted)

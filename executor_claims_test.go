@@ -2,6 +2,7 @@ package afterhours
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -178,4 +179,35 @@ func TestPanickingConstraintRefuses(t *testing.T) {
 	if v.Decision != Refuse || name != "broken" || !strings.Contains(v.Reason, "oops") {
 		t.Errorf("%v %s %q", v.Decision, name, v.Reason)
 	}
+}
+
+// failingStore fails every Save after the first n.
+type failingStore struct {
+	*MemoryStore
+	n int
+}
+
+func (s *failingStore) Save(key string, data []byte) error {
+	if s.n--; s.n < 0 {
+		return errors.New("disk full")
+	}
+	return s.MemoryStore.Save(key, data)
+}
+
+// An executor that cannot keep its journal stops and says why.
+func TestRunStopsOnStoreFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := profileWith(t, smallShop, nil, nil, nil)
+		e, err := NewExecutor(p, WithClock(newSimClock(time.Date(2026, 11, 23, 18, 29, 0, 0, time.UTC))),
+			WithStore(&failingStore{MemoryStore: NewMemoryStore(), n: 3}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := runFor(t, e, 10*time.Hour); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("Run: %v, want the store's error", err)
+		}
+		if st := e.Status(); st.Running || len(st.Active) != 0 {
+			t.Errorf("after the failure: running %v, active %v", st.Running, st.Active)
+		}
+	})
 }
