@@ -13,8 +13,7 @@ import (
 // compiles it. Every problem is reported, each with its field path, in one
 // *ValidationError: unknown fields, values of the wrong JSON type, bad
 // durations, times, dates and zones, and everything [Profile.Validate]
-// checks. Sections whose planning is not built yet (constraints) are
-// rejected as "not supported yet" rather than ignored.
+// checks.
 func ParseProfile(data []byte) (*Profile, error) {
 	var ps problems
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -51,14 +50,9 @@ func ParseProfile(data []byte) (*Profile, error) {
 	return p, nil
 }
 
-// notSupported lists the fields later versions plan, by the type that will
-// hold them.
-var notSupported = map[reflect.Type][]string{
-	reflect.TypeFor[Profile](): {"constraints"},
-}
-
 var (
 	durationType = reflect.TypeFor[Duration]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
 )
 
 // check walks a decoded JSON value against the Go type it will be decoded
@@ -75,6 +69,13 @@ func check(ps *problems, path string, v any, t reflect.Type) any {
 			return nil
 		}
 		if _, err := parseDuration(s); err != nil {
+			ps.add(path, "%v", err)
+			return nil
+		}
+		return v
+	}
+	if t == byteSizeType {
+		if err := checkByteSize(v); err != nil {
 			ps.add(path, "%v", err)
 			return nil
 		}
@@ -103,9 +104,6 @@ func check(ps *problems, path string, v any, t reflect.Type) any {
 					// missing one does; its problem is reported.
 					delete(obj, k)
 				}
-			case contains(notSupported[t], k):
-				ps.add(fp, "not supported yet")
-				delete(obj, k)
 			default:
 				ps.add(fp, "unknown field")
 				delete(obj, k)
@@ -140,6 +138,16 @@ func check(ps *problems, path string, v any, t reflect.Type) any {
 	case reflect.Bool:
 		if _, ok := v.(bool); !ok {
 			ps.add(path, "want true or false")
+			return nil
+		}
+	case reflect.Float64:
+		n, ok := v.(json.Number)
+		if !ok {
+			ps.add(path, "want a number")
+			return nil
+		}
+		if _, err := n.Float64(); err != nil {
+			ps.add(path, "want a number, not %s", n)
 			return nil
 		}
 	case reflect.Int:
@@ -177,13 +185,4 @@ func sortedKeys(m map[string]any) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

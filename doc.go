@@ -73,6 +73,23 @@
 // that would reach 01:30 waits until the slot ends at 02:00, and the
 // self-update follows at 02:40. [ExampleBuildPlan] shows this plan.
 //
+// # Running plans
+//
+// An [Executor] runs a profile's plans cycle after cycle against a [Clock]:
+// steps in their windows, slot tasks in their slots, timers at their times,
+// and the [Command] values operators [Executor.Submit]. It sleeps until the
+// next thing it has to do, checks [Constraint] values (business hours, load,
+// memory, disk, an admin service's probe) before each step, stops runs at
+// their deadlines (SIGTERM to the process group, then SIGKILL after a grace),
+// and keeps a journal of every cycle (to-do, active, completed, failed and
+// deferred, with planned and actual times, exit codes and output tails) in a
+// [Store]: [MemoryStore] for tests, [FileStore] for agents, which survives
+// crashes. The journal is the planner's [History]. [Executor.Kill] is a
+// killswitch that survives restarts until [Executor.Resume]; a [Notifier]
+// hears of failures; [Executor.Status] and [Executor.Subscribe] show what
+// happens as it happens. [ExampleExecutor] runs a night; examples/agent runs
+// a profile of real scripts.
+//
 // # Time
 //
 // Local times become instants by one rule: a time that does not exist

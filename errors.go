@@ -73,3 +73,34 @@ func (ps *problems) err() error {
 	}
 	return &ValidationError{Problems: ps.list}
 }
+
+// ErrKilled is returned by [Executor.Submit] while the killswitch is on:
+// after [Executor.Kill] and until [Executor.Resume], across restarts.
+var ErrKilled = errors.New("afterhours: killed")
+
+// ErrDuplicateCommand is returned by [Executor.Submit] for a command whose
+// id was accepted before, within the journal's retention. It is not run
+// again; a caller that retries a submission may take it as success.
+var ErrDuplicateCommand = errors.New("afterhours: duplicate command id")
+
+// ErrNotForSite is returned by [Executor.Submit] for a command whose tag
+// selector does not match the site's tags. It is not run or recorded.
+var ErrNotForSite = errors.New("afterhours: command not for this site")
+
+// ErrRunning is returned by [Executor.Run] when the executor already runs.
+var ErrRunning = errors.New("afterhours: executor already running")
+
+// StateError is a state file (or store record) that cannot be read or
+// decoded. The executor never replaces such a record with an empty one: the
+// file is kept as it is, for a person to look at.
+type StateError struct {
+	// Where names the record: the file's path for a [FileStore].
+	Where string
+	Err   error
+}
+
+func (e *StateError) Error() string {
+	return "afterhours: state " + e.Where + ": " + e.Err.Error()
+}
+
+func (e *StateError) Unwrap() error { return e.Err }

@@ -176,12 +176,11 @@ func TestValidationErrors(t *testing.T) {
 			},
 		},
 		{
-			name: "sections not supported yet, and recurrence outside housekeeping and timers",
+			name: "unknown fields, and recurrence outside housekeeping and timers",
 			profile: `{"client": "c", "site": {"timezone": "UTC"}, "constraints": {}, "timers": [],
 			  "sharing": [{"token": "t", "base": "01:00", "duration": "1m", "tasks": [{"name": "s", "run": ["/s"], "foo": 1, "schedule": "@daily"}]}],
 			  "updates": [{"name": "u", "run": ["/u"], "repeat": "daily", "start": "2026-01-01T00:00:00Z", "ignore_downtimes": true}]}`,
 			want: []string{
-				"constraints: not supported yet",
 				"sharing[0].tasks[0].foo: unknown field",
 				"sharing[0].tasks[0].schedule: only housekeeping and timers recur",
 				"updates[0].repeat: only housekeeping and timers recur",
@@ -231,6 +230,20 @@ func TestValidationErrors(t *testing.T) {
 				"client: required",
 				"housekeeping[0].run: required",
 				"housekeeping[0].uses[0]: empty resource",
+			},
+		},
+		{
+			name: "constraints",
+			profile: `{"client": "c", "site": {"timezone": "UTC"}, "constraints": {"max_load": "high", "min_free_memory": "lots",
+			  "min_free_disk": {"var": "1GiB", "/tmp": 5}, "max_disk_busy": 120, "probe": "ftp://x", "probe_timeout": "-1s", "colour": 1}}`,
+			want: []string{
+				"constraints.colour: unknown field",
+				"constraints.max_load: want a number",
+				"constraints.min_free_memory: invalid size \"lots\"",
+				"constraints.min_free_disk.var: not an absolute path",
+				"constraints.max_disk_busy: out of range",
+				"constraints.probe: not an http or https URL",
+				"constraints.probe_timeout: must not be negative",
 			},
 		},
 		{

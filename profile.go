@@ -38,6 +38,9 @@ type Profile struct {
 	// Parallel is the number of lanes housekeeping and updates run in;
 	// 0 means 1.
 	Parallel int `json:"parallel,omitempty"`
+	// Constraints switches on built-in constraints the executor checks
+	// before each step (see [Constraints]).
+	Constraints *Constraints `json:"constraints,omitempty"`
 
 	validated bool
 	tasks     int                        // how many tasks the profile has
@@ -159,6 +162,7 @@ func (p *Profile) compile(ps *problems) {
 			ps.add(tp+".schedule", "required: a timer needs a schedule, or a repeat with a start")
 		}
 	}
+	p.Constraints.compile(ps, "constraints")
 	p.tasks = len(p.byName)
 	p.linkDowntimes()
 	p.validated = len(ps.list) == n

@@ -22,8 +22,10 @@ const (
 	SelfUpdate
 	// Shared is work that runs inside a sharing token's slot.
 	Shared
-	// Command is ad-hoc work an operator sends, run at the next opportunity.
-	Command
+	// CommandKind is ad-hoc work an operator sends, run at the next
+	// opportunity (see [Command]; the kind's name differs from the design's
+	// "Command" because that name is the type [Executor.Submit] takes).
+	CommandKind
 	// Timer is work run at exact times, like cron.
 	Timer
 )
@@ -33,7 +35,7 @@ var kindNames = [...]string{
 	Update:       "update",
 	SelfUpdate:   "self-update",
 	Shared:       "shared",
-	Command:      "command",
+	CommandKind:  "command",
 	Timer:        "timer",
 }
 

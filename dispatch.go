@@ -1,0 +1,452 @@
+package afterhours
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// advance does everything due at now: it rolls the cycle over, stops runs
+// past their deadlines, and starts the timers, commands, slot tasks and
+// steps that may start. The caller holds e.mu. It returns the first error
+// of the store.
+func (e *Executor) advance(now time.Time) error {
+	e.next = time.Time{}
+	if e.cur == nil {
+		return nil
+	}
+	for !now.Before(e.cur.c.Span.End) {
+		if err := e.rollover(now); err != nil {
+			return err
+		}
+	}
+	for _, cy := range e.cycles() {
+		for _, it := range cy.running {
+			if it.stopCause == "" && !now.Before(it.deadline) {
+				e.stop(it, it.deadlineCause, false)
+			}
+		}
+	}
+	if e.j.meta.Killed == nil {
+		cy := e.cur
+		e.dispatchTimers(cy, now)
+		e.dispatchCommands(cy, now)
+		e.dispatchSlots(cy, now)
+		e.dispatchSteps(cy, now)
+	}
+	err := e.storeErr
+	e.storeErr = nil
+	return err
+}
+
+// wakeAt asks for a wake at t (the earliest asked wins).
+func (e *Executor) wakeAt(t time.Time) {
+	if e.next.IsZero() || t.Before(e.next) {
+		e.next = t
+	}
+}
+
+// nextWake returns when the loop must wake next: the earliest of what the
+// dispatchers asked for, the deadlines of the runs, and the cycle's end.
+func (e *Executor) nextWake(now time.Time) time.Time {
+	if e.cur == nil {
+		return time.Time{}
+	}
+	e.wakeAt(e.cur.c.Span.End)
+	for _, cy := range e.cycles() {
+		for _, it := range cy.running {
+			if it.stopCause == "" {
+				e.wakeAt(it.deadline)
+			}
+		}
+	}
+	return e.next
+}
+
+// save writes cy's journal, keeping the first error for the loop.
+func (e *Executor) save(cy *cycleRun) {
+	if err := e.j.saveCycle(cy.log); err != nil && e.storeErr == nil {
+		e.storeErr = err
+	}
+}
+
+func (e *Executor) saveMeta() {
+	if err := e.j.saveMeta(); err != nil && e.storeErr == nil {
+		e.storeErr = err
+	}
+}
+
+func (e *Executor) selfUpdateRunning() bool {
+	for _, cy := range e.cycles() {
+		for _, it := range cy.running {
+			if it.task.kind == SelfUpdate {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// dispatchTimers starts the timer runs due: of those due, the latest; the
+// earlier ones were missed. A run due while the timer runs, or while the
+// self-update runs, is skipped.
+func (e *Executor) dispatchTimers(cy *cycleRun, now time.Time) {
+	for _, tr := range cy.timers {
+		n := 0
+		for tr.next+n < len(tr.at) && !tr.at[tr.next+n].After(now) {
+			n++
+		}
+		if n > 1 {
+			e.addTimerRecord(cy, tr, tr.at[tr.next], tr.at[tr.next+n-2], n-1, ReasonMissed, "missed: the executor was not awake", now)
+		}
+		if n > 0 {
+			at := tr.at[tr.next+n-1]
+			tr.next += n
+			switch {
+			case tr.running != nil:
+				e.addTimerRecord(cy, tr, at, at, 1, ReasonOverlap, "its last run, started "+hhmm(tr.running.rec.Start.In(cy.p.Site.loc))+", still runs", now)
+			case e.selfUpdateRunning():
+				e.addTimerRecord(cy, tr, at, at, 1, ReasonSelfUpdate, "the self-update runs alone", now)
+			default:
+				rec := &Record{Task: tr.task.Name, Kind: Timer, State: StateToDo, Estimate: Duration(tr.task.estimate),
+					PlannedStart: at, PlannedEnd: at.Add(tr.task.estimate), ExitCode: -1}
+				cy.log.Records = append(cy.log.Records, rec)
+				it := &item{cy: cy, rec: rec, task: tr.task, timer: tr, est: tr.task.estimate}
+				tr.running = it
+				e.launch(it, now)
+			}
+		}
+		if tr.next < len(tr.at) {
+			e.wakeAt(tr.at[tr.next])
+		}
+	}
+}
+
+// dispatchCommands starts the first queued command when no command runs
+// and the self-update does not.
+func (e *Executor) dispatchCommands(cy *cycleRun, now time.Time) {
+	for e.cmdRun == nil && len(e.j.meta.Queue) > 0 && !e.selfUpdateRunning() {
+		cmd := e.j.meta.Queue[0]
+		rec := &Record{Task: cmd.name(), Kind: CommandKind, Command: cmd.ID, State: StateToDo, ExitCode: -1,
+			Estimate: Duration(cmdTimeout(cmd)), PlannedStart: cmd.Accepted}
+		cy.log.Records = append(cy.log.Records, rec)
+		if cmd.Lost {
+			rec.State, rec.Error = StateFailed, "lost: its Go action did not survive the executor's restart (not started)"
+			cy.log.touch(rec)
+			e.save(cy)
+			e.j.meta.Queue = e.j.meta.Queue[1:]
+			e.saveMeta()
+			e.emitRecord(EventFailed, cy.day, rec, now)
+			continue
+		}
+		it := &item{cy: cy, rec: rec, task: cmd.task(), cmd: cmd}
+		e.cmdRun = it
+		e.launch(it, now) // saves the cycle: the run is in the journal first
+		e.j.meta.Queue = e.j.meta.Queue[1:]
+		e.saveMeta()
+	}
+}
+
+func cmdTimeout(c *Command) time.Duration {
+	if c.Timeout > 0 {
+		return time.Duration(c.Timeout)
+	}
+	return DefaultCommandTimeout
+}
+
+// dispatchSlots starts slot tasks at their slot's start, one after another,
+// and records as missed those whose slot ended first.
+func (e *Executor) dispatchSlots(cy *cycleRun, now time.Time) {
+	if cy.stopped != "" {
+		return
+	}
+	for _, sr := range cy.slots {
+		var next *item
+		busy := false
+		for _, it := range sr.items {
+			if it.state == running {
+				busy = true
+			}
+			if it.state == pending && next == nil {
+				next = it
+			}
+		}
+		switch {
+		case next == nil:
+			continue
+		case now.Before(sr.slot.Run.Start):
+			e.wakeAt(sr.slot.Run.Start)
+			continue
+		case !now.Before(sr.slot.Run.End):
+			for _, it := range sr.items {
+				if it.state == pending {
+					e.deferItem(it, now, ReasonMissed, "the slot ended at "+hhmm(sr.slot.Run.End.In(cy.p.Site.loc))+" before it could start")
+				}
+			}
+			e.save(cy)
+			continue
+		}
+		e.wakeAt(sr.slot.Run.End)
+		if busy || next.checking || e.selfUpdateRunning() {
+			continue
+		}
+		if next.recheckAt.After(now) {
+			e.wakeAt(next.recheckAt)
+			continue
+		}
+		if next.allowedGen != e.wakes {
+			e.startCheck(next, now, now.Add(next.est), sr.slot.Run.End, cy.p.anytime(sr.slot.Token))
+			continue
+		}
+		e.release(next, now)
+		e.launch(next, now)
+	}
+}
+
+// anytime reports whether the token may run in business hours.
+func (p *Profile) anytime(token string) bool {
+	for _, t := range p.Sharing {
+		if t.Token == token {
+			return t.Anytime
+		}
+	}
+	return false
+}
+
+func phase(k Kind) int {
+	switch k {
+	case Housekeeping:
+		return 0
+	case Update:
+		return 1
+	}
+	return 2
+}
+
+// dispatchSteps starts the steps of the sequence that may start, in plan
+// order: the first step not started holds back the ones after it, unless
+// it can no longer fit, in which case it is deferred.
+func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
+	if cy.stopped != "" || cy.c.Window.Empty() {
+		return
+	}
+	if e.cmdRun != nil || len(e.j.meta.Queue) > 0 {
+		return // commands first; their end wakes the loop
+	}
+	changed := false
+	defer func() {
+		if changed {
+			e.save(cy)
+		}
+	}()
+	var runningSteps []*item
+	var runningOther []*item
+	for _, c := range e.cycles() {
+		for _, it := range c.running {
+			switch it.task.kind {
+			case Housekeeping, Update, SelfUpdate:
+				runningSteps = append(runningSteps, it)
+			default:
+				runningOther = append(runningOther, it)
+			}
+		}
+	}
+	for _, it := range cy.steps {
+		if it.state != pending {
+			continue
+		}
+		t := it.task
+		res := t.res
+		if t.kind == SelfUpdate {
+			res = resources{any: true}
+			if len(runningSteps)+len(runningOther) > 0 {
+				return
+			}
+		}
+		for _, r := range runningSteps {
+			if phase(r.task.kind) < phase(t.kind) || r.task.res.contends(res) {
+				return
+			}
+		}
+		if len(runningSteps) >= cy.p.lanes {
+			return
+		}
+		for _, r := range runningOther {
+			if r.task.kind == Shared && r.task.res.contends(res) {
+				return
+			}
+		}
+		win := cy.c.Window
+		if now.Before(win.Start) {
+			e.wakeAt(win.Start)
+			return
+		}
+		e.wakeAt(win.End) // to defer it when it can no longer fit
+		start, ok := cy.fit(res, it.task.down, now, it.est)
+		if !ok {
+			changed = true
+			reason, detail := e.noFit(it, now)
+			e.deferItem(it, now, reason, detail)
+			continue
+		}
+		if start.After(now) {
+			e.hold(it, now, "hold", "waits for a contending slot's hold until "+hhmm(start.In(cy.p.Site.loc)))
+			e.wakeAt(start)
+			return
+		}
+		if it.checking {
+			return
+		}
+		if it.recheckAt.After(now) {
+			e.wakeAt(it.recheckAt)
+			e.wakeAt(win.End.Add(-it.est).Add(time.Nanosecond)) // when it stops fitting
+			return
+		}
+		if it.allowedGen != e.wakes {
+			e.startCheck(it, now, now.Add(it.est), time.Time{}, false)
+			return
+		}
+		e.release(it, now)
+		e.launch(it, now)
+		runningSteps = append(runningSteps, it)
+	}
+}
+
+// noFit returns the reason and detail of a step that can no longer fit.
+func (e *Executor) noFit(it *item, now time.Time) (string, string) {
+	cy := it.cy
+	end := hhmm(cy.c.Window.End.In(cy.p.Site.loc))
+	switch {
+	case it.waitName != "":
+		return ReasonConstraint + it.waitName, fmt.Sprintf("waited since %s (%s); %s no longer fits before %s",
+			hhmm(it.waitSince.In(cy.p.Site.loc)), it.waitReason, shortDuration(it.est), end)
+	case e.late:
+		return ReasonMissed, "the executor woke too late: " + shortDuration(it.est) + " no longer fits before " + end + carried(it.task.kind)
+	}
+	return ReasonWindowFull, "needs " + shortDuration(it.est) + ", no room from " + hhmm(now.In(cy.p.Site.loc)) + " to the window's end at " + end + carried(it.task.kind)
+}
+
+// fit returns the earliest instant at or after now at which a run of est
+// that contends with res avoids the cycle's holds and the downtimes of the
+// resources in down, and ends by the window's end, as planning places
+// steps. (At run time any downtime of a resource a step uses makes it wait:
+// the plan already deferred what its action keeps from running.)
+func (cy *cycleRun) fit(res resources, down []string, now time.Time, est time.Duration) (time.Time, bool) {
+	at, d, end := nanos(now), int64(est), nanos(cy.c.Window.End)
+	for {
+		stop := at + d
+		if stop > end {
+			return time.Unix(0, at), false
+		}
+		next := at
+		for _, h := range cy.holds {
+			if h.start < stop && h.end > at && h.res.contends(res) {
+				next = max(next, h.end)
+			}
+		}
+		for _, o := range cy.plan.Downtimes {
+			if nanos(o.Start) < stop && nanos(o.End) > at && slices.Contains(down, o.Resource) {
+				next = max(next, nanos(o.End))
+			}
+		}
+		if next == at {
+			return time.Unix(0, at).In(now.Location()), true
+		}
+		at = next
+	}
+}
+
+// hold marks an item as held, with an event the first time.
+func (e *Executor) hold(it *item, now time.Time, reason, detail string) {
+	if it.held == reason {
+		return
+	}
+	it.held = reason
+	e.emit(Event{Kind: EventHeld, At: now, Day: it.cy.day, Task: it.task.Name, TaskKind: it.task.kind, Reason: reason, Detail: detail})
+}
+
+// release ends an item's hold, with an event.
+func (e *Executor) release(it *item, now time.Time) {
+	if it.held == "" {
+		return
+	}
+	it.held = ""
+	e.emit(Event{Kind: EventReleased, At: now, Day: it.cy.day, Task: it.task.Name, TaskKind: it.task.kind})
+}
+
+// checkResult is the verdict of the constraints on an item.
+type checkResult struct {
+	it      *item
+	verdict Verdict
+	name    string
+}
+
+// Backoff of re-checks after a constraint asked to wait.
+const (
+	firstBackoff = 30 * time.Second
+	maxBackoff   = 5 * time.Minute
+)
+
+// startCheck asks the constraints about starting it now, on a goroutine:
+// checks may take time and must not hold up commands and timers.
+func (e *Executor) startCheck(it *item, now, end, limit time.Time, anytime bool) {
+	if !limit.IsZero() && end.After(limit) {
+		end = limit
+	}
+	it.checking = true
+	e.inflight++
+	c := Check{Task: it.task, Day: it.cy.day, Start: now, End: end, Anytime: anytime}
+	cs := slices.Clone(e.constraints)
+	ctx := e.runCtx
+	go func() {
+		v, name := checkAll(ctx, cs, c)
+		e.checked <- checkResult{it: it, verdict: v, name: name}
+	}()
+}
+
+// checkAll asks the constraints in order; the first that does not allow
+// decides. A panicking constraint refuses.
+func checkAll(ctx context.Context, cs []Constraint, c Check) (v Verdict, name string) {
+	for _, con := range cs {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					v = Refused("constraint %s panicked: %v", con.Name(), r)
+				}
+			}()
+			v = con.Check(ctx, c)
+		}()
+		if v.Decision != Allow {
+			return v, con.Name()
+		}
+	}
+	return Allowed(), ""
+}
+
+// checkDone handles a verdict. The caller holds e.mu.
+func (e *Executor) checkDone(r checkResult) {
+	e.inflight--
+	it := r.it
+	it.checking = false
+	if it.state != pending || e.j.meta.Killed != nil {
+		return
+	}
+	now := e.clk.Now()
+	switch r.verdict.Decision {
+	case Allow:
+		it.allowedGen = e.wakes
+		it.backoff, it.recheckAt, it.waitName = 0, time.Time{}, ""
+	case Refuse:
+		e.deferItem(it, now, ReasonConstraint+r.name, r.verdict.Reason)
+		e.save(it.cy)
+	default:
+		if it.waitName == "" {
+			it.waitSince = now
+		}
+		it.backoff = min(max(2*it.backoff, firstBackoff), maxBackoff)
+		it.recheckAt = now.Add(it.backoff)
+		it.waitName, it.waitReason = r.name, r.verdict.Reason
+		e.hold(it, now, ReasonConstraint+r.name, r.verdict.Reason)
+	}
+}

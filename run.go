@@ -1,0 +1,342 @@
+package afterhours
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/afterhours-go/afterhours/internal/proc"
+)
+
+// DefaultTimerTimeout is the timeout of a timer run that gives none.
+const DefaultTimerTimeout = time.Hour
+
+// RunInfo says which run a Go [Action] is: what AFTERHOURS_TASK,
+// AFTERHOURS_KIND, AFTERHOURS_CYCLE and AFTERHOURS_RUN tell a command line.
+type RunInfo struct {
+	Task  string
+	Kind  Kind
+	Cycle string
+	Run   string
+}
+
+type runInfoKey struct{}
+
+// RunInfoFrom returns the RunInfo of the context an Action runs with.
+func RunInfoFrom(ctx context.Context) (RunInfo, bool) {
+	ri, ok := ctx.Value(runInfoKey{}).(RunInfo)
+	return ri, ok
+}
+
+// ActionFunc makes an [Action] of a function.
+type ActionFunc func(ctx context.Context) error
+
+// Run calls f.
+func (f ActionFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// geteuid is os.Geteuid; tests replace it.
+var geteuid = os.Geteuid
+
+// runResult is how a run ended, from its goroutine to the loop.
+type runResult struct {
+	it        *item
+	end       time.Time
+	pid       int
+	exitCode  int
+	err       error
+	output    []byte
+	stopped   bool // the run ended because its context was cancelled
+	killed    bool // SIGKILL was needed
+	abandoned bool // a Go action did not return within the grace
+}
+
+// deadlineOf returns the instant a run starting at now must be stopped,
+// and what to say when it is.
+func (e *Executor) deadlineOf(it *item, now time.Time) (time.Time, string) {
+	at, why := e.timeoutOf(it, now)
+	if stop, reason, ok := e.downtimeStop(it, now, at); ok {
+		return stop, reason
+	}
+	return at, why
+}
+
+// timeoutOf is the deadline of a run without downtimes: its timeout, its
+// slot's end for a slot task, the window's end for a step without one.
+func (e *Executor) timeoutOf(it *item, now time.Time) (time.Time, string) {
+	t := it.task
+	loc := it.cy.p.Site.loc
+	timeout := time.Duration(t.Timeout)
+	var at time.Time
+	switch t.kind {
+	case CommandKind:
+		at = now.Add(cmdTimeout(it.cmd))
+	case Timer:
+		if timeout == 0 {
+			timeout = DefaultTimerTimeout
+		}
+		at = now.Add(timeout)
+	case Shared:
+		at = it.slot.slot.Run.End
+		if timeout > 0 && now.Add(timeout).Before(at) {
+			at = now.Add(timeout)
+		} else {
+			return at, "stopped: its slot ended at " + hhmm(at.In(loc))
+		}
+	default:
+		if timeout > 0 {
+			at = now.Add(timeout)
+		} else {
+			return it.cy.c.Window.End, "timeout: the window ended at " + hhmm(it.cy.c.Window.End.In(loc))
+		}
+	}
+	return at, "timeout: ran longer than " + shortDuration(at.Sub(now))
+}
+
+// downtimeStop finds a downtime with the action "stop" of a resource the
+// run uses that begins while it runs, before deadline: the run is stopped
+// when it begins (rule 10). Commands and timers are never affected, nor is
+// a task that ignores downtimes.
+func (e *Executor) downtimeStop(it *item, now, deadline time.Time) (time.Time, string, bool) {
+	t := it.task
+	if len(t.down) == 0 || t.kind == CommandKind || t.kind == Timer {
+		return time.Time{}, "", false
+	}
+	for _, o := range it.cy.p.downtimesIn(Interval{Start: now, End: deadline}) {
+		if o.Action == ActionStop && o.Start.After(now) && slices.Contains(t.down, o.Resource) {
+			return o.Start, "stopped: " + o.Resource + " went down at " + hhmm(o.Start.In(it.cy.p.Site.loc)) + " (stop)", true
+		}
+	}
+	return time.Time{}, "", false
+}
+
+// launch starts a pending item: it records the run as active in the
+// journal, then starts it on a goroutine whose result comes back on
+// e.done. The caller holds e.mu.
+func (e *Executor) launch(it *item, now time.Time) {
+	cy := it.cy
+	t := it.task
+	cy.runs[t.Name]++
+	rec := it.rec
+	rec.Attempt = cy.runs[t.Name]
+	if isOneOff(t.kind) {
+		rec.Attempt = e.j.attempts(t.Name) + 1
+	}
+	rec.State = StateActive
+	rec.Start = now
+	cy.log.touch(rec)
+	rec.Run = cy.day + "/" + t.Name + "#" + strconv.Itoa(cy.runs[t.Name])
+	it.deadline, it.deadlineCause = e.deadlineOf(it, now)
+	it.state = running
+	cy.running = append(cy.running, it)
+	e.save(cy)
+
+	ctx, cancel := context.WithCancelCause(e.runCtx)
+	it.cancel = cancel
+	info := RunInfo{Task: t.Name, Kind: t.kind, Cycle: cy.day, Run: rec.Run}
+	e.emitRecord(EventStarted, cy.day, rec, now)
+	grace, clk := e.grace, e.clk
+	started := func(pid int) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if it.state == running {
+			rec.PID = pid
+			cy.log.touch(rec)
+			e.save(cy)
+		}
+	}
+	go func() {
+		r := execute(ctx, t, info, grace, started)
+		r.it = it
+		r.end = clk.Now()
+		e.done <- r
+	}()
+}
+
+// execute runs a task's Action or command line until it ends or ctx is
+// cancelled.
+func execute(ctx context.Context, t *Task, info RunInfo, grace time.Duration, started func(pid int)) runResult {
+	if t.Action != nil {
+		return runAction(context.WithValue(ctx, runInfoKey{}, info), t.Action, grace)
+	}
+	res := runResult{exitCode: -1}
+	env := append(os.Environ(),
+		"AFTERHOURS_TASK="+info.Task,
+		"AFTERHOURS_KIND="+info.Kind.String(),
+		"AFTERHOURS_CYCLE="+info.Cycle,
+		"AFTERHOURS_RUN="+info.Run)
+	spec := proc.Spec{Argv: t.Run, Grace: grace, Started: started}
+	if t.User != "" {
+		u, err := proc.LookupUser(t.User)
+		if err != nil {
+			res.err = fmt.Errorf("cannot run as user %s: %w", t.User, err)
+			return res
+		}
+		if euid := geteuid(); int(u.Credential.Uid) != euid {
+			if euid != 0 {
+				res.err = fmt.Errorf("cannot run as user %s: the executor runs as uid %d, not root", t.User, euid)
+				return res
+			}
+			spec.Credential = u.Credential
+			env = withEnv(env, "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name)
+		}
+	}
+	spec.Env = env
+	r := proc.Run(ctx, spec)
+	res.pid, res.exitCode, res.output = r.PID, r.ExitCode, r.Output
+	res.err, res.stopped, res.killed = r.Err, r.Stopped, r.Killed
+	if r.Err != nil && r.PID == 0 {
+		res.err = fmt.Errorf("cannot run %w", r.Err)
+	}
+	return res
+}
+
+// withEnv sets variables in env, replacing earlier values.
+func withEnv(env []string, vars ...string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for _, v := range vars {
+			if n, _, _ := strings.Cut(v, "="); n == name {
+				replaced = true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return append(out, vars...)
+}
+
+// errPanic marks a Go action's panic.
+var errPanic = errors.New("panic")
+
+// runAction runs a Go action on a goroutine of its own. A panic is an
+// error, with the stack as output. When ctx is cancelled the action has
+// the grace, in real time, to return; then it is abandoned.
+func runAction(ctx context.Context, a Action, grace time.Duration) runResult {
+	res := runResult{exitCode: -1}
+	type outcome struct {
+		err   error
+		stack []byte
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- outcome{fmt.Errorf("%w: %v", errPanic, r), debug.Stack()}
+			}
+		}()
+		done <- outcome{err: a.Run(ctx)}
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		res.stopped = true
+		t := time.NewTimer(grace)
+		select {
+		case o = <-done:
+			t.Stop()
+		case <-t.C:
+			res.abandoned = true
+			res.err = fmt.Errorf("abandoned: the action did not return within %v of its cancellation", grace)
+			return res
+		}
+	}
+	res.err = o.err
+	res.output = o.stack
+	if o.err == nil && ctx.Err() != nil {
+		res.stopped = true
+	}
+	return res
+}
+
+// stop cancels a run with a cause. The caller holds e.mu.
+func (e *Executor) stop(it *item, cause string, interrupt bool) {
+	if it.stopCause != "" || it.cancel == nil {
+		return
+	}
+	it.stopCause, it.interrupt = cause, interrupt
+	it.cancel(errors.New(cause))
+}
+
+// finish records how a run ended. The caller holds e.mu.
+func (e *Executor) finish(r runResult) error {
+	it := r.it
+	cy := it.cy
+	for i, x := range cy.running {
+		if x == it {
+			cy.running = append(cy.running[:i], cy.running[i+1:]...)
+			break
+		}
+	}
+	it.state = done
+	it.cancel(nil)
+	rec := it.rec
+	cy.log.touch(rec)
+	rec.End = r.end
+	rec.PID, rec.ExitCode = r.pid, r.exitCode
+	rec.Output = strings.ToValidUTF8(string(r.output), "\uFFFD")
+	switch {
+	case it.stopCause != "" && (r.err != nil || r.stopped):
+		rec.State = StateFailed
+		rec.Error = it.stopCause
+		rec.Interrupted = it.interrupt
+		switch {
+		case r.abandoned:
+			rec.Error += "; " + r.err.Error()
+		case r.killed:
+			rec.Error += "; killed with SIGKILL after the grace"
+		}
+	case r.err != nil:
+		rec.State = StateFailed
+		rec.Error = r.err.Error()
+	default:
+		rec.State = StateCompleted
+	}
+	if it.timer != nil && it.timer.running == it {
+		it.timer.running = nil
+	}
+	if e.cmdRun == it {
+		e.cmdRun = nil
+	}
+	var err error
+	if err = e.j.saveCycle(cy.log); err == nil && isOneOff(it.task.kind) &&
+		(rec.State == StateCompleted || it.task.kind == SelfUpdate && rec.Interrupted) {
+		if e.j.meta.Done == nil {
+			e.j.meta.Done = map[string]doneOneOff{}
+		}
+		e.j.meta.Done[rec.Task] = doneOneOff{Day: cy.day, Interrupted: rec.State != StateCompleted}
+		err = e.j.saveMeta()
+	}
+	now := r.end
+	if rec.State == StateCompleted {
+		e.emitRecord(EventFinished, cy.day, rec, now)
+	} else {
+		e.emitRecord(EventFailed, cy.day, rec, now)
+		if r.abandoned {
+			e.log.Error("action abandoned", "task", rec.Task, "run", rec.Run)
+		}
+		if it.task.StopsCycle() && it.task.kind != CommandKind && it.task.kind != Timer && cy.stopped == "" && !rec.Interrupted && e.j.meta.Killed == nil {
+			cy.stopped = it.task.Name
+			e.deferPending(cy, now, ReasonStopped, it.task.Name+" failed and stops the cycle")
+			if serr := e.j.saveCycle(cy.log); err == nil {
+				err = serr
+			}
+			e.notify(Notice{Kind: NoticeStopped, Day: cy.day, At: now, Reason: it.task.Name, Failed: cy.log.snapshot().Failed()})
+		}
+	}
+	if cy.ended && len(cy.running) == 0 {
+		if ferr := e.finalize(cy, now); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
