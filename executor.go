@@ -474,7 +474,9 @@ func (e *Executor) Submit(c Command) error {
 // current cycle from now: a new to-do list without what is completed,
 // failed or running. Tasks are identified by name: a running task that the
 // new profile removes finishes. The current cycle keeps its span and
-// window; a changed site applies from the next cycle.
+// window; a changed site applies from the next cycle. A downtime with the
+// action "stop" that the new profile adds stops a run under way that uses
+// its resource when the downtime begins.
 func (e *Executor) Update(p *Profile) error {
 	if p == nil || !p.validated {
 		return ErrNotValidated
@@ -487,7 +489,18 @@ func (e *Executor) Update(p *Profile) error {
 		return nil
 	}
 	e.cur.p = p
-	err := e.plan(e.cur, e.clk.Now(), false)
+	now := e.clk.Now()
+	// A stop downtime the new profile brings stops the runs under way that
+	// use its resource when it begins, as it would have had they started
+	// under it.
+	for _, it := range e.cur.running {
+		if nt := p.byName[it.task.Name]; nt != nil {
+			if stop, why, ok := e.downtimeStop(it, nt.down, now, it.deadline); ok && stop.Before(it.deadline) {
+				it.deadline, it.deadlineCause = stop, why
+			}
+		}
+	}
+	err := e.plan(e.cur, now, false)
 	e.wake()
 	return err
 }

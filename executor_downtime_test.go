@@ -1,6 +1,8 @@
 package afterhours
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -40,6 +42,51 @@ func TestExecutorStopDowntime(t *testing.T) {
 		}
 		if want := time.Date(2026, 11, 25, 8, 15, 0, 0, time.UTC); r.End.Sub(want) < 0 || r.End.Sub(want) > time.Second {
 			t.Errorf("vacuum ended at %v, want when db went down, %v", r.End, want)
+		}
+	})
+}
+
+// An operator adds a stop downtime while a step runs: Update applies it to
+// the run under way.
+func TestExecutorUpdateAddsStopDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := `{"client": "c", "site": {"timezone": "UTC",
+		    "business_hours": {"tue": ["08:00-18:00"], "wed": ["08:00-18:00"]}},
+		  "housekeeping": [{"name": "vacuum", "run": ["/bin/true"], "estimate": "3h", "uses": ["db"]}]%s}`
+		durations := map[string]time.Duration{"vacuum": 2 * time.Hour}
+		p := profileWith(t, fmt.Sprintf(base, ``), durations, nil, nil)
+		start := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC) // Tuesday's window opens
+		e, err := NewExecutor(p, WithClock(newSimClock(start)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, cancel := e.Subscribe()
+		defer cancel()
+		ctx, stop := context.WithTimeout(context.Background(), 4*time.Hour)
+		defer stop()
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		for ev := range events {
+			if ev.Kind == EventStarted && ev.Task == "vacuum" {
+				break
+			}
+		}
+		// 18:00: db goes down at 18:30 and its work must stop.
+		q := profileWith(t, fmt.Sprintf(base, `, "resources": [{"name": "db", "downtimes": [
+		    {"dates": ["2026-11-24"], "from": "18:30", "to": "19:00", "action": "stop"}]}]`), durations, nil, nil)
+		if err := e.Update(q); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		failed := records(e.Journal(), "vacuum", StateFailed)
+		if len(failed) != 1 || !strings.Contains(failed[0].Error, "db went down at 18:30 (stop)") {
+			dumpJournal(t, e.Journal())
+			t.Fatalf("vacuum: %v, want it stopped when db went down", failed)
+		}
+		if want := start.Add(30 * time.Minute); failed[0].End.Sub(want) > time.Second || failed[0].End.Before(want) {
+			t.Errorf("vacuum ended at %v, want %v", failed[0].End, want)
 		}
 	})
 }

@@ -60,7 +60,7 @@ type runResult struct {
 // and what to say when it is.
 func (e *Executor) deadlineOf(it *item, now time.Time) (time.Time, string) {
 	at, why := e.timeoutOf(it, now)
-	if stop, reason, ok := e.downtimeStop(it, now, at); ok {
+	if stop, reason, ok := e.downtimeStop(it, it.task.down, now, at); ok {
 		return stop, reason
 	}
 	return at, why
@@ -98,17 +98,18 @@ func (e *Executor) timeoutOf(it *item, now time.Time) (time.Time, string) {
 	return at, "timeout: ran longer than " + shortDuration(at.Sub(now))
 }
 
-// downtimeStop finds a downtime with the action "stop" of a resource the
-// run uses that begins while it runs, before deadline: the run is stopped
+// downtimeStop finds a downtime with the action "stop", in the cycle's
+// profile, of a resource in down (the resources with downtimes the run's
+// task uses) that begins after now and before deadline: the run is stopped
 // when it begins (rule 10). Commands and timers are never affected, nor is
 // a task that ignores downtimes.
-func (e *Executor) downtimeStop(it *item, now, deadline time.Time) (time.Time, string, bool) {
+func (e *Executor) downtimeStop(it *item, down []string, now, deadline time.Time) (time.Time, string, bool) {
 	t := it.task
-	if len(t.down) == 0 || t.kind == CommandKind || t.kind == Timer {
+	if len(down) == 0 || t.kind == CommandKind || t.kind == Timer {
 		return time.Time{}, "", false
 	}
 	for _, o := range it.cy.p.downtimesIn(Interval{Start: now, End: deadline}) {
-		if o.Action == ActionStop && o.Start.After(now) && slices.Contains(t.down, o.Resource) {
+		if o.Action == ActionStop && o.Start.After(now) && slices.Contains(down, o.Resource) {
 			return o.Start, "stopped: " + o.Resource + " went down at " + hhmm(o.Start.In(it.cy.p.Site.loc)) + " (stop)", true
 		}
 	}
