@@ -104,11 +104,6 @@ func (e Event) String() string {
 // SubscriberBuffer is how many events a subscriber's channel holds.
 const SubscriberBuffer = 256
 
-type subscriber struct {
-	ch      chan Event
-	dropped int
-}
-
 // Subscribe returns a channel of the executor's events and a function that
 // ends the subscription and closes the channel.
 //
@@ -118,38 +113,25 @@ type subscriber struct {
 // how many it lost. The journal ([Executor.Journal]) and [Executor.Status]
 // have everything a lost event said.
 func (e *Executor) Subscribe() (<-chan Event, func()) {
-	s := &subscriber{ch: make(chan Event, SubscriberBuffer)}
 	e.mu.Lock()
-	e.subs[s] = struct{}{}
+	ch, sub := e.subs.Add(SubscriberBuffer)
 	e.mu.Unlock()
-	return s.ch, func() {
+	return ch, func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		if _, ok := e.subs[s]; ok {
-			delete(e.subs, s)
-			close(s.ch)
-		}
+		e.subs.Remove(sub)
 	}
 }
 
 // emit sends ev to every subscriber without blocking. The caller holds
 // e.mu.
 func (e *Executor) emit(ev Event) {
-	for s := range e.subs {
-		ev := ev
-		ev.Dropped = s.dropped
-		select {
-		case s.ch <- ev:
-			s.dropped = 0
-		default:
-			s.dropped++
-		}
-	}
+	e.subs.Send(ev, func(ev *Event, lost int) { ev.Dropped = lost })
 }
 
 // emitRecord emits an event about a record.
 func (e *Executor) emitRecord(kind EventKind, day string, r *Record, at time.Time) {
-	if len(e.subs) == 0 {
+	if e.subs.Len() == 0 {
 		return
 	}
 	cp := *r

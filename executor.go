@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fanout"
 )
 
 // Executor runs a profile's plans, cycle after cycle, against a clock:
@@ -97,7 +99,7 @@ type Executor struct {
 	j           *journal
 	cur         *cycleRun
 	closing     []*cycleRun
-	subs        map[*subscriber]struct{}
+	subs        fanout.Set[Event]
 	notices     []Notice
 	noticeReady chan struct{}
 	poke        chan struct{}
@@ -229,7 +231,6 @@ func NewExecutor(p *Profile, opts ...Option) (*Executor, error) {
 		grace:       DefaultGrace,
 		retention:   DefaultRetention,
 		p:           p,
-		subs:        map[*subscriber]struct{}{},
 		noticeReady: make(chan struct{}, 1),
 		poke:        make(chan struct{}, 1),
 		done:        make(chan runResult, 16),

@@ -73,11 +73,6 @@ type Event struct {
 	Missed int
 }
 
-type subscriber struct {
-	ch     chan Event
-	missed int
-}
-
 // Subscribe returns a channel of the rollout's events from now on, and a
 // function that ends the subscription and closes the channel (calling it
 // again does nothing). The channel is also closed when Run returns, right
@@ -91,45 +86,18 @@ type subscriber struct {
 // still in [Rollout.Status] and [Rollout.Report], which a subscriber that
 // missed events should read; and the closing of the channel is never lost.
 func (r *Rollout) Subscribe() (<-chan Event, func()) {
-	s := &subscriber{ch: make(chan Event, EventBuffer)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ended {
-		close(s.ch)
-		return s.ch, func() {}
-	}
-	if r.subs == nil {
-		r.subs = make(map[*subscriber]struct{})
-	}
-	r.subs[s] = struct{}{}
-	return s.ch, func() {
+	ch, sub := r.subs.Add(EventBuffer) // closed already once Run has returned
+	return ch, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if _, ok := r.subs[s]; ok {
-			delete(r.subs, s)
-			close(s.ch)
-		}
+		r.subs.Remove(sub)
 	}
 }
 
 // emitLocked sends e to every subscriber that has room. r.mu is held, so
 // that every subscriber sees events in the order they happened.
 func (r *Rollout) emitLocked(e Event) {
-	for s := range r.subs {
-		e.Missed = s.missed
-		select {
-		case s.ch <- e:
-			s.missed = 0
-		default:
-			s.missed++
-		}
-	}
-}
-
-// closeSubsLocked closes every subscriber's channel when Run returns.
-func (r *Rollout) closeSubsLocked() {
-	for s := range r.subs {
-		close(s.ch)
-	}
-	r.subs = nil
+	r.subs.Send(e, func(e *Event, lost int) { e.Missed = lost })
 }

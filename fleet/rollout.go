@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fanout"
 )
 
 // Rollout runs phases of work against many targets, as a patch run across a
@@ -55,7 +57,7 @@ type Rollout struct {
 	killCause  error
 	overBudget bool
 	cancel     context.CancelCauseFunc
-	subs       map[*subscriber]struct{}
+	subs       fanout.Set[Event]
 	fileErr    string
 }
 
@@ -177,7 +179,7 @@ func (r *Rollout) Run(ctx context.Context) error {
 			r.mu.Lock()
 			r.state = StateReady
 			r.ended, r.endedAt = true, r.cfg.clock.Now()
-			r.closeSubsLocked()
+			r.subs.Close()
 			r.mu.Unlock()
 			return err
 		}
@@ -206,7 +208,7 @@ func (r *Rollout) Run(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.emitLocked(Event{Kind: EventEnded, At: r.endedAt, State: r.state, Reason: strings.Join(r.reasons, "; ")})
-	r.closeSubsLocked()
+	r.subs.Close()
 	r.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -271,7 +273,7 @@ func (r *Rollout) finish(res result) {
 		}
 	}
 	r.release(r.groupOf[res.i])
-	if len(r.subs) > 0 {
+	if r.subs.Len() > 0 {
 		r.emitLocked(Event{Kind: EventFinished, At: res.end, Target: rec.ID, Group: rec.Group,
 			Phase: rec.Phase, Attempt: rec.Attempts, Outcome: res.outcome, Err: res.err})
 	}
@@ -330,7 +332,7 @@ func (r *Rollout) abandon() {
 		r.counts.Running--
 		r.counts.Abandoned++
 		r.cfg.logger.Error("target abandoned", "target", rec.ID, "phase", rec.Phase)
-		if len(r.subs) > 0 {
+		if r.subs.Len() > 0 {
 			r.emitLocked(Event{Kind: EventFinished, At: now, Target: rec.ID, Group: rec.Group,
 				Phase: rec.Phase, Attempt: rec.Attempts, Outcome: Abandoned})
 		}

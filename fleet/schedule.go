@@ -96,7 +96,7 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Running, now, r.phases[0].Name, 1
 		r.counts.Pending--
 		r.counts.Running++
-		if len(r.subs) > 0 {
+		if r.subs.Len() > 0 {
 			r.emitLocked(Event{Kind: EventStarted, At: now, Target: rec.ID, Group: rec.Group})
 			r.emitLocked(Event{Kind: EventPhase, At: now, Target: rec.ID, Group: rec.Group, Phase: rec.Phase, Attempt: 1})
 		}

@@ -100,7 +100,7 @@ func (r *Rollout) phaseBegins(i, p, attempt int, last error) {
 		return // abandoned
 	}
 	rec.Phase, rec.Attempts = r.phases[p].Name, attempt
-	if len(r.subs) > 0 {
+	if r.subs.Len() > 0 {
 		r.emitLocked(Event{Kind: EventPhase, At: r.cfg.clock.Now(), Target: rec.ID, Group: rec.Group,
 			Phase: rec.Phase, Attempt: attempt, Err: last})
 	}
