@@ -238,6 +238,7 @@ type dayClock struct {
 	// their start); the minutes of other hours go through the rule.
 	hours      *[25]time.Time
 	plainHours uint32
+	times      map[*cronSpec][]time.Time // sorted times of a spec, on dates that are not plain
 }
 
 // clockOf describes date d in loc. A date is plain when no offset change

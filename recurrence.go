@@ -179,24 +179,41 @@ func (c *cronSpec) firstOn(dc *dayClock, from time.Time, loc *time.Location) (ti
 		return dc.midnight.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(c.second)*time.Second), true
 	}
 	// Near an offset change wall time is not monotonic (a time in a gap
-	// moves past the times just after it): look at every time of the day.
-	var best time.Time
-	found := false
+	// moves past the times just after it): every time of the day, resolved
+	// and sorted once per date and spec, then the first at or after from.
+	times := dc.sortedTimes(c, loc)
+	i, _ := slices.BinarySearchFunc(times, from, func(t, from time.Time) int { return t.Compare(from) })
+	if i == len(times) {
+		return time.Time{}, false
+	}
+	return times[i], true
+}
+
+// sortedTimes returns every time of spec c on the date, resolved by the
+// wall-clock rule, sorted, each instant once; kept with the date for the
+// next call with the same spec.
+func (dc *dayClock) sortedTimes(c *cronSpec, loc *time.Location) []time.Time {
+	if times, ok := dc.times[c]; ok {
+		return times
+	}
+	var times []time.Time
 	for h := range 24 {
 		if c.hour&(1<<uint(h)) == 0 {
 			continue
 		}
 		for m := range 60 {
-			if c.minute&(1<<uint(m)) == 0 {
-				continue
-			}
-			t := dc.at(h, m, c.second, loc)
-			if !t.Before(from) && (!found || t.Before(best)) {
-				best, found = t, true
+			if c.minute&(1<<uint(m)) != 0 {
+				times = append(times, dc.at(h, m, c.second, loc))
 			}
 		}
 	}
-	return best, found
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	times = slices.CompactFunc(times, func(a, b time.Time) bool { return a.Equal(b) })
+	if dc.times == nil {
+		dc.times = map[*cronSpec][]time.Time{}
+	}
+	dc.times[c] = times
+	return times
 }
 
 // dayCache keeps the dayClocks of the dates one plan looks at, and the

@@ -156,3 +156,27 @@ func BenchmarkCronDue(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMinuteTimer plans a cycle with a "* * * * *" timer (1,440 runs)
+// on a plain day and on London's spring-forward day, where wall times are
+// resolved and sorted once per date rather than once per run.
+func BenchmarkMinuteTimer(b *testing.B) {
+	p, err := ParseProfile([]byte(`{"client": "c", "site": {"timezone": "Europe/London"},
+	  "timers": [{"name": "t", "run": ["/x"], "schedule": "* * * * *"}]}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, day := range []struct {
+		name string
+		at   time.Time
+	}{{"plain", time.Date(2026, 3, 25, 0, 30, 0, 0, time.UTC)}, {"spring-forward", time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC)}} {
+		b.Run("day="+day.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := PlanAt(p, day.at); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
