@@ -171,7 +171,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 	cy.log.Records = kept
 	cy.log.prune()
 	cy.plan = plan
-	_, cy.holds = cy.p.slotsOf(cy.c, plan.From)
+	_, _, cy.holds = cy.p.slotsOf(cy.c, plan.From)
 	for _, it := range cy.steps {
 		it.state = done
 	}

@@ -182,6 +182,26 @@ func (c *invChecker) checkZone() {
 func (c *invChecker) checkSlots() {
 	c.t.Helper()
 	plan := c.plan
+	// Neighbours: the occurrences outside the span, not void, whose holds
+	// overlap the window from From on; in order of start.
+	var wantN []string
+	for _, o := range c.occs {
+		if !plan.Span.Contains(o.run.Start) && !o.void && o.hold().Overlaps(Interval{plan.From, plan.Window.End}) {
+			wantN = append(wantN, o.tok.Token+" "+o.run.Start.UTC().Format(time.RFC3339))
+		}
+	}
+	slices.Sort(wantN)
+	var gotN []string
+	for _, s := range plan.Neighbours {
+		gotN = append(gotN, s.Token+" "+s.Run.Start.UTC().Format(time.RFC3339))
+		if len(s.Tasks) > 0 || s.Void {
+			c.fail("neighbouring slot %s at %s has tasks %v or is void", s.Token, invT(s.Run.Start), s.Tasks)
+		}
+	}
+	slices.Sort(gotN)
+	if !slices.Equal(gotN, wantN) {
+		c.fail("neighbouring slots %v, want %v", gotN, wantN)
+	}
 	type key struct {
 		token string
 		start int64

@@ -77,6 +77,11 @@ type Plan struct {
 	// Slots are the slot occurrences whose start lies in the span, in order
 	// of start.
 	Slots []Slot
+	// Neighbours are the slot occurrences of the cycles before and after
+	// whose holds overlap the window (from From on): their tasks belong to
+	// those cycles' plans, but contending steps keep out of their holds
+	// here too (rule 4). Void ones are not listed: their holds do not count.
+	Neighbours []Slot
 	// Steps are the placed housekeeping, update and self-update runs, in
 	// order of start.
 	Steps []Step

@@ -28,8 +28,9 @@ func (p *Plan) String() string {
 // WriteText writes the plan as readable text: a header with the client, the
 // cycle's day, the window and the instant steps are projected from; tables
 // of the slots, the steps and the deferrals; and a timeline of the window
-// with one row per slot hold ('-' for the buffer zone, '#' for the slot) and
-// per step ('=' for its projected run), clipped to the window. Times are in
+// with one row per slot hold ('-' for the buffer zone, '#' for the slot),
+// the holds of neighbouring cycles' slots included, and per step ('=' for
+// its projected run), clipped to the window. Times are in
 // the plan's own location, the site's zone, with its abbreviation. The
 // output is deterministic, for golden files; programs should read the JSON
 // form instead.
@@ -163,6 +164,12 @@ func (p *Plan) writeTimeline(buf *bytes.Buffer, window Interval) {
 			note = "outside the window"
 		}
 		rows = append(rows, row{s.Token, string(cells), note})
+	}
+	for _, s := range p.Neighbours {
+		cells := bytes.Repeat([]byte{'.'}, tl.cols)
+		tl.mark(cells, s.Buffer, '-')
+		tl.mark(cells, s.Run, '#')
+		rows = append(rows, row{s.Token, string(cells), "hold of a neighbouring cycle's slot"})
 	}
 	for _, s := range p.Steps {
 		cells := bytes.Repeat([]byte{'.'}, tl.cols)

@@ -23,8 +23,8 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 		Window: Interval{c.Window.Start.In(loc), end},
 		From:   from,
 	}
-	slots, holds := p.slotsOf(c, from)
-	plan.Slots = slots
+	slots, neighbours, holds := p.slotsOf(c, from)
+	plan.Slots, plan.Neighbours = slots, neighbours
 	s := sequencer{p: p, plan: plan, h: h, day: day, end: end, holds: holds, lanes: p.lanes,
 		span: c.Span, cycle: c, days: dayCache{loc: loc}}
 	plan.Downtimes = p.downtimesIn(plan.Window)

@@ -31,10 +31,10 @@ func (tok *Token) occurrence(d Date) (buffer, run Interval) {
 }
 
 // slotsOf returns the slot occurrences whose start lies in the cycle's span,
-// sorted by start (then by token order), and the holds of every occurrence,
-// neighbouring cycles' included, that are not void and overlap the window
-// [from, c.Window.End), sorted by start.
-func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []run) {
+// sorted by start (then by token order); the occurrences of neighbouring
+// cycles whose holds overlap the window [from, c.Window.End) and are not
+// void; and the holds of both that overlap it, sorted by start.
+func (p *Profile) slotsOf(c Cycle, from time.Time) (slots, neighbours []Slot, holds []run) {
 	loc := p.Site.loc
 	for _, tok := range p.Sharing {
 		first := DateOf(c.Span.Start.In(tok.loc)).AddDays(-1)
@@ -53,14 +53,18 @@ func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []run) {
 				continue
 			}
 			void := !tok.Anytime && p.Site.overlapsBusiness(slot)
-			if inSpan {
-				slots = append(slots, Slot{
-					Token:  tok.Token,
-					Buffer: Interval{buffer.Start.In(loc), buffer.End.In(loc)},
-					Run:    Interval{slot.Start.In(loc), slot.End.In(loc)},
-					Void:   void,
-					tok:    tok,
-				})
+			occ := Slot{
+				Token:  tok.Token,
+				Buffer: Interval{buffer.Start.In(loc), buffer.End.In(loc)},
+				Run:    Interval{slot.Start.In(loc), slot.End.In(loc)},
+				Void:   void,
+				tok:    tok,
+			}
+			switch {
+			case inSpan:
+				slots = append(slots, occ)
+			case touches && !void:
+				neighbours = append(neighbours, occ)
 			}
 			if touches && !void {
 				holds = append(holds, run{start: nanos(h.Start), end: nanos(h.End), res: &tok.res})
@@ -68,6 +72,7 @@ func (p *Profile) slotsOf(c Cycle, from time.Time) (slots []Slot, holds []run) {
 		}
 	}
 	slices.SortStableFunc(slots, func(a, b Slot) int { return a.Run.Start.Compare(b.Run.Start) })
+	slices.SortStableFunc(neighbours, func(a, b Slot) int { return a.Run.Start.Compare(b.Run.Start) })
 	slices.SortStableFunc(holds, func(a, b run) int { return cmp.Compare(a.start, b.start) })
-	return slots, holds
+	return slots, neighbours, holds
 }
