@@ -539,9 +539,29 @@ func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 	case d > w.Duration():
 		s.defer_(t, ReasonWindowFull, "needs "+shortDuration(d)+", the window is "+shortDuration(w.Duration()))
 	default:
-		// Deferrals are common in a full window: no fmt here.
-		s.defer_(t, ReasonWindowFull, "needs "+shortDuration(d)+", no room from "+hhmm(at)+" to the window's end at "+hhmm(s.end))
+		// Deferrals are common in a full window: one allocation for the
+		// text, besides the duration's.
+		var b strings.Builder
+		dur := shortDuration(d)
+		b.Grow(len(dur) + 56)
+		b.WriteString("needs ")
+		b.WriteString(dur)
+		b.WriteString(", no room from ")
+		writeHHMM(&b, at)
+		b.WriteString(" to the window's end at ")
+		writeHHMM(&b, s.end)
+		s.defer_(t, ReasonWindowFull, b.String())
 	}
+}
+
+// writeHHMM writes the wall clock of t as 15:04.
+func writeHHMM(b *strings.Builder, t time.Time) {
+	h, m, _ := t.Clock()
+	b.WriteByte(byte('0' + h/10))
+	b.WriteByte(byte('0' + h%10))
+	b.WriteByte(':')
+	b.WriteByte(byte('0' + m/10))
+	b.WriteByte(byte('0' + m%10))
 }
 
 // hhmm formats the wall clock of t as 15:04.
