@@ -29,7 +29,7 @@ var fuzzBroken = []string{
 	`{"client": "c", "site": {"timezone": "UTC", "tags": ["x"]}, "housekeeping": [{"name": "a", "run": ["/a"], "tags": ["x", "!x"]}]}`,
 	// duplicated names
 	`{"client": "c", "site": {"timezone": "UTC"}, "housekeeping": [{"name": "a", "run": ["/a"]}], "updates": [{"name": "a", "run": ["/a"]}]}`,
-	// sections not supported yet
+	// a timer and a schedule
 	`{"client": "c", "site": {"timezone": "UTC"}, "timers": [], "housekeeping": [{"name": "a", "run": ["/a"], "schedule": "0 3 * * *"}]}`,
 	// open all week: no window ever
 	`{"client": "c", "site": {"timezone": "UTC", "business_hours": {"mon": ["00:00-24:00"], "tue": ["00:00-24:00"],
