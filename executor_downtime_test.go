@@ -90,3 +90,33 @@ func TestExecutorUpdateAddsStopDowntime(t *testing.T) {
 		}
 	})
 }
+
+// A step running late does not start in a downtime of a resource it uses:
+// it waits for the downtime's end.
+func TestExecutorLateStepWaitsForDowntime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := `{"client": "c", "site": {"timezone": "UTC",
+		    "business_hours": {"tue": ["08:00-18:00"], "wed": ["08:00-18:00"]}},
+		  "housekeeping": [{"name": "a", "run": ["/bin/true"], "estimate": "10m"},
+		    {"name": "b", "run": ["/bin/true"], "estimate": "10m", "uses": ["db"]}],
+		  "resources": [{"name": "db", "downtimes": [{"dates": ["2026-11-24"], "from": "19:00", "to": "20:00", "action": "postpone"}]}]}`
+		// a takes an hour, not ten minutes: b, planned for 18:10, is late.
+		p := profileWith(t, src, map[string]time.Duration{"a": time.Hour}, nil, nil)
+		start := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
+		e, err := NewExecutor(p, WithClock(newSimClock(start)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := runFor(t, e, 4*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		b := records(e.Journal(), "b", StateCompleted)
+		if len(b) != 1 {
+			dumpJournal(t, e.Journal())
+			t.Fatalf("b completed %d times, want once", len(b))
+		}
+		if want := time.Date(2026, 11, 24, 20, 0, 0, 0, time.UTC); b[0].Start.Before(want) {
+			t.Errorf("b started at %v, in db's downtime; want at or after %v", b[0].Start, want)
+		}
+	})
+}
