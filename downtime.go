@@ -90,13 +90,7 @@ func (p *Profile) compileResources(ps *problems) {
 			ps.add(rp, "null resource")
 			continue
 		}
-		switch {
-		case r.Name == "":
-			ps.add(rp+".name", "required")
-		case seen[r.Name]:
-			ps.add(rp+".name", "resource %q repeated", r.Name)
-		}
-		seen[r.Name] = true
+		uniqueName(ps, rp+".name", "resource", r.Name, seen)
 		for j, d := range r.Downtimes {
 			dp := fmt.Sprintf("%s.downtimes[%d]", rp, j)
 			if d == nil {

@@ -168,14 +168,19 @@ func (p *Profile) compile(ps *problems) {
 	p.validated = len(ps.list) == n
 }
 
-func (p *Profile) compileToken(ps *problems, tp string, tok *Token, seen map[string]bool) {
+// uniqueName reports a name that is empty or already in seen, and adds it.
+func uniqueName(ps *problems, path, what, name string, seen map[string]bool) {
 	switch {
-	case tok.Token == "":
-		ps.add(tp+".token", "required")
-	case seen[tok.Token]:
-		ps.add(tp+".token", "token %q repeated", tok.Token)
+	case name == "":
+		ps.add(path, "required")
+	case seen[name]:
+		ps.add(path, "%s %q repeated", what, name)
 	}
-	seen[tok.Token] = true
+	seen[name] = true
+}
+
+func (p *Profile) compileToken(ps *problems, tp string, tok *Token, seen map[string]bool) {
+	uniqueName(ps, tp+".token", "token", tok.Token, seen)
 	base, err := parseClock(tok.Base, false)
 	if err != nil {
 		ps.add(tp+".base", "%v", err)
