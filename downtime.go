@@ -234,9 +234,10 @@ func (p *Profile) downtimesIn(iv Interval) []Downtime {
 // "downtime:<resource>".
 func ReasonDowntime(resource string) string { return "downtime:" + resource }
 
-// linkDowntimes records, for every task, the resources with downtimes it
-// uses: its own uses and, for a slot task, its token and the token's uses.
-// A task that ignores downtimes gets none.
+// linkDowntimes records, for every task downtimes apply to, the resources
+// with downtimes it uses: its own uses and, for a slot task, its token and
+// the token's uses. A task that ignores downtimes gets none, and so do
+// timers, which downtimes never affect.
 func (p *Profile) linkDowntimes() {
 	down := map[string]bool{}
 	for _, r := range p.Resources {
@@ -266,7 +267,7 @@ func (p *Profile) linkDowntimes() {
 			link(t, append([]string{tok.Token}, tok.Uses...))
 		}
 	}
-	for _, list := range [][]*Task{p.Housekeeping, p.Updates, p.Timers} {
+	for _, list := range [][]*Task{p.Housekeeping, p.Updates} {
 		for _, t := range list {
 			link(t, nil)
 		}

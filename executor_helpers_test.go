@@ -121,18 +121,7 @@ func profileWith(t testing.TB, src string, durations map[string]time.Duration, f
 	return &p
 }
 
-func allTasks(p *Profile) []*Task {
-	var out []*Task
-	for _, tok := range p.Sharing {
-		out = append(out, tok.Tasks...)
-	}
-	out = append(out, p.Housekeeping...)
-	out = append(out, p.Updates...)
-	if p.SelfUpdate != nil {
-		out = append(out, p.SelfUpdate)
-	}
-	return append(out, p.Timers...)
-}
+func allTasks(p *Profile) []*Task { return append(p.tasksInOrder(), p.Timers...) }
 
 // runFor runs e until the clock has advanced by d, and returns Run's error.
 func runFor(t testing.TB, e *Executor, d time.Duration) error {

@@ -49,20 +49,9 @@ func invOccurrences(p *Profile, from, to time.Time) []invOccurrence {
 	return out
 }
 
-// invAllTasks returns every task of the profile: slot tasks, housekeeping,
-// updates and the self-update.
-func invAllTasks(p *Profile) []*Task {
-	var all []*Task
-	for _, tok := range p.Sharing {
-		all = append(all, tok.Tasks...)
-	}
-	all = append(all, p.Housekeeping...)
-	all = append(all, p.Updates...)
-	if p.SelfUpdate != nil {
-		all = append(all, p.SelfUpdate)
-	}
-	return all
-}
+// invAllTasks returns every task of the profile but the timers: slot
+// tasks, housekeeping, updates and the self-update.
+func invAllTasks(p *Profile) []*Task { return p.tasksInOrder() }
 
 // invEstimate is rule 11: the longest of the three newest durations the
 // history has, else the estimate, else the timeout, else 10m.

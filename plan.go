@@ -39,6 +39,14 @@ type planConfig struct {
 	history History
 }
 
+func configOf(opts []PlanOption) planConfig {
+	var cfg planConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
 // WithHistory plans with what h knows of the past: settled tasks are
 // deferred as "done", and estimates come from recent runs (rule 11).
 // A nil h is no history.
@@ -160,10 +168,7 @@ func PlanAt(p *Profile, now time.Time, opts ...PlanOption) (*Plan, error) {
 	if y := now.Year(); y < 1700 || y > 2200 {
 		return nil, ErrOutOfRange
 	}
-	var cfg planConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := configOf(opts)
 	c, ok := p.Site.windowFrom(now)
 	if !ok {
 		return nil, ErrNoWindow
@@ -198,10 +203,7 @@ func Forecast(p *Profile, clk Clock, n int, opts ...PlanOption) ([]*Plan, error)
 	if n < 0 {
 		return nil, fmt.Errorf("afterhours: forecast of %d days", n)
 	}
-	var cfg planConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := configOf(opts)
 	now := clk.Now()
 	if y := now.Year(); y < 1700 || y > 2200-n/366-1 {
 		return nil, ErrOutOfRange

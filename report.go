@@ -61,10 +61,7 @@ func AffectedReport(p *Profile, clk Clock, n int, opts ...PlanOption) ([]Affecte
 	if err != nil || len(plans) == 0 {
 		return nil, err
 	}
-	var cfg planConfig
-	for _, o := range opts {
-		o(&cfg)
-	}
+	cfg := configOf(opts)
 	horizon := Interval{plans[0].Span.Start, plans[len(plans)-1].Span.End}
 	var rows []Affected
 	for _, o := range p.downtimesIn(horizon) {
@@ -98,6 +95,9 @@ func planFor(plans []*Plan, o Downtime) *Plan {
 	return nil
 }
 
+// tasksInOrder returns the tasks the sequence and the slots run: slot
+// tasks, housekeeping, updates and the self-update, in the profile's order.
+// Timers are not among them.
 func (p *Profile) tasksInOrder() []*Task {
 	var all []*Task
 	for _, tok := range p.Sharing {

@@ -27,8 +27,13 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	plan.Slots, plan.Neighbours = slots, neighbours
 	s := sequencer{p: p, plan: plan, h: h, day: day, end: end, holds: holds, lanes: p.lanes,
 		span: c.Span, cycle: c, days: dayCache{loc: loc}}
-	plan.Downtimes = p.downtimesIn(plan.Window)
+	// The window lies in the span: its downtimes are among the span's.
 	s.spanDowntimes = p.downtimesIn(plan.Span)
+	for _, o := range s.spanDowntimes {
+		if o.Overlaps(plan.Window) {
+			plan.Downtimes = append(plan.Downtimes, o)
+		}
+	}
 	s.stopped = s.stoppedBy()
 	s.slotTasks()
 	s.timers()
@@ -81,8 +86,13 @@ type sequencer struct {
 	barrier    time.Time // the end of the previous phase
 	phaseStart int       // index in plan.Steps of the current phase's first step
 
-	spanDowntimes []Downtime // the downtimes of the whole span, for slots outside the window
-	nexts         []nextDue  // by recurrence id, as worked out
+	spanDowntimes []Downtime  // the downtimes of the whole span, for slots outside the window
+	nexts         []nextDue   // by recurrence id, as worked out
+	neighbours    [2]struct { // the cycles before and after, for downtimes across cycles
+		c     Cycle
+		downs []Downtime
+		known bool
+	}
 }
 
 func (s *sequencer) defer_(t *Task, reason, detail string) {
@@ -235,18 +245,30 @@ type nextDue struct {
 // cycle and an anticipate downtime of a resource it uses covers that
 // cycle's whole window.
 func (s *sequencer) anticipated(t *Task, next time.Time, ok bool) bool {
-	c := s.p.Site.Cycle(s.cycle.Day.AddDays(1))
+	c, downs := s.neighbour(1)
 	if !ok || !c.Span.Contains(next) || c.Window.Empty() {
 		return false
 	}
 	covered := c.Window.Start
-	for _, o := range s.p.downtimesIn(c.Window) {
+	for _, o := range downs {
 		if o.Action != ActionAnticipate || !slices.Contains(t.down, o.Resource) || o.Start.After(covered) {
 			continue
 		}
 		covered = laterOf(covered, o.End)
 	}
 	return !covered.Before(c.Window.End)
+}
+
+// neighbour returns the cycle before (-1) or after (+1) this one and the
+// downtimes touching its window, worked out once a plan.
+func (s *sequencer) neighbour(k int) (Cycle, []Downtime) {
+	n := &s.neighbours[(k+1)/2]
+	if !n.known {
+		n.c = s.p.Site.Cycle(s.cycle.Day.AddDays(k))
+		n.downs = s.p.downtimesIn(n.c.Window)
+		n.known = true
+	}
+	return n.c, n.downs
 }
 
 // carried reports whether t was due in the previous cycle, a postpone
@@ -256,11 +278,11 @@ func (s *sequencer) carried(t *Task) bool {
 	if s.h == nil {
 		return false
 	}
-	c := s.p.Site.Cycle(s.cycle.Day.AddDays(-1))
+	c, downs := s.neighbour(-1)
 	if at, ok := t.recur.next(c.Span.Start, c.Span.End, nil); !ok || !c.Span.Contains(at) {
 		return false
 	}
-	for _, o := range s.p.downtimesIn(c.Window) {
+	for _, o := range downs {
 		if o.Action == ActionPostpone && slices.Contains(t.down, o.Resource) {
 			return !s.h.Settled(t.Name, c.Day.String())
 		}

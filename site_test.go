@@ -210,3 +210,19 @@ func TestValidated(t *testing.T) {
 	require.NoError(t, p.Validate())
 	require.True(t, p.Validated())
 }
+
+func TestNextBusiness(t *testing.T) {
+	shop := mustSite(t, Site{Timezone: "Europe/London", BusinessHours: weekdays})
+	next, ok := shop.NextBusiness(at(t, "Europe/London", "2026-11-28 13:00")) // Saturday, after closing
+	require.True(t, ok)
+	require.Equal(t, at(t, "Europe/London", "2026-11-30 08:00"), next)
+	inside := at(t, "Europe/London", "2026-11-30 09:15")
+	next, ok = shop.NextBusiness(inside)
+	require.True(t, ok)
+	require.Equal(t, inside, next, "an instant in business time is its own next business instant")
+	require.True(t, shop.InBusiness(inside))
+
+	kiosk := mustSite(t, Site{Timezone: "Asia/Kathmandu"})
+	_, ok = kiosk.NextBusiness(inside)
+	require.False(t, ok, "a site without business hours has none")
+}
