@@ -103,7 +103,10 @@ func (p *Profile) Validated() bool { return p != nil && p.validated }
 func (p *Profile) Task(name string) *Task { return p.byName[name] }
 
 // Validate checks the whole profile, collecting every problem with its
-// field path into a *ValidationError, and compiles it for planning. A
+// field path into a *ValidationError, and compiles it for planning. Among
+// the problems: a NUL byte in any string of the profile, map keys included
+// (no name, command line, path or zone can carry one), and business hours
+// that leave no after-hours window (see [Site]). A
 // profile that fails validation cannot be planned ([ErrNotValidated]).
 func (p *Profile) Validate() error {
 	var ps problems

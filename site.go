@@ -22,7 +22,11 @@ import (
 // missing from the map is closed, and so is every date of Closed. Business
 // time is the union of the intervals, with an interval ending at 24:00 and the
 // next day's interval starting at 00:00 merged into one period. A site with no
-// business hours at all (an unattended kiosk) is after hours every day.
+// business hours at all (an unattended kiosk) is after hours every day. Business
+// hours must leave some weekday an after-hours window once the grace is
+// applied, closed dates aside: a site open around the clock every day, or
+// one whose grace swallows every day's after hours, is refused at
+// "business_hours", since every plan for it would fail with [ErrNoWindow].
 //
 // # Cycles
 //
