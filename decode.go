@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
 	"sort"
 	"strings"
@@ -11,25 +12,39 @@ import (
 
 // ParseProfile decodes a profile from JSON, strictly, validates it and
 // compiles it. Every problem is reported, each with its field path, in one
-// *ValidationError: unknown fields, values of the wrong JSON type, bad
-// durations, times, dates and zones, and everything [Profile.Validate]
-// checks.
+// *ValidationError: unknown fields, keys repeated in one object (at any
+// depth: JSON leaves their meaning open and encoding/json would silently
+// keep the last), values of the wrong JSON type, bad durations, times,
+// dates and zones, and everything [Profile.Validate] checks.
+//
+// A top-level "$schema" string, which editors use to find the JSON Schema
+// of a document, is accepted and ignored; it is no field of [Profile].
 func ParseProfile(data []byte) (*Profile, error) {
 	var ps problems
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var tree any
-	if err := dec.Decode(&tree); err != nil {
+	tree, err := decodeTree(&ps, dec, "", 0)
+	if err != nil {
+		ps.list = ps.list[:0] // problems of half a document would mislead
 		ps.add("", "invalid JSON: %v", err)
 		return nil, ps.err()
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
+		ps.list = ps.list[:0]
 		ps.add("", "invalid JSON: data after the profile")
 		return nil, ps.err()
 	}
-	if _, ok := tree.(map[string]any); !ok {
+	obj, ok := tree.(map[string]any)
+	if !ok {
+		ps.list = ps.list[:0]
 		ps.add("", "a profile is a JSON object")
 		return nil, ps.err()
+	}
+	if schema, ok := obj[schemaKey]; ok {
+		if _, ok := schema.(string); !ok {
+			ps.add(schemaKey, "want a string: the address of the profile's JSON Schema")
+		}
+		delete(obj, schemaKey)
 	}
 	tree = check(&ps, "", tree, reflect.TypeFor[Profile]())
 	// The checked tree now holds only known fields of the right types, so
@@ -48,6 +63,66 @@ func ParseProfile(data []byte) (*Profile, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// schemaKey is the top-level key that names a document's JSON Schema.
+const schemaKey = "$schema"
+
+// maxDepth bounds how deeply JSON values may nest. A profile needs five
+// levels; the bound keeps hostile input from growing the stack.
+const maxDepth = 64
+
+// decodeTree reads the next JSON value from dec as encoding/json decodes
+// into an any (objects as map[string]any, numbers as json.Number), and
+// reports every key repeated within one object at its path, keeping the
+// first value. It reads token by token because a map cannot tell that a
+// key came twice.
+func decodeTree(ps *problems, dec *json.Decoder, path string, depth int) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	delim, ok := tok.(json.Delim)
+	if !ok {
+		return tok, nil // a string, json.Number, bool or nil
+	}
+	if depth == maxDepth {
+		return nil, fmt.Errorf("nested deeper than %d levels", maxDepth)
+	}
+	switch delim {
+	case '{':
+		obj := map[string]any{}
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			key, _ := tok.(string) // the decoder takes nothing else for a key
+			kp := join(path, key)
+			v, err := decodeTree(ps, dec, kp, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := obj[key]; dup {
+				ps.add(kp, "duplicate key: a key may appear once in an object")
+				continue
+			}
+			obj[key] = v
+		}
+		_, err = dec.Token() // '}'
+		return obj, err
+	default: // '['
+		arr := []any{}
+		for i := 0; dec.More(); i++ {
+			v, err := decodeTree(ps, dec, fmt.Sprintf("%s[%d]", path, i), depth+1)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		_, err = dec.Token() // ']'
+		return arr, err
+	}
 }
 
 var (

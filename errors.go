@@ -37,8 +37,9 @@ func (p Problem) String() string {
 }
 
 // ValidationError lists every problem found in a profile: first those of
-// its JSON form (unknown fields, values of the wrong type, bad durations),
-// sorted by path, then the others in the order of the profile's sections. It is returned by [ParseProfile], [LoadProfile] and
+// its JSON form (keys repeated in an object, in the order they come; then
+// unknown fields, values of the wrong type, bad durations, sorted by path),
+// then the others in the order of the profile's sections. It is returned by [ParseProfile], [LoadProfile] and
 // [Profile.Validate]; use [errors.As] to get at the problems.
 type ValidationError struct {
 	Problems []Problem

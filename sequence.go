@@ -550,8 +550,9 @@ func (s *sequencer) isPostpone(b Interval) bool {
 	return false
 }
 
-// spanText formats an interval as "01:00-03:00" in its zone.
-func spanText(iv Interval) string { return hhmm(iv.Start) + "-" + hhmm(iv.End) }
+// spanText formats an interval as "01:00-03:00" in its zone ("00:00-24:00"
+// for a whole day: see clockSpan).
+func spanText(iv Interval) string { return clockSpan(iv) }
 
 func (s *sequencer) deferFull(t *Task, d time.Duration, at time.Time) {
 	w := s.plan.Window

