@@ -71,7 +71,10 @@ func (c *Cgroups) Close() error {
 			os.Remove(filepath.Join(c.dir, e.Name())) // fails while populated
 		}
 	}
-	return os.Remove(c.dir)
+	if err := os.Remove(c.dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Cgroup is the leaf cgroup of one run.
