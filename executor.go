@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/afterhours-go/afterhours/internal/fanout"
+	"github.com/afterhours-go/afterhours/internal/proc"
 )
 
 // Executor runs a profile's plans, cycle after cycle, against a clock:
@@ -117,6 +118,13 @@ type Executor struct {
 	timerAt time.Time // when the armed timer fires; zero when none is armed
 	timerC  <-chan time.Time
 	firedAt time.Time // when the timer that just fired was due
+
+	// Processes: see orphans.go.
+	cgroups   *proc.Cgroups // nil: runs are isolated by process group
+	isolation string        // IsolationCgroup or IsolationProcessGroup, from Run's start
+	boot      string        // the boot id
+	orphans   []orphanRun   // runs a crashed executor left, to end when Run starts
+	survivors []survivor    // runs whose processes outlived SIGKILL
 }
 
 // Option configures an [Executor]. Options validate their arguments:
@@ -218,8 +226,9 @@ func WithRetention(n int) Option {
 // state from the store: a record that cannot be read or decoded is a
 // *[StateError] naming it, and is left as it is. Runs the state says were
 // active are recorded as failed and interrupted: the executor that ran them
-// is gone. An interrupted self-update is not run again on its own (the
-// agent restarting itself is the usual way a self-update ends); other
+// is gone; their processes are ended when Run starts (see [Executor.Run]).
+// An interrupted self-update is not run again on its own (the agent
+// restarting itself is the usual way a self-update ends); other
 // interrupted tasks count as failed in their cycle.
 func NewExecutor(p *Profile, opts ...Option) (*Executor, error) {
 	if p == nil || !p.validated {
@@ -275,6 +284,17 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // returns nil. It returns an error at once when the executor already runs,
 // and stops as above and returns an error when the store fails: an
 // executor that cannot keep its journal must not go on.
+//
+// Before anything starts (no step, slot task, timer, command or
+// self-update), Run ends the processes of the runs a crashed executor left
+// active, as their journal records identify them: their cgroup, and their
+// process group while its leader has the recorded start time in the same
+// boot, so that a reused PID is never signalled. They get SIGTERM, then
+// SIGKILL after the grace (real time); Run waits until they are gone, at
+// most [proc.KillWait] after SIGKILL. Each run's record says what became
+// of its processes. Processes that outlive SIGKILL (uninterruptible sleep)
+// hold back the self-update alone ([ReasonOrphaned]) until they are gone:
+// other work, commands first, may be what frees them.
 func (e *Executor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {
@@ -282,9 +302,15 @@ func (e *Executor) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	e.running = true
+	e.mu.Unlock()
+	err := e.endOrphans()
+	e.mu.Lock()
+	e.openCgroups()
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	e.runCtx = runCtx
-	err := e.start(e.clk.Now())
+	if err == nil {
+		err = e.start(e.clk.Now())
+	}
 	e.mu.Unlock()
 
 	stopNotices := make(chan struct{})
@@ -401,6 +427,7 @@ func (e *Executor) shutdown(cancelRuns context.CancelFunc) {
 	}
 	e.running = false
 	e.timerC, e.timerAt = nil, time.Time{}
+	e.closeCgroups()
 	e.mu.Unlock()
 }
 

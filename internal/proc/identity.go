@@ -120,40 +120,9 @@ var ErrUnverifiable = errors.New("no start time or boot id recorded: its PID is 
 // that was reused is never signalled, and each signal goes through a pidfd
 // opened before the check.
 func EndOrphan(o Orphan, grace time.Duration) (found []int, err error) {
-	boot, err := BootID()
+	members, cg, err := o.members()
 	if err != nil {
 		return nil, err
-	}
-	var cg *Cgroup
-	if o.Cgroup != "" && (o.Leader.Boot == boot || o.Leader.Boot == "") {
-		if !isRunCgroup(o.Cgroup) {
-			return nil, fmt.Errorf("%s: not a run's cgroup", o.Cgroup)
-		}
-		cg = &Cgroup{Path: filepath.Clean(o.Cgroup)}
-	}
-	verified := o.Leader.PID > 0 && o.Leader.Start > 0 && o.Leader.Boot != ""
-	if o.Leader.PID > 0 && !verified && cg == nil {
-		return nil, ErrUnverifiable
-	}
-	if verified && o.Leader.Boot != boot {
-		verified = false // rebooted since: nothing of the group is left
-	}
-	members := func() map[int]uint64 {
-		out := map[int]uint64{}
-		if cg != nil {
-			pids, _ := cg.Procs()
-			for _, pid := range pids {
-				if s, err := readStat(pid); err == nil && s.live() {
-					out[pid] = s.start
-				}
-			}
-		}
-		if verified {
-			for pid, s := range groupOf(o.Leader) {
-				out[pid] = s
-			}
-		}
-		return out
 	}
 	first := members()
 	for pid := range first {
@@ -195,6 +164,60 @@ func EndOrphan(o Orphan, grace time.Duration) (found []int, err error) {
 		}
 	}
 	return found, nil
+}
+
+// Alive returns the live processes of an orphaned run, as [EndOrphan]
+// tells them; none for one whose identity was not recorded.
+func Alive(o Orphan) []int {
+	members, _, err := o.members()
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for pid := range members() {
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// members returns the function that lists the orphan's live processes
+// with their start times, and its cgroup when it has one.
+func (o Orphan) members() (func() map[int]uint64, *Cgroup, error) {
+	boot, err := BootID()
+	if err != nil {
+		return nil, nil, err
+	}
+	var cg *Cgroup
+	if o.Cgroup != "" && (o.Leader.Boot == boot || o.Leader.Boot == "") {
+		if !isRunCgroup(o.Cgroup) {
+			return nil, nil, fmt.Errorf("%s: not a run's cgroup", o.Cgroup)
+		}
+		cg = &Cgroup{Path: filepath.Clean(o.Cgroup)}
+	}
+	verified := o.Leader.PID > 0 && o.Leader.Start > 0 && o.Leader.Boot != ""
+	if o.Leader.PID > 0 && !verified && cg == nil {
+		return nil, nil, ErrUnverifiable
+	}
+	if verified && o.Leader.Boot != boot {
+		verified = false // rebooted since: nothing of the group is left
+	}
+	return func() map[int]uint64 {
+		out := map[int]uint64{}
+		if cg != nil {
+			pids, _ := cg.Procs()
+			for _, pid := range pids {
+				if s, err := readStat(pid); err == nil && s.live() {
+					out[pid] = s.start
+				}
+			}
+		}
+		if verified {
+			for pid, s := range groupOf(o.Leader) {
+				out[pid] = s
+			}
+		}
+		return out
+	}, cg, nil
 }
 
 // groupOf returns the live members of the process group of leader, with

@@ -93,8 +93,11 @@ func CheckExecutable(path string) error {
 
 // User is what a run as another user needs.
 type User struct {
-	Name       string
-	Home       string
+	Name string
+	Home string
+	// Shell is the login shell of the user's /etc/passwd entry, /bin/sh
+	// when it has none there (a user from another name service).
+	Shell      string
 	Credential *syscall.Credential
 }
 
@@ -121,7 +124,23 @@ func LookupUser(name string) (*User, error) {
 			}
 		}
 	}
-	return &User{Name: u.Username, Home: u.HomeDir, Credential: cred}, nil
+	return &User{Name: u.Username, Home: u.HomeDir, Shell: loginShell("/etc/passwd", u.Username), Credential: cred}, nil
+}
+
+// loginShell returns the shell of user name in the passwd file, or
+// /bin/sh. os/user does not tell it.
+func loginShell(passwd, name string) string {
+	data, err := os.ReadFile(passwd)
+	if err != nil {
+		return "/bin/sh"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 7 && f[0] == name && f[6] != "" {
+			return f[6]
+		}
+	}
+	return "/bin/sh"
 }
 
 // Isolations: how a run's processes are held together and ended.
