@@ -27,6 +27,10 @@ const (
 // outlived SIGKILL) still run. It is planned again once they are gone.
 const ReasonOrphaned = "orphaned"
 
+// openCgroups is proc.OpenCgroups; tests replace it to run with process
+// groups alone.
+var openCgroups = proc.OpenCgroups
+
 // orphanRun is a run a previous executor left active, with a process to
 // end before anything starts.
 type orphanRun struct {
@@ -114,7 +118,7 @@ func (e *Executor) openCgroups() {
 		return
 	}
 	e.boot, _ = proc.BootID()
-	cgs, err := proc.OpenCgroups()
+	cgs, err := openCgroups()
 	if err != nil {
 		e.isolation = IsolationProcessGroup
 		e.log.Info("runs are isolated by process group only", "why", err)
