@@ -57,13 +57,23 @@ import (
 //
 // # Runs
 //
-// A task's Run is started without a shell, in a process group of its own,
-// with the environment of the executor's process plus AFTERHOURS_TASK,
-// AFTERHOURS_KIND, AFTERHOURS_CYCLE and AFTERHOURS_RUN (cycle/task#n). Its
-// executable must exist and be executable, or the run fails saying so.
-// With User set it runs as that user (and HOME, USER and LOGNAME are that
-// user's); an executor that is not root fails such a run unless the user is
-// its own. A run ends with its group: what it leaves running is ended too.
+// A task's Run is started without a shell, in a process group of its own
+// and, where a cgroup v2 hierarchy is writable, in a cgroup of its own
+// (created below the executor's own cgroup, the process placed in it before
+// it runs a single instruction); [Status] says which ([IsolationCgroup],
+// [IsolationProcessGroup]). It gets the environment of the executor's
+// process plus AFTERHOURS_TASK, AFTERHOURS_KIND, AFTERHOURS_CYCLE and
+// AFTERHOURS_RUN (cycle/task#n). Its executable must exist and be
+// executable, or the run fails saying so. With User set it runs as that
+// user; when that user is not the executor's, with a clean environment:
+// PATH ([SafePath]), HOME, USER, LOGNAME and SHELL of that user and the
+// AFTERHOURS_* variables, never the executor's (its tokens stay its own).
+// An executor that is not root fails such a run unless the user is its
+// own. A run ends with its group and its cgroup: what it leaves running is
+// ended too, a descendant that left the group (setsid) included where the
+// run has a cgroup. The run's cgroup, PID and the PID's start time are in
+// the journal before the executor goes on, so that a restarted executor
+// ends what a crash left (see [Executor.Run]).
 // A task's Action runs on a goroutine with a context that carries its
 // [RunInfo]; a panic fails the run, with the stack as its output.
 //
@@ -71,10 +81,12 @@ import (
 // the window's end, a slot task's the slot's end (always at most that),
 // a timer's [DefaultTimerTimeout] and a command's [DefaultCommandTimeout].
 // At the deadline, at a kill and when Run's context ends, a process group
-// gets SIGTERM, and SIGKILL if anything of it is left after the grace
-// ([WithGrace]); an Action's context is cancelled, and an Action that has
-// not returned after the grace is abandoned (its goroutine is left behind)
-// and its run recorded as failed.
+// gets SIGTERM, and SIGKILL (cgroup.kill) if anything of it is left after
+// the grace ([WithGrace]); the run ends once its processes are gone (a
+// process that outlives SIGKILL by 5 seconds is recorded, and holds
+// back the self-update while it lives); an Action's context is cancelled,
+// and an Action that has not returned after the grace is abandoned (its
+// goroutine is left behind) and its run recorded as failed.
 //
 // # Concurrency
 //
@@ -291,7 +303,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // process group while its leader has the recorded start time in the same
 // boot, so that a reused PID is never signalled. They get SIGTERM, then
 // SIGKILL after the grace (real time); Run waits until they are gone, at
-// most [proc.KillWait] after SIGKILL. Each run's record says what became
+// most 5 seconds after SIGKILL. Each run's record says what became
 // of its processes. Processes that outlive SIGKILL (uninterruptible sleep)
 // hold back the self-update alone ([ReasonOrphaned]) until they are gone:
 // other work, commands first, may be what frees them.

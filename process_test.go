@@ -188,3 +188,72 @@ func TestRunAsAnotherUserCleanEnvironment(t *testing.T) {
 		t.Errorf("env as the executor's user lacks its environment:\n%s", own)
 	}
 }
+
+// Processes of an interrupted run that outlive SIGKILL (here: a live
+// process standing for one in uninterruptible sleep) hold back the
+// self-update alone; once they are gone, a re-plan lets it run.
+func TestSurvivorsHoldBackTheSelfUpdate(t *testing.T) {
+	sleeper, err := proc.Start(proc.Spec{Argv: []string{"/usr/bin/sleep", "1000"}, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctxSleep, stopSleep := context.WithCancel(context.Background())
+	slept := make(chan proc.Result, 1)
+	go func() { slept <- sleeper.Wait(ctxSleep) }()
+	defer func() { stopSleep(); <-slept }()
+
+	p, err := ParseProfile([]byte(`{"client": "c", "site": {"timezone": "UTC", "business_hours": {"mon": ["08:00-18:00"]}},
+	  "updates": [{"name": "u", "run": ["/bin/true"], "estimate": "1m"}],
+	  "self_update": {"name": "su", "run": ["/bin/true"], "estimate": "1m"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewMock()
+	clk.Set(time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC))
+	e, err := NewExecutor(p, WithClock(clk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.survivors = []survivor{{run: "2026-11-22/u-long#1", o: proc.Orphan{Leader: sleeper.Identity}}}
+	ch, unsub := e.Subscribe()
+	defer unsub()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	var deferred *Event
+	finished := map[string]bool{}
+	for ev := range ch {
+		if ev.Kind == EventDeferred && ev.Task == "su" {
+			deferred = &ev
+		}
+		if ev.Kind == EventFinished {
+			finished[ev.Task] = true
+		}
+		if deferred != nil && finished["u"] {
+			break
+		}
+	}
+	if deferred.Reason != ReasonOrphaned || !strings.Contains(deferred.Detail, "2026-11-22/u-long#1 (processes ["+strconv.Itoa(sleeper.Identity.PID)+"])") {
+		t.Errorf("su deferred %s: %q", deferred.Reason, deferred.Detail)
+	}
+	stopSleep()
+	<-slept
+	slept <- proc.Result{}
+	if err := e.Update(p); err != nil {
+		t.Fatal(err)
+	}
+	for ev := range ch {
+		if ev.Kind == EventFinished && ev.Task == "su" {
+			break
+		}
+		if ev.Kind == EventDeferred && ev.Task == "su" {
+			t.Fatalf("su deferred again once the survivor is gone: %s %q", ev.Reason, ev.Detail)
+		}
+	}
+}
