@@ -39,6 +39,7 @@ func OpenCgroups() (*Cgroups, error) {
 		return nil, err
 	}
 	base := filepath.Join(mount, own)
+	sweep(base)
 	dir, err := os.MkdirTemp(base, "afterhours-"+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, fmt.Errorf("cgroup v2 at %s not writable: %w", base, err)
@@ -48,6 +49,32 @@ func OpenCgroups() (*Cgroups, error) {
 		return nil, fmt.Errorf("cgroup v2 at %s has no cgroup.kill (Linux 5.14 or later needed)", base)
 	}
 	return &Cgroups{dir: dir}, nil
+}
+
+// sweep removes what executors that are gone (a crash) left in base: their
+// empty cgroups. A run's cgroup that still holds processes stays, for
+// [EndOrphan].
+func sweep(base string) {
+	entries, _ := os.ReadDir(base)
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), "afterhours-")
+		pid, _, ok2 := strings.Cut(rest, "-")
+		n, err := strconv.Atoi(pid)
+		if !ok || !ok2 || err != nil || !e.IsDir() || n == os.Getpid() {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue // its executor may still run
+		}
+		dir := filepath.Join(base, e.Name())
+		runs, _ := os.ReadDir(dir)
+		for _, r := range runs {
+			if r.IsDir() && strings.HasPrefix(r.Name(), "run-") {
+				os.Remove(filepath.Join(dir, r.Name())) // fails while populated
+			}
+		}
+		os.Remove(dir)
+	}
 }
 
 // Dir returns the executor's cgroup directory.

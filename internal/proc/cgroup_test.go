@@ -144,3 +144,33 @@ func TestCgroup2Mount(t *testing.T) {
 		t.Error("a run's cgroup path was refused")
 	}
 }
+
+// What a crashed executor left in the hierarchy is removed when the next
+// one opens its cgroup, but a run's cgroup that still holds processes.
+func TestOpenCgroupsSweeps(t *testing.T) {
+	first := cgroups(t)
+	base := filepath.Dir(first.Dir())
+	dead := filepath.Join(base, "afterhours-999999999-1") // no such PID
+	for _, d := range []string{dead, dead + "/run-1", dead + "/run-2"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := &Cgroup{Path: dead + "/run-2"}
+	p, _, _ := startOrphan(t, held)
+	cgroups(t)
+	if _, err := os.Stat(dead + "/run-1"); !os.IsNotExist(err) {
+		t.Errorf("an empty run cgroup of a dead executor is left: %v", err)
+	}
+	if !held.Populated() {
+		t.Fatal("a populated run cgroup was touched")
+	}
+	syscall.Kill(-p.Identity.PID, syscall.SIGKILL)
+	held.Kill()
+	<-p.exited
+	waitFor(KillWait, func() bool { return !held.Populated() })
+	cgroups(t)
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("a dead executor's cgroup is left: %v", err)
+	}
+}
