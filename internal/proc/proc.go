@@ -333,8 +333,12 @@ func (g group) alive() bool {
 	return groupAlive(g.pgid) || g.cg != nil && g.cg.Populated()
 }
 
+// signal signals the group while it has live members (which keep its id
+// from being reused), and each process of the cgroup.
 func (g group) signal(sig syscall.Signal) {
-	syscall.Kill(-g.pgid, sig) //nolint:errcheck // ESRCH: gone already
+	if groupAlive(g.pgid) {
+		syscall.Kill(-g.pgid, sig) //nolint:errcheck // ESRCH: gone already
+	}
 	if g.cg != nil {
 		g.cg.Signal(sig)
 	}
@@ -344,7 +348,9 @@ func (g group) kill() {
 	if g.cg != nil {
 		g.cg.Kill() //nolint:errcheck // gone already
 	}
-	syscall.Kill(-g.pgid, syscall.SIGKILL) //nolint:errcheck
+	if groupAlive(g.pgid) {
+		syscall.Kill(-g.pgid, syscall.SIGKILL) //nolint:errcheck
+	}
 }
 
 // left returns the live processes still there.
