@@ -387,8 +387,9 @@ func TestCrashOrphans(t *testing.T) {
 			arg := uniqueArg()
 			log := filepath.Join(dir, "log")
 			for name, body := range map[string]string{
-				"u-long.sh": "trap 'echo u-long-term >> " + log + "; exit 143' TERM\necho u-long-start >> " + log +
-					"\n/usr/bin/sleep 20." + arg + " &\nwait\necho u-long-end >> " + log + "\n",
+				"u-long.sh": "trap 'echo u-long-term >> " + log + "; exit 143' TERM\n/usr/bin/sleep 20." + arg + " &\n" +
+					"while ! /usr/bin/pgrep -f '^/usr/bin/sleep 20." + arg + "' >/dev/null; do :; done\n" +
+					"echo u-long-start >> " + log + "\nwait\necho u-long-end >> " + log + "\n",
 				"u-short.sh": "echo u-short-ran >> " + log + "\n",
 				"su.sh":      "echo su-ran >> " + log + "\n",
 			} {

@@ -67,7 +67,7 @@ func TestRunEndsDescendantsThatLeftTheGroup(t *testing.T) {
 	for _, stop := range []bool{true, false} {
 		arg := marker(t)
 		body := "/usr/bin/setsid /usr/bin/sleep " + arg + " &\n" +
-			"while ! /usr/bin/pgrep -f 'sleep " + arg + "' >/dev/null; do :; done\n" +
+			"while ! /usr/bin/pgrep -f '^/usr/bin/sleep " + arg + "' >/dev/null; do :; done\n" +
 			"echo ready > \"$1\"\n"
 		if stop {
 			body += "wait\n"
@@ -106,7 +106,7 @@ func TestRunEndsDescendantsThatLeftTheGroup(t *testing.T) {
 func TestRunProcessGroupOnly(t *testing.T) {
 	arg := marker(t)
 	path, fifo := script(t, "/usr/bin/setsid /usr/bin/sleep "+arg+" &\n"+
-		"while ! /usr/bin/pgrep -f 'sleep "+arg+"' >/dev/null; do :; done\necho ready > \"$1\"\n")
+		"while ! /usr/bin/pgrep -f '^/usr/bin/sleep "+arg+"' >/dev/null; do :; done\necho ready > \"$1\"\n")
 	done := make(chan Result)
 	go func() { done <- Run(context.Background(), Spec{Argv: []string{path, fifo}, Grace: time.Minute}) }()
 	awaitReady(t, fifo)

@@ -18,10 +18,10 @@ func startOrphan(t *testing.T, cg *Cgroup) (*Process, Orphan, string) {
 	t.Helper()
 	arg := marker(t)
 	body := "trap '' TERM\n/usr/bin/sleep 1" + arg + " &\n" +
-		"while ! /usr/bin/pgrep -f 'sleep 1" + arg + "' >/dev/null; do :; done\n"
+		"while ! /usr/bin/pgrep -f '^/usr/bin/sleep 1" + arg + "' >/dev/null; do :; done\n"
 	if cg != nil {
 		body += "/usr/bin/setsid /usr/bin/sleep 2" + arg + " &\n" +
-			"while ! /usr/bin/pgrep -f 'sleep 2" + arg + "' >/dev/null; do :; done\n"
+			"while ! /usr/bin/pgrep -f '^/usr/bin/sleep 2" + arg + "' >/dev/null; do :; done\n"
 	}
 	body += "echo ready > \"$1\"\nwait\n"
 	path, fifo := script(t, body)
