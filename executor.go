@@ -63,7 +63,7 @@ import (
 // it runs a single instruction); [Status] says which ([IsolationCgroup],
 // [IsolationProcessGroup]). It gets the environment of the executor's
 // process plus AFTERHOURS_TASK, AFTERHOURS_KIND, AFTERHOURS_CYCLE and
-// AFTERHOURS_RUN (cycle/task#n). Its executable must exist and be
+// AFTERHOURS_RUN (cycle/task#n), and no other AFTERHOURS_* variable. Its executable must exist and be
 // executable, or the run fails saying so. With User set it runs as that
 // user; when that user is not the executor's, with a clean environment:
 // PATH ([SafePath]), HOME, USER, LOGNAME and SHELL of that user and the

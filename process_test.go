@@ -183,9 +183,14 @@ func TestRunAsAnotherUserCleanEnvironment(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("env as nobody:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// The executor's own user keeps the executor's environment.
-	if own := one(t, js, "own", StateCompleted).Output; !strings.Contains(own, "API_TOKEN=s3cret") || !strings.Contains(own, "AFTERHOURS_TASK=own") {
+	// The executor's own user keeps the executor's environment, but for
+	// its AFTERHOURS_* variables: a run's are the run's.
+	own := one(t, js, "own", StateCompleted).Output
+	if !strings.Contains(own, "API_TOKEN=s3cret") || !strings.Contains(own, "AFTERHOURS_TASK=own") {
 		t.Errorf("env as the executor's user lacks its environment:\n%s", own)
+	}
+	if strings.Contains(own, "AFTERHOURS_AGENT_TOKEN_SECRET") {
+		t.Errorf("env as the executor's user has the executor's own AFTERHOURS_* variables:\n%s", own)
 	}
 }
 

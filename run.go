@@ -232,7 +232,9 @@ const SafePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 // environment. A run as the executor's user gets the executor's
 // environment; a run as another user a clean one (PATH, HOME, USER,
 // LOGNAME, SHELL of that user), never the executor's. Both get the
-// AFTERHOURS_* variables.
+// AFTERHOURS_* variables of the run, and no other: the executor's own
+// AFTERHOURS_* variables (those of a run that started it, say) are not
+// passed on.
 func (e *Executor) spec(t *Task, info RunInfo) (proc.Spec, error) {
 	vars := []string{
 		"AFTERHOURS_TASK=" + info.Task,
@@ -240,7 +242,8 @@ func (e *Executor) spec(t *Task, info RunInfo) (proc.Spec, error) {
 		"AFTERHOURS_CYCLE=" + info.Cycle,
 		"AFTERHOURS_RUN=" + info.Run,
 	}
-	spec := proc.Spec{Argv: t.Run, Grace: e.grace, Env: withEnv(os.Environ(), vars...)}
+	own := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AFTERHOURS_") })
+	spec := proc.Spec{Argv: t.Run, Grace: e.grace, Env: append(own, vars...)}
 	if t.User == "" {
 		return spec, nil
 	}
@@ -258,24 +261,6 @@ func (e *Executor) spec(t *Task, info RunInfo) (proc.Spec, error) {
 	spec.Credential = u.Credential
 	spec.Env = append([]string{"PATH=" + SafePath, "HOME=" + u.Home, "USER=" + u.Name, "LOGNAME=" + u.Name, "SHELL=" + u.Shell}, vars...)
 	return spec, nil
-}
-
-// withEnv sets variables in env, replacing earlier values.
-func withEnv(env []string, vars ...string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for _, v := range vars {
-			if n, _, _ := strings.Cut(v, "="); n == name {
-				replaced = true
-			}
-		}
-		if !replaced {
-			out = append(out, kv)
-		}
-	}
-	return append(out, vars...)
 }
 
 // errPanic marks a Go action's panic.
