@@ -305,8 +305,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // SIGKILL after the grace (real time); Run waits until they are gone, at
 // most 5 seconds after SIGKILL. Each run's record says what became
 // of its processes. Processes that outlive SIGKILL (uninterruptible sleep)
-// hold back the self-update alone ([ReasonOrphaned]) until they are gone:
-// other work, commands first, may be what frees them.
+// hold back the self-update alone ([ReasonOrphaned]) while they live:
+// other work, commands first, may be what frees them, and an agent that
+// restarted itself beside them would lose sight of them.
 func (e *Executor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {

@@ -22,9 +22,11 @@ const (
 	IsolationProcessGroup = proc.IsolationProcessGroup
 )
 
-// ReasonOrphaned: the self-update waits because processes of an
+// ReasonOrphaned: the self-update is deferred because processes of an
 // interrupted run (one a crashed executor left behind, or one that
-// outlived SIGKILL) still run. It is planned again once they are gone.
+// outlived SIGKILL) still ran when the cycle was planned. The next plan
+// (the next cycle, or [Executor.Update]) looks again: once they are gone
+// the self-update is planned as usual.
 const ReasonOrphaned = "orphaned"
 
 // openCgroups is proc.OpenCgroups; tests replace it to run with process
