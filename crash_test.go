@@ -3,16 +3,20 @@ package afterhours
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/proc"
 )
 
 const crashProfile = `{
@@ -296,4 +300,156 @@ func snapshots(j *journal) []CycleJournal {
 		out = append(out, c.snapshot())
 	}
 	return out
+}
+
+// The orphan test's profile: a site with no business hours (after hours
+// all day), two updates and the self-update, as real command lines that
+// append to LOG; u-long runs 20 s and says when SIGTERM ends it.
+const orphanProfile = `{
+  "client": "orphans",
+  "site": {"timezone": "UTC", "business_hours": {}},
+  "updates": [
+    {"name": "u-long", "run": ["DIR/u-long.sh"], "estimate": "30s"},
+    {"name": "u-short", "run": ["DIR/u-short.sh"], "estimate": "1s"}],
+  "self_update": {"name": "su", "run": ["DIR/su.sh"], "estimate": "1s"}
+}`
+
+// TestOrphanChild is the child process of TestCrashOrphans; it does
+// nothing unless AFTERHOURS_ORPHAN_DIR is set. Phase 1 kills itself with
+// SIGKILL once u-long runs; phase 2 runs until nothing is left to do.
+func TestOrphanChild(t *testing.T) {
+	dir := os.Getenv("AFTERHOURS_ORPHAN_DIR")
+	if dir == "" {
+		t.Skip("the child of TestCrashOrphans")
+	}
+	if os.Getenv("AFTERHOURS_ORPHAN_ISOLATION") == IsolationProcessGroup {
+		openCgroups = func() (*proc.Cgroups, error) { return nil, errors.New("process groups asked for") }
+	}
+	p, err := ParseProfile([]byte(strings.ReplaceAll(orphanProfile, "DIR", dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := OpenFileStore(filepath.Join(dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	e, err := NewExecutor(p, WithStore(fs), WithGrace(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, unsub := e.Subscribe()
+	defer unsub()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	phase := os.Getenv("AFTERHOURS_ORPHAN_PHASE")
+	for {
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned %v", err)
+		case ev := <-ch:
+			if phase == "1" && ev.Kind == EventStarted && ev.Task == "u-long" {
+				// Its PID and cgroup are in the journal before the event.
+				waitUntil(t, "u-long-start", func() bool {
+					data, _ := os.ReadFile(filepath.Join(dir, "log"))
+					return strings.Contains(string(data), "u-long-start\n")
+				})
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				select {}
+			}
+			if phase == "2" && ev.Kind != EventStarted {
+				if s := e.Status(); s.Plan != nil && len(s.ToDo) == 0 && len(s.Active) == 0 {
+					cancel()
+					if err := <-done; err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+			}
+		}
+	}
+}
+
+// An agent with a FileStore is killed with SIGKILL while a 20 s update
+// runs. After the restart, the update's processes are ended (SIGTERM, its
+// identity checked) before anything starts: today's defect had the next
+// update and the self-update start beside it (u-long-start, u-short-ran,
+// su-ran, u-long-end). Issue 11, item 8; with each isolation.
+func TestCrashOrphans(t *testing.T) {
+	for _, isolation := range []string{IsolationCgroup, IsolationProcessGroup} {
+		t.Run(isolation, func(t *testing.T) {
+			if isolation == IsolationCgroup {
+				cgroupsWritable(t)
+			}
+			dir := t.TempDir()
+			arg := uniqueArg()
+			log := filepath.Join(dir, "log")
+			for name, body := range map[string]string{
+				"u-long.sh": "trap 'echo u-long-term >> " + log + "; exit 143' TERM\n/usr/bin/sleep 20." + arg + " &\n" +
+					"while ! /usr/bin/pgrep -f '^/usr/bin/sleep 20." + arg + "' >/dev/null; do :; done\n" +
+					"echo u-long-start >> " + log + "\nwait\necho u-long-end >> " + log + "\n",
+				"u-short.sh": "echo u-short-ran >> " + log + "\n",
+				"su.sh":      "echo su-ran >> " + log + "\n",
+			} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			child := func(phase string) error {
+				cmd := exec.Command(os.Args[0], "-test.run=^TestOrphanChild$", "-test.count=1", "-test.v")
+				cmd.Env = append(os.Environ(), "AFTERHOURS_ORPHAN_DIR="+dir, "AFTERHOURS_ORPHAN_PHASE="+phase,
+					"AFTERHOURS_ORPHAN_ISOLATION="+isolation)
+				out, err := cmd.CombinedOutput()
+				if err != nil && phase == "2" {
+					t.Logf("phase 2:\n%s", out)
+				}
+				return err
+			}
+			t.Cleanup(func() {
+				for _, pid := range pidsWith("/usr/bin/sleep 20." + arg) {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			})
+			err := child("1")
+			if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Fatalf("phase 1: %v, want killed by SIGKILL", err)
+			}
+			if len(pidsWith("/usr/bin/sleep 20."+arg)) == 0 {
+				t.Fatal("u-long's sleep did not outlive the agent: the test shows nothing")
+			}
+			if err := child("2"); err != nil {
+				t.Fatalf("phase 2: %v", err)
+			}
+			data, _ := os.ReadFile(log)
+			lines := strings.Fields(string(data))
+			if len(lines) < 3 || lines[0] != "u-long-start" || lines[1] != "u-long-term" || lines[2] != "u-short-ran" {
+				t.Errorf("log %v, want u-long-start, u-long-term, u-short-ran (then su-ran, if it runs)", lines)
+			}
+			if slices.Contains(lines, "u-long-end") {
+				t.Errorf("u-long ran to its end: %v", lines)
+			}
+			if left := pidsWith("/usr/bin/sleep 20." + arg); len(left) > 0 {
+				t.Errorf("u-long's sleep %v still runs", left)
+			}
+			j := loadState(t, dir)
+			var long *Record
+			for _, c := range j.cycles {
+				for _, r := range c.Records {
+					if r.Task == "u-long" && r.State == StateFailed {
+						long = r
+					}
+				}
+			}
+			switch {
+			case long == nil:
+				t.Error("no record of u-long's interrupted run")
+			case !long.Interrupted || !strings.Contains(long.Error, "were ended at the restart") || long.PIDStart == 0 || long.BootID == "":
+				t.Errorf("u-long: %+v", *long)
+			case (long.Cgroup != "") != (isolation == IsolationCgroup):
+				t.Errorf("u-long's cgroup %q with isolation %s", long.Cgroup, isolation)
+			}
+		})
+	}
 }

@@ -3,8 +3,6 @@ package afterhours
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -153,6 +151,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		hist.running[it.task.Name] = true
 	}
 	plan := cy.p.planCycle(cy.c, now, hist)
+	e.holdSelfUpdate(plan)
 	wasToDo := map[string]bool{}
 	kept := cy.log.Records[:0]
 	for _, r := range cy.log.Records {
@@ -517,7 +516,8 @@ func (e *Executor) backfill(first, until Date, now time.Time) error {
 }
 
 // recoverInterrupted records the runs a previous executor left active as
-// failed and interrupted, and drops queued commands that started.
+// failed and interrupted, keeps those with processes for Run to end, and
+// drops queued commands that started.
 func (e *Executor) recoverInterrupted() error {
 	metaChanged := false
 	started := map[string]bool{}
@@ -533,8 +533,8 @@ func (e *Executor) recoverInterrupted() error {
 			r.State, r.Interrupted = StateFailed, true
 			l.touch(r)
 			r.Error = "interrupted: the executor stopped while it ran"
-			if r.PID > 0 && syscall.Kill(-r.PID, 0) == nil {
-				r.Error += "; its process group " + strconv.Itoa(r.PID) + " may still run"
+			if r.PID > 0 || r.Cgroup != "" {
+				e.orphans = append(e.orphans, orphanRun{log: l, rec: r})
 			}
 			if r.Kind == SelfUpdate {
 				if e.j.meta.Done == nil {

@@ -80,7 +80,9 @@
 // and the [Command] values operators [Executor.Submit]. It sleeps until the
 // next thing it has to do, checks [Constraint] values (business hours, load,
 // memory, disk, an admin service's probe) before each step, stops runs at
-// their deadlines (SIGTERM to the process group, then SIGKILL after a grace),
+// their deadlines (SIGTERM to the process group and, where cgroup v2 is
+// writable, the run's cgroup, then SIGKILL after a grace), ends what a
+// crash left running before anything starts,
 // and keeps a journal of every cycle (to-do, active, completed, failed and
 // deferred, with planned and actual times, exit codes and output tails) in a
 // [Store]: [MemoryStore] for tests, [FileStore] for agents, which survives

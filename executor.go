@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/afterhours-go/afterhours/internal/fanout"
+	"github.com/afterhours-go/afterhours/internal/proc"
 )
 
 // Executor runs a profile's plans, cycle after cycle, against a clock:
@@ -56,13 +57,23 @@ import (
 //
 // # Runs
 //
-// A task's Run is started without a shell, in a process group of its own,
-// with the environment of the executor's process plus AFTERHOURS_TASK,
-// AFTERHOURS_KIND, AFTERHOURS_CYCLE and AFTERHOURS_RUN (cycle/task#n). Its
-// executable must exist and be executable, or the run fails saying so.
-// With User set it runs as that user (and HOME, USER and LOGNAME are that
-// user's); an executor that is not root fails such a run unless the user is
-// its own. A run ends with its group: what it leaves running is ended too.
+// A task's Run is started without a shell, in a process group of its own
+// and, where a cgroup v2 hierarchy is writable, in a cgroup of its own
+// (created below the executor's own cgroup, the process placed in it before
+// it runs a single instruction); [Status] says which ([IsolationCgroup],
+// [IsolationProcessGroup]). It gets the environment of the executor's
+// process plus AFTERHOURS_TASK, AFTERHOURS_KIND, AFTERHOURS_CYCLE and
+// AFTERHOURS_RUN (cycle/task#n), and no other AFTERHOURS_* variable. Its executable must exist and be
+// executable, or the run fails saying so. With User set it runs as that
+// user; when that user is not the executor's, with a clean environment:
+// PATH ([SafePath]), HOME, USER, LOGNAME and SHELL of that user and the
+// AFTERHOURS_* variables, never the executor's (its tokens stay its own).
+// An executor that is not root fails such a run unless the user is its
+// own. A run ends with its group and its cgroup: what it leaves running is
+// ended too, a descendant that left the group (setsid) included where the
+// run has a cgroup. The run's cgroup, PID and the PID's start time are in
+// the journal before the executor goes on, so that a restarted executor
+// ends what a crash left (see [Executor.Run]).
 // A task's Action runs on a goroutine with a context that carries its
 // [RunInfo]; a panic fails the run, with the stack as its output.
 //
@@ -70,10 +81,12 @@ import (
 // the window's end, a slot task's the slot's end (always at most that),
 // a timer's [DefaultTimerTimeout] and a command's [DefaultCommandTimeout].
 // At the deadline, at a kill and when Run's context ends, a process group
-// gets SIGTERM, and SIGKILL if anything of it is left after the grace
-// ([WithGrace]); an Action's context is cancelled, and an Action that has
-// not returned after the grace is abandoned (its goroutine is left behind)
-// and its run recorded as failed.
+// gets SIGTERM, and SIGKILL (cgroup.kill) if anything of it is left after
+// the grace ([WithGrace]); the run ends once its processes are gone (a
+// process that outlives SIGKILL by 5 seconds is recorded, and holds
+// back the self-update while it lives); an Action's context is cancelled,
+// and an Action that has not returned after the grace is abandoned (its
+// goroutine is left behind) and its run recorded as failed.
 //
 // # Concurrency
 //
@@ -117,6 +130,13 @@ type Executor struct {
 	timerAt time.Time // when the armed timer fires; zero when none is armed
 	timerC  <-chan time.Time
 	firedAt time.Time // when the timer that just fired was due
+
+	// Processes: see orphans.go.
+	cgroups   *proc.Cgroups // nil: runs are isolated by process group
+	isolation string        // IsolationCgroup or IsolationProcessGroup, from Run's start
+	boot      string        // the boot id
+	orphans   []orphanRun   // runs a crashed executor left, to end when Run starts
+	survivors []survivor    // runs whose processes outlived SIGKILL
 }
 
 // Option configures an [Executor]. Options validate their arguments:
@@ -218,8 +238,9 @@ func WithRetention(n int) Option {
 // state from the store: a record that cannot be read or decoded is a
 // *[StateError] naming it, and is left as it is. Runs the state says were
 // active are recorded as failed and interrupted: the executor that ran them
-// is gone. An interrupted self-update is not run again on its own (the
-// agent restarting itself is the usual way a self-update ends); other
+// is gone; their processes are ended when Run starts (see [Executor.Run]).
+// An interrupted self-update is not run again on its own (the agent
+// restarting itself is the usual way a self-update ends); other
 // interrupted tasks count as failed in their cycle.
 func NewExecutor(p *Profile, opts ...Option) (*Executor, error) {
 	if p == nil || !p.validated {
@@ -275,6 +296,18 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // returns nil. It returns an error at once when the executor already runs,
 // and stops as above and returns an error when the store fails: an
 // executor that cannot keep its journal must not go on.
+//
+// Before anything starts (no step, slot task, timer, command or
+// self-update), Run ends the processes of the runs a crashed executor left
+// active, as their journal records identify them: their cgroup, and their
+// process group while its leader has the recorded start time in the same
+// boot, so that a reused PID is never signalled. They get SIGTERM, then
+// SIGKILL after the grace (real time); Run waits until they are gone, at
+// most 5 seconds after SIGKILL. Each run's record says what became
+// of its processes. Processes that outlive SIGKILL (uninterruptible sleep)
+// hold back the self-update alone ([ReasonOrphaned]) while they live:
+// other work, commands first, may be what frees them, and an agent that
+// restarted itself beside them would lose sight of them.
 func (e *Executor) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {
@@ -282,9 +315,15 @@ func (e *Executor) Run(ctx context.Context) error {
 		return ErrRunning
 	}
 	e.running = true
+	e.mu.Unlock()
+	err := e.endOrphans()
+	e.mu.Lock()
+	e.openCgroups()
 	runCtx, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	e.runCtx = runCtx
-	err := e.start(e.clk.Now())
+	if err == nil {
+		err = e.start(e.clk.Now())
+	}
 	e.mu.Unlock()
 
 	stopNotices := make(chan struct{})
@@ -401,6 +440,7 @@ func (e *Executor) shutdown(cancelRuns context.CancelFunc) {
 	}
 	e.running = false
 	e.timerC, e.timerAt = nil, time.Time{}
+	e.closeCgroups()
 	e.mu.Unlock()
 }
 

@@ -66,8 +66,17 @@ type Record struct {
 	// Start and End are the actual start and end.
 	Start time.Time `json:"start,omitzero"`
 	End   time.Time `json:"end,omitzero"`
-	// PID is the process (and process group) id of a command line's run.
-	PID int `json:"pid,omitempty"`
+	// PID is the process (and process group) id of a command line's run,
+	// and PIDStart, Session and BootID tell that process apart from any
+	// that gets its PID later: its start time in clock ticks since boot
+	// (/proc/<pid>/stat), its session and the boot's id. Cgroup is the
+	// run's cgroup v2 directory, recorded before the process starts. They
+	// are how a restarted executor finds and ends what a crash left.
+	PID      int    `json:"pid,omitempty"`
+	PIDStart uint64 `json:"pid_start,omitempty"`
+	Session  int    `json:"sid,omitempty"`
+	BootID   string `json:"boot_id,omitempty"`
+	Cgroup   string `json:"cgroup,omitempty"`
 	// ExitCode is the exit status, -1 when there is none (a Go action, a
 	// process ended by a signal, a run that did not start).
 	ExitCode int `json:"exit_code"`

@@ -54,6 +54,10 @@ type runResult struct {
 	stopped   bool // the run ended because its context was cancelled
 	killed    bool // SIGKILL was needed
 	abandoned bool // a Go action did not return within the grace
+	// left is the run when some of its processes outlived SIGKILL, and
+	// leftPIDs are those processes.
+	left     *proc.Orphan
+	leftPIDs []int
 }
 
 // deadlineOf returns the instant a run starting at now must be stopped,
@@ -117,7 +121,8 @@ func (e *Executor) downtimeStop(it *item, down []string, now, deadline time.Time
 }
 
 // launch starts a pending item: it records the run as active in the
-// journal, then starts it on a goroutine whose result comes back on
+// journal, then starts it (a command line's process before launch
+// returns) and waits for it on a goroutine whose result comes back on
 // e.done. The caller holds e.mu.
 func (e *Executor) launch(it *item, now time.Time) {
 	cy := it.cy
@@ -135,84 +140,127 @@ func (e *Executor) launch(it *item, now time.Time) {
 	it.deadline, it.deadlineCause = e.deadlineOf(it, now)
 	it.state = running
 	cy.running = append(cy.running, it)
-	e.save(cy)
 
 	ctx, cancel := context.WithCancelCause(e.runCtx)
 	it.cancel = cancel
 	info := RunInfo{Task: t.Name, Kind: t.kind, Cycle: cy.day, Run: rec.Run}
-	e.emitRecord(EventStarted, cy.day, rec, now)
 	grace, clk := e.grace, e.clk
-	started := func(pid int) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if it.state == running {
-			rec.PID = pid
-			cy.log.touch(rec)
-			e.save(cy)
-		}
+	if t.Action != nil {
+		e.save(cy)
+		e.emitRecord(EventStarted, cy.day, rec, now)
+		go func() {
+			r := runAction(context.WithValue(ctx, runInfoKey{}, info), t.Action, grace)
+			r.it = it
+			r.end = clk.Now()
+			e.done <- r
+		}()
+		return
 	}
+	p, err := e.startProcess(it, info)
+	e.emitRecord(EventStarted, cy.day, rec, now)
 	go func() {
-		r := execute(ctx, t, info, grace, started)
+		r := runResult{exitCode: -1, err: err}
+		if err == nil {
+			r = waitProcess(ctx, p)
+		}
 		r.it = it
 		r.end = clk.Now()
 		e.done <- r
 	}()
 }
 
-// execute runs a task's Action or command line until it ends or ctx is
-// cancelled.
-func execute(ctx context.Context, t *Task, info RunInfo, grace time.Duration, started func(pid int)) runResult {
-	if t.Action != nil {
-		return runAction(context.WithValue(ctx, runInfoKey{}, info), t.Action, grace)
+// startProcess starts the command line of a run and records its identity.
+// With cgroups, the run's cgroup is in the journal before the process
+// exists; its PID and start time are in the journal before the executor
+// goes on, so that after a crash [Executor.Run] finds and ends it. The
+// caller holds e.mu.
+func (e *Executor) startProcess(it *item, info RunInfo) (*proc.Process, error) {
+	rec, cy := it.rec, it.cy
+	spec, err := e.spec(it.task, info)
+	if err != nil {
+		e.save(cy)
+		return nil, err
 	}
-	res := runResult{exitCode: -1}
-	env := append(os.Environ(),
-		"AFTERHOURS_TASK="+info.Task,
-		"AFTERHOURS_KIND="+info.Kind.String(),
-		"AFTERHOURS_CYCLE="+info.Cycle,
-		"AFTERHOURS_RUN="+info.Run)
-	spec := proc.Spec{Argv: t.Run, Grace: grace, Started: started}
-	if t.User != "" {
-		u, err := proc.LookupUser(t.User)
+	if e.cgroups != nil {
+		cg, err := e.cgroups.New()
 		if err != nil {
-			res.err = fmt.Errorf("cannot run as user %s: %w", t.User, err)
-			return res
-		}
-		if euid := geteuid(); int(u.Credential.Uid) != euid {
-			if euid != 0 {
-				res.err = fmt.Errorf("cannot run as user %s: the executor runs as uid %d, not root", t.User, euid)
-				return res
-			}
-			spec.Credential = u.Credential
-			env = withEnv(env, "HOME="+u.Home, "USER="+u.Name, "LOGNAME="+u.Name)
+			e.useProcessGroups("cannot create a run's cgroup: " + err.Error())
+		} else {
+			spec.Cgroup = cg
+			rec.Cgroup, rec.BootID = cg.Path, e.boot
 		}
 	}
-	spec.Env = env
-	r := proc.Run(ctx, spec)
-	res.pid, res.exitCode, res.output = r.PID, r.ExitCode, r.Output
-	res.err, res.stopped, res.killed = r.Err, r.Stopped, r.Killed
-	if r.Err != nil && r.PID == 0 {
-		res.err = fmt.Errorf("cannot run %w", r.Err)
+	e.save(cy) // the run is in the journal first, with its cgroup
+	p, err := proc.Start(spec)
+	if err != nil {
+		if spec.Cgroup != nil {
+			spec.Cgroup.Remove() //nolint:errcheck // empty: nothing started
+			rec.Cgroup = ""
+			cy.log.touch(rec)
+		}
+		return nil, fmt.Errorf("cannot run %w", err)
+	}
+	if p.Fallback != "" {
+		e.useProcessGroups(p.Fallback)
+		rec.Cgroup = ""
+	}
+	rec.PID, rec.PIDStart, rec.Session, rec.BootID = p.Identity.PID, p.Identity.Start, p.Identity.Session, p.Identity.Boot
+	cy.log.touch(rec)
+	e.save(cy)
+	return p, nil
+}
+
+// waitProcess waits for a started command line to end.
+func waitProcess(ctx context.Context, p *proc.Process) runResult {
+	r := p.Wait(ctx)
+	res := runResult{pid: r.PID, exitCode: r.ExitCode, output: r.Output, err: r.Err, stopped: r.Stopped, killed: r.Killed}
+	if len(r.Left) > 0 {
+		res.left = &proc.Orphan{Leader: p.Identity}
+		if p.Cgroup != nil {
+			res.left.Cgroup = p.Cgroup.Path
+		}
+		res.leftPIDs = r.Left
 	}
 	return res
 }
 
-// withEnv sets variables in env, replacing earlier values.
-func withEnv(env []string, vars ...string) []string {
-	out := env[:0:0]
-	for _, kv := range env {
-		name, _, _ := strings.Cut(kv, "=")
-		replaced := false
-		for _, v := range vars {
-			if n, _, _ := strings.Cut(v, "="); n == name {
-				replaced = true
-			}
-		}
-		if !replaced {
-			out = append(out, kv)
-		}
+// SafePath is the PATH of a run as another user: the agent's own PATH is
+// not passed on.
+const SafePath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// spec is how a task's command line is run: as whom, with what
+// environment. A run as the executor's user gets the executor's
+// environment; a run as another user a clean one (PATH, HOME, USER,
+// LOGNAME, SHELL of that user), never the executor's. Both get the
+// AFTERHOURS_* variables of the run, and no other: the executor's own
+// AFTERHOURS_* variables (those of a run that started it, say) are not
+// passed on.
+func (e *Executor) spec(t *Task, info RunInfo) (proc.Spec, error) {
+	vars := []string{
+		"AFTERHOURS_TASK=" + info.Task,
+		"AFTERHOURS_KIND=" + info.Kind.String(),
+		"AFTERHOURS_CYCLE=" + info.Cycle,
+		"AFTERHOURS_RUN=" + info.Run,
 	}
-	return append(out, vars...)
+	own := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "AFTERHOURS_") })
+	spec := proc.Spec{Argv: t.Run, Grace: e.grace, Env: append(own, vars...)}
+	if t.User == "" {
+		return spec, nil
+	}
+	u, err := proc.LookupUser(t.User)
+	if err != nil {
+		return spec, fmt.Errorf("cannot run as user %s: %w", t.User, err)
+	}
+	euid := geteuid()
+	if int(u.Credential.Uid) == euid {
+		return spec, nil
+	}
+	if euid != 0 {
+		return spec, fmt.Errorf("cannot run as user %s: the executor runs as uid %d, not root", t.User, euid)
+	}
+	spec.Credential = u.Credential
+	spec.Env = append([]string{"PATH=" + SafePath, "HOME=" + u.Home, "USER=" + u.Name, "LOGNAME=" + u.Name, "SHELL=" + u.Shell}, vars...)
+	return spec, nil
 }
 
 // errPanic marks a Go action's panic.
@@ -283,7 +331,15 @@ func (e *Executor) finish(r runResult) error {
 	rec := it.rec
 	cy.log.touch(rec)
 	rec.End = r.end
-	rec.PID, rec.ExitCode = r.pid, r.exitCode
+	rec.ExitCode = r.exitCode
+	if r.pid != 0 {
+		rec.PID = r.pid
+	}
+	if r.left != nil {
+		rec.Error = firstOf(rec.Error, "failed") + fmt.Sprintf("; processes %v outlived SIGKILL", r.leftPIDs)
+		e.survivors = append(e.survivors, survivor{run: rec.Run, o: *r.left, pids: r.leftPIDs})
+		e.log.Error("processes of a run outlived SIGKILL", "run", rec.Run, "pids", r.leftPIDs)
+	}
 	rec.Output = strings.ToValidUTF8(string(r.output), "\uFFFD")
 	switch {
 	case it.stopCause != "" && (r.err != nil || r.stopped):

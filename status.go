@@ -24,6 +24,10 @@ type Status struct {
 	// deferred ones count whole, running ones for their elapsed time up to
 	// their estimate. It is 1 for a cycle with nothing to do.
 	Progress float64
+	// Isolation says how runs are held together and ended:
+	// [IsolationCgroup] where a cgroup v2 hierarchy is writable, else
+	// [IsolationProcessGroup]; empty before Run first started.
+	Isolation string
 	// Killed is set while the killswitch is on, with its reason and time.
 	Killed     bool
 	KillReason string
@@ -36,7 +40,7 @@ func (e *Executor) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := e.clk.Now()
-	s := Status{At: now, Running: e.running}
+	s := Status{At: now, Running: e.running, Isolation: e.isolation}
 	if k := e.j.meta.Killed; k != nil {
 		s.Killed, s.KillReason, s.KilledAt = true, k.Reason, k.At
 	}

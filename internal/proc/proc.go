@@ -1,6 +1,11 @@
-// Package proc runs a command line in a process group of its own and ends
-// the whole group: SIGTERM first, SIGKILL after a grace measured in real
-// time. It keeps the tail of the combined output. It never uses a shell.
+// Package proc runs a command line in a process group of its own, and in a
+// cgroup v2 leaf of its own where the hierarchy is writable ([Cgroups]),
+// and ends all of it: SIGTERM first, SIGKILL (cgroup.kill) after a grace
+// measured in real time, and then a wait until its processes are gone. It
+// keeps the tail of the combined output. It never uses a shell. It also
+// ends what a crashed executor left running ([EndOrphan]), telling its
+// processes by their start time ([Identity]) so that a reused PID is never
+// signalled.
 package proc
 
 import (
@@ -12,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +39,11 @@ type Spec struct {
 	Credential *syscall.Credential
 	// Grace is how long the group has between SIGTERM and SIGKILL.
 	Grace time.Duration
-	// Started, when set, is called with the process id once the process
-	// has started.
+	// Cgroup, when set, is the empty cgroup to run the command in: see
+	// [Start].
+	Cgroup *Cgroup
+	// Started, when set, is called by [Run] with the process id once the
+	// process has started.
 	Started func(pid int)
 }
 
@@ -54,6 +63,12 @@ type Result struct {
 	Stopped bool
 	// Killed is set when SIGKILL had to be sent to the group.
 	Killed bool
+	// Left lists the processes of the run still there [KillWait] after
+	// SIGKILL; empty when the run ended with all of its processes.
+	Left []int
+	// Isolation is [IsolationCgroup] or [IsolationProcessGroup]; empty
+	// when the command did not start.
+	Isolation string
 	// Err is why the command could not start, or how it failed: an
 	// *exec.ExitError for a non-zero exit. Nil on success.
 	Err error
@@ -78,8 +93,11 @@ func CheckExecutable(path string) error {
 
 // User is what a run as another user needs.
 type User struct {
-	Name       string
-	Home       string
+	Name string
+	Home string
+	// Shell is the login shell of the user's /etc/passwd entry, /bin/sh
+	// when it has none there (a user from another name service).
+	Shell      string
 	Credential *syscall.Credential
 }
 
@@ -106,82 +124,193 @@ func LookupUser(name string) (*User, error) {
 			}
 		}
 	}
-	return &User{Name: u.Username, Home: u.HomeDir, Credential: cred}, nil
+	return &User{Name: u.Username, Home: u.HomeDir, Shell: loginShell("/etc/passwd", u.Username), Credential: cred}, nil
 }
 
-// Run starts spec.Argv in a new process group and waits for it. When ctx
-// ends first, the group gets SIGTERM and, if any of it is left after the
-// grace, SIGKILL. When the leader exits on its own, what it left running in
-// its group is ended the same way: a run ends with its group.
-func Run(ctx context.Context, spec Spec) Result {
-	res := Result{ExitCode: -1}
+// loginShell returns the shell of user name in the passwd file, or
+// /bin/sh. os/user does not tell it.
+func loginShell(passwd, name string) string {
+	data, err := os.ReadFile(passwd)
+	if err != nil {
+		return "/bin/sh"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) == 7 && f[0] == name && f[6] != "" {
+			return f[6]
+		}
+	}
+	return "/bin/sh"
+}
+
+// Isolations: how a run's processes are held together and ended.
+const (
+	// IsolationCgroup: a cgroup v2 leaf of its own, ended through
+	// cgroup.kill, so that a descendant that left the process group
+	// (setsid) ends too.
+	IsolationCgroup = "cgroup"
+	// IsolationProcessGroup: a process group of its own, ended with
+	// kill(-pgid).
+	IsolationProcessGroup = "process-group"
+)
+
+// KillWait is how long, in real time, a run's processes have to be gone
+// after SIGKILL: a process in uninterruptible sleep can outlive it.
+const KillWait = 5 * time.Second
+
+// Process is a started run.
+type Process struct {
+	spec    Spec
+	cmd     *exec.Cmd
+	r       *os.File
+	tail    *Tail
+	copied  chan struct{}
+	exited  chan struct{}
+	waitErr error
+	// Identity is the run's leader's; Cgroup is its cgroup, nil when it
+	// runs in its process group alone.
+	Identity Identity
+	Cgroup   *Cgroup
+	// Fallback says why the run is not in its cgroup although Spec.Cgroup
+	// was set (the kernel refused clone3 into it); empty otherwise.
+	Fallback string
+}
+
+// Isolation returns [IsolationCgroup] or [IsolationProcessGroup].
+func (p *Process) Isolation() string {
+	if p.Cgroup != nil {
+		return IsolationCgroup
+	}
+	return IsolationProcessGroup
+}
+
+// Start starts spec.Argv in a new process group and, with spec.Cgroup,
+// in that cgroup from its first instruction (clone3 with
+// CLONE_INTO_CGROUP). When the kernel refuses the cgroup, the run starts
+// in its process group alone and Fallback says why. The error says why
+// the command did not start.
+func Start(spec Spec) (*Process, error) {
 	if len(spec.Argv) == 0 {
-		res.Err = errors.New("empty command line")
-		return res
+		return nil, errors.New("empty command line")
 	}
 	if err := CheckExecutable(spec.Argv[0]); err != nil {
-		res.Err = err
-		return res
+		return nil, err
 	}
+	p := &Process{spec: spec, Cgroup: spec.Cgroup}
+	err := p.start()
+	if err != nil && p.Cgroup != nil {
+		// clone3 into a cgroup may be refused (seccomp in containers, an
+		// old kernel): the process group alone still holds the run.
+		p.Fallback = "cannot start in cgroup " + p.Cgroup.Path + ": " + err.Error()
+		p.Cgroup.Remove() //nolint:errcheck // empty: nothing started in it
+		p.Cgroup = nil
+		err = p.start()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Process) start() error {
 	r, w, err := os.Pipe()
 	if err != nil {
-		res.Err = err
-		return res
+		return err
+	}
+	attr := &syscall.SysProcAttr{Setpgid: true, Credential: p.spec.Credential}
+	if p.Cgroup != nil {
+		fd, err := syscall.Open(p.Cgroup.Path, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			r.Close()
+			w.Close()
+			return err
+		}
+		defer syscall.Close(fd)
+		attr.UseCgroupFD, attr.CgroupFD = true, fd
 	}
 	cmd := &exec.Cmd{
-		Path:        spec.Argv[0],
-		Args:        spec.Argv,
-		Env:         spec.Env,
+		Path:        p.spec.Argv[0],
+		Args:        p.spec.Argv,
+		Env:         p.spec.Env,
 		Stdout:      w,
 		Stderr:      w,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Credential: spec.Credential},
+		SysProcAttr: attr,
 	}
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
-		res.Err = err
-		return res
+		return err
 	}
 	w.Close()
-	res.PID = cmd.Process.Pid
-	if spec.Started != nil {
-		spec.Started(res.PID)
+	p.cmd, p.r = cmd, r
+	p.Identity = Identity{PID: cmd.Process.Pid}
+	// The leader is our child and not reaped before Wait: its /proc entry
+	// is there, whatever it does meanwhile.
+	if id, err := Identify(cmd.Process.Pid); err == nil {
+		p.Identity = id
 	}
-	tail := NewTail(TailSize)
-	copied := make(chan struct{})
+	p.tail = NewTail(TailSize)
+	p.copied = make(chan struct{})
 	go func() {
-		io.Copy(tail, r) //nolint:errcheck // the pipe ends with the group
-		close(copied)
+		io.Copy(p.tail, r) //nolint:errcheck // the pipe ends with the group
+		close(p.copied)
 	}()
-	var waitErr error
-	exited := make(chan struct{})
+	p.exited = make(chan struct{})
 	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
+		p.waitErr = cmd.Wait()
+		close(p.exited)
 	}()
+	return nil
+}
 
+// Run starts spec.Argv as [Start] does and waits for it as [Process.Wait]
+// does. A command that does not start is a Result with its Err and PID 0.
+func Run(ctx context.Context, spec Spec) Result {
+	p, err := Start(spec)
+	if err != nil {
+		return Result{ExitCode: -1, Err: err}
+	}
+	if spec.Started != nil {
+		spec.Started(p.Identity.PID)
+	}
+	return p.Wait(ctx)
+}
+
+// Wait waits for the run to end. When ctx ends first, its processes get
+// SIGTERM and, if any of them is left after the grace, SIGKILL. When the
+// leader exits on its own, what it left running is ended the same way: a
+// run ends with its group, and with its cgroup when it has one. Wait
+// returns once they are gone, or [KillWait] after SIGKILL with Left
+// saying which are not. A run's cgroup is removed once empty.
+func (p *Process) Wait(ctx context.Context) Result {
+	res := Result{ExitCode: -1, PID: p.Identity.PID, Isolation: p.Isolation()}
+	g := group{pgid: res.PID, cg: p.Cgroup}
 	select {
-	case <-exited:
+	case <-p.exited:
 		// Whatever the leader left in its group ends with it.
-		res.Killed = endGroup(res.PID, exited, spec.Grace)
+		res.Killed, res.Left = g.end(p.exited, p.spec.Grace)
 	case <-ctx.Done():
 		res.Stopped = true
-		res.Killed = endGroup(res.PID, exited, spec.Grace)
-		<-exited
+		res.Killed, res.Left = g.end(p.exited, p.spec.Grace)
+		<-p.exited
+	}
+	if p.Cgroup != nil && len(res.Left) == 0 {
+		p.Cgroup.Remove() //nolint:errcheck // kept while populated
 	}
 	// The group is gone, so every writer of the pipe is closed, unless a
-	// process left the group (setsid) with the pipe: do not wait for it.
+	// process left the group (setsid) with the pipe and no cgroup ended
+	// it: do not wait for it.
 	t := time.NewTimer(100 * time.Millisecond)
 	select {
-	case <-copied:
+	case <-p.copied:
 	case <-t.C:
 	}
 	t.Stop()
-	r.Close()
-	<-copied
-	res.Output = tail.Bytes()
-	res.Err = waitErr
-	if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+	p.r.Close()
+	<-p.copied
+	res.Output = p.tail.Bytes()
+	res.Err = p.waitErr
+	if st, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 		switch {
 		case st.Exited():
 			res.ExitCode = st.ExitStatus()
@@ -192,43 +321,89 @@ func Run(ctx context.Context, spec Spec) Result {
 	return res
 }
 
-// endGroup ends the process group pgid: SIGTERM, then SIGKILL when any of
-// it is left after grace. leader is closed once the group's leader has been
-// reaped (until then the group exists). It reports whether SIGKILL was sent.
-func endGroup(pgid int, leader <-chan struct{}, grace time.Duration) bool {
+// group is what a run's processes are: its process group, and its cgroup
+// when it has one.
+type group struct {
+	pgid int
+	cg   *Cgroup
+}
+
+// alive reports whether a live process of the group or the cgroup exists.
+func (g group) alive() bool {
+	return groupAlive(g.pgid) || g.cg != nil && g.cg.Populated()
+}
+
+// signal signals the group while it has live members (which keep its id
+// from being reused), and each process of the cgroup.
+func (g group) signal(sig syscall.Signal) {
+	if groupAlive(g.pgid) {
+		syscall.Kill(-g.pgid, sig) //nolint:errcheck // ESRCH: gone already
+	}
+	if g.cg != nil {
+		g.cg.Signal(sig)
+	}
+}
+
+func (g group) kill() {
+	if g.cg != nil {
+		g.cg.Kill() //nolint:errcheck // gone already
+	}
+	if groupAlive(g.pgid) {
+		syscall.Kill(-g.pgid, syscall.SIGKILL) //nolint:errcheck
+	}
+}
+
+// left returns the live processes still there.
+func (g group) left() []int {
+	pids, _ := Members(g.pgid)
+	if g.cg != nil {
+		procs, _ := g.cg.Procs()
+		for _, pid := range procs {
+			if !slices.Contains(pids, pid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// end ends the group: SIGTERM, then SIGKILL when any of it is left after
+// grace, and then a wait of up to KillWait for it to be gone. leader is
+// closed once the group's leader has been reaped (until then the process
+// group exists). It reports whether SIGKILL was sent, and what is left.
+func (g group) end(leader <-chan struct{}, grace time.Duration) (killed bool, left []int) {
 	select {
 	case <-leader:
-		if !groupAlive(pgid) {
-			return false
+		if !g.alive() {
+			return false, nil
 		}
 	default:
 	}
-	syscall.Kill(-pgid, syscall.SIGTERM) //nolint:errcheck // ESRCH: gone already
+	g.signal(syscall.SIGTERM)
 	// A stopped process acts on SIGTERM only once continued.
-	syscall.Kill(-pgid, syscall.SIGCONT) //nolint:errcheck
-	deadline := time.NewTimer(grace)
-	defer deadline.Stop()
-	select {
-	case <-leader:
-	case <-deadline.C:
-		syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck
-		return true
-	}
-	// The leader is gone; members it left may still be there. Nothing
-	// tells of a group's end, so look with a short backoff.
-	wait := time.Millisecond
-	for groupAlive(pgid) {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-deadline.C:
-			t.Stop()
-			syscall.Kill(-pgid, syscall.SIGKILL) //nolint:errcheck
-			return true
+	g.signal(syscall.SIGCONT)
+	reaped := false
+	gone := func() bool {
+		if !reaped {
+			select {
+			case <-leader:
+				reaped = true
+			default:
+				return false
+			}
 		}
-		wait = min(2*wait, 20*time.Millisecond)
+		return !g.alive()
 	}
-	return false
+	if waitFor(grace, gone) {
+		return false, nil
+	}
+	g.kill()
+	// SIGKILL is delivered, not yet acted on, when kill(2) returns: the
+	// run ends when its processes are gone.
+	if waitFor(KillWait, gone) {
+		return true, nil
+	}
+	return true, g.left()
 }
 
 // groupAlive reports whether a live process of group pgid exists. Zombies

@@ -79,7 +79,10 @@ func TestRunNotExecutable(t *testing.T) {
 }
 
 // A group whose leader and child ignore SIGTERM is killed after the grace,
-// and nothing of it is left.
+// and nothing of it is left once Run returns: SIGKILL is only delivered
+// when kill(2) returns, so Run waits for the group to be gone (issue 11,
+// item 16: under load the child was still there about 1 run in 10). The
+// script says it is ready once its trap is set.
 func TestRunStopIgnoringTERM(t *testing.T) {
 	path, fifo := script(t, "trap '' TERM\n/usr/bin/sleep 1000 &\necho ready > \"$1\"\nwait\n")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -94,11 +97,11 @@ func TestRunStopIgnoringTERM(t *testing.T) {
 	if !res.Stopped || !res.Killed {
 		t.Errorf("stopped %v killed %v, want both", res.Stopped, res.Killed)
 	}
-	if took < grace || took > grace+2*time.Second {
+	if took < grace || took > grace+KillWait {
 		t.Errorf("took %v to end the group, want the grace %v", took, grace)
 	}
-	if m, err := Members(res.PID); err != nil || len(m) > 0 {
-		t.Errorf("group %d still has %v (%v)", res.PID, m, err)
+	if m, err := Members(res.PID); err != nil || len(m) > 0 || len(res.Left) > 0 {
+		t.Errorf("group %d still has %v (%v), left %v", res.PID, m, err, res.Left)
 	}
 	if res.Signal != syscall.SIGKILL {
 		t.Errorf("signal %v, want SIGKILL", res.Signal)
