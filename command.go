@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -44,8 +45,18 @@ type Command struct {
 	Lost bool `json:"lost,omitempty"`
 }
 
+// validate reports what makes c unfit to run: a missing id or command
+// line, a relative path, a negative timeout, an empty tag, and a NUL byte in
+// any of its strings (as in a profile: a NUL byte ends a string for the
+// system calls that take it, so the run would do something else than the
+// operator sent, or fail every time).
 func (c *Command) validate() error {
+	var nul problems
+	checkNUL(&nul, "", reflect.ValueOf(c).Elem())
 	var problems []string
+	for _, p := range nul.list {
+		problems = append(problems, p.Path+": "+p.Message)
+	}
 	if c.ID == "" {
 		problems = append(problems, "id: required")
 	} else if len(c.ID) > 200 {
