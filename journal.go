@@ -307,7 +307,7 @@ func loadJournal(store Store, retention int) (*journal, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, &StateError{Where: where(store, metaKey), Err: err}
+		return nil, loadError(where(store, metaKey), err)
 	default:
 		dec := json.NewDecoder(strings.NewReader(string(data)))
 		dec.DisallowUnknownFields()
@@ -328,7 +328,7 @@ func loadJournal(store Store, retention int) (*journal, error) {
 		}
 		data, err := store.Load(k)
 		if err != nil {
-			return nil, &StateError{Where: where(store, k), Err: err}
+			return nil, loadError(where(store, k), err)
 		}
 		c, err := unmarshalCycle(data)
 		if err != nil {
