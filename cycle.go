@@ -119,7 +119,9 @@ func (e *Executor) start(now time.Time) error {
 			return err
 		}
 	}
-	cy, err := e.openCycle(c, now, true)
+	// The executor was not running before now: as far as this cycle
+	// knows, not since its start.
+	cy, err := e.openCycle(c, now, wake{slept: c.Span.Start, started: true})
 	if err != nil {
 		return err
 	}
@@ -127,9 +129,17 @@ func (e *Executor) start(now time.Time) error {
 	return nil
 }
 
+// wake says how the executor came to (re-)plan a cycle: slept is the
+// instant from which it was not awake (zero: it was awake until now), and
+// started is set when Run started.
+type wake struct {
+	slept   time.Time
+	started bool
+}
+
 // openCycle starts the cycle c: its journal (kept when it has one) and its
 // plan as of now.
-func (e *Executor) openCycle(c Cycle, now time.Time, recovering bool) (*cycleRun, error) {
+func (e *Executor) openCycle(c Cycle, now time.Time, w wake) (*cycleRun, error) {
 	l, err := e.j.cycle(c)
 	if err != nil {
 		return nil, err
@@ -140,22 +150,29 @@ func (e *Executor) openCycle(c Cycle, now time.Time, recovering bool) (*cycleRun
 			cy.runs[r.Task]++
 		}
 	}
-	return cy, e.plan(cy, now, recovering)
+	return cy, e.plan(cy, now, w)
 }
 
 // plan (re-)plans cy as of now and rewrites its to-do list and deferrals.
 // Runs, and the timer records of what already happened, are kept.
-// recovering says the executor was not running before now: work the old
-// to-do list had that no longer fits was missed.
-func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
+//
+// w says whether the executor was awake before now. When it was not, a
+// step the plan defers as window-full is missed instead when a plan made
+// at the instant the executor stopped being awake (w.slept, or the
+// cycle's start if later) places it, and the journal had it to do or
+// knew nothing of it in the cycle: its room went by while the executor
+// slept (see [Executor.noFit] for the rule). A step the journal already
+// had deferred keeps its deferral's reason.
+func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	hist := planHistory{j: e.j, running: map[string]bool{}}
 	for _, it := range cy.running {
 		hist.running[it.task.Name] = true
 	}
 	plan := cy.p.planCycle(cy.c, now, hist)
-	wasToDo := map[string]bool{}
+	wasToDo, known := map[string]bool{}, map[string]bool{}
 	kept := cy.log.Records[:0]
 	for _, r := range cy.log.Records {
+		known[r.Task] = true
 		switch {
 		case r.State == StateToDo:
 			wasToDo[r.Task] = true
@@ -226,14 +243,22 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		}
 		cy.slots = append(cy.slots, sr)
 	}
+	var fitted map[string]time.Duration // the steps of the plan as of w.slept
+	if !w.slept.IsZero() {
+		fitted = map[string]time.Duration{}
+		for _, st := range cy.p.planCycle(cy.c, laterOf(w.slept, cy.c.Span.Start), hist).Steps {
+			fitted[st.Task.Name] = st.Duration()
+		}
+	}
 	for _, d := range plan.Deferred {
 		if hist.running[d.Task.Name] && d.Reason == ReasonDone {
 			continue
 		}
 		reason, detail := d.Reason, d.Detail
+		est, fits := fitted[d.Task.Name]
 		switch {
-		case reason == ReasonWindowFull && recovering && wasToDo[d.Task.Name]:
-			reason, detail = ReasonMissed, "it no longer fits: the executor was not running when it was due"+carried(d.Task.kind)
+		case reason == ReasonWindowFull && fits && (wasToDo[d.Task.Name] || !known[d.Task.Name]):
+			reason, detail = ReasonMissed, wokeLate(cy, now, est, w.started, d.Task.kind)
 		case reason == ReasonDone:
 			if done, ok := e.j.meta.Done[d.Task.Name]; ok && done.Interrupted {
 				detail = "interrupted in the cycle of " + done.Day + ": a self-update is not run again on its own"
@@ -242,7 +267,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		add(&Record{Task: d.Task.Name, Kind: d.Task.kind, State: StateDeferred, Reason: reason, Detail: detail, ExitCode: -1})
 	}
 	e.planTimers(cy, plan)
-	if recovering {
+	if w.started {
 		// Timer runs are caught up after a late wake, not after a start:
 		// what fell due before the executor ran is recorded, not run.
 		e.summariseTimers(cy, now, ReasonMissed, "missed: the executor was not running")
@@ -396,7 +421,7 @@ func (e *Executor) rollover(now time.Time) error {
 	if err := e.backfill(old.c.Day.AddDays(1), c.Day, now); err != nil {
 		return err
 	}
-	cy, err := e.openCycle(c, now, false)
+	cy, err := e.openCycle(c, now, wake{slept: e.slept})
 	if err != nil {
 		return err
 	}
@@ -412,13 +437,14 @@ func (e *Executor) endCycle(cy *cycleRun, now time.Time) error {
 		e.deferPending(cy, now, ReasonKilled, k.Reason)
 		e.summariseTimers(cy, cy.c.Span.End, ReasonKilled, "not run while killed")
 	} else {
-		reason := ReasonWindowFull
-		if e.late {
-			reason = ReasonMissed
-		}
 		for _, it := range cy.steps {
-			if it.state == pending {
-				e.deferItem(it, now, reason, "the window ended before it could start"+carried(it.task.kind))
+			if it.state != pending {
+				continue
+			}
+			if cy.fitsFrom(e.slept, stepRes(it.task), it.task.down, it.est) {
+				e.deferItem(it, now, ReasonMissed, wokeLate(cy, now, it.est, false, it.task.kind))
+			} else {
+				e.deferItem(it, now, ReasonWindowFull, "the window ended before it could start"+carried(it.task.kind))
 			}
 		}
 		for _, sr := range cy.slots {
