@@ -3,6 +3,7 @@ package afterhours
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -176,6 +177,10 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		switch {
 		case r.State == StateToDo:
 			wasToDo[r.Task] = true
+		case r.State == StateDeferred && r.Kind == Shared && slotOver(plan, r, now):
+			// What happened to a slot that is over stays: the
+			// re-plan does not list that slot again.
+			kept = append(kept, r)
 		case r.State == StateDeferred && r.Kind != Timer && r.Kind != CommandKind:
 		case r.State == StateDeferred && r.Kind == Timer && (r.Reason == ReasonDisabled || r.Reason == ReasonTagMismatch):
 		default:
@@ -221,7 +226,11 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	cy.slots = cy.slots[:0]
 	for _, sl := range plan.Slots {
 		k := slotKey{sl.Token, sl.Run.Start.UnixNano()}
-		if sl.Void || (len(sl.Tasks) == 0 && len(runningIn[k]) == 0) || !sl.Run.End.After(now) {
+		if sl.Void || (len(sl.Tasks) == 0 && len(runningIn[k]) == 0) {
+			continue
+		}
+		if !sl.Run.End.After(now) {
+			e.slotMissed(cy, sl, w, now)
 			continue
 		}
 		sr := &slotRun{slot: sl}
@@ -282,6 +291,41 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		}
 	}
 	return e.j.saveCycle(cy.log)
+}
+
+// slotOver reports whether r, a slot task's record, is of a slot of plan
+// that ended by now.
+func slotOver(plan *Plan, r *Record, now time.Time) bool {
+	for _, sl := range plan.Slots {
+		if !r.PlannedStart.Before(sl.Run.Start) && r.PlannedStart.Before(sl.Run.End) && slices.ContainsFunc(sl.Tasks, func(t *Task) bool { return t.Name == r.Task }) {
+			return !sl.Run.End.After(now)
+		}
+	}
+	return false
+}
+
+// slotMissed records as missed the tasks of sl, a slot that ended by now,
+// that the journal has no record of in it: the executor was not awake
+// while the slot lasted.
+func (e *Executor) slotMissed(cy *cycleRun, sl Slot, w wake, now time.Time) {
+	loc := cy.p.Site.loc
+	for _, t := range sl.Tasks {
+		if slices.ContainsFunc(cy.log.Records, func(r *Record) bool {
+			return r.Task == t.Name && r.Kind == Shared && !r.PlannedStart.Before(sl.Run.Start) && r.PlannedStart.Before(sl.Run.End)
+		}) {
+			continue
+		}
+		detail := "the slot ended at " + hhmm(sl.Run.End.In(loc)) + " before it could start"
+		if !w.slept.IsZero() {
+			verb := "woke"
+			if w.started {
+				verb = "started"
+			}
+			detail = "the executor " + verb + " at " + hhmm(now.In(loc)) + ", after the slot ended at " + hhmm(sl.Run.End.In(loc))
+		}
+		cy.log.Records = append(cy.log.Records, &Record{Task: t.Name, Kind: Shared, State: StateDeferred, Reason: ReasonMissed, Detail: detail,
+			PlannedStart: sl.Run.Start, PlannedEnd: sl.Run.End, ExitCode: -1})
+	}
 }
 
 func carried(k Kind) string {

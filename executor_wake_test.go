@@ -25,11 +25,15 @@ const laptop = `{
 // Issue 11, item 7: the executor starts Monday 17:55 UTC, before the
 // window of 18:00-08:00; the machine is suspended and the clock reads
 // Tuesday 09:55 at the next wake. Monday's work is missed, saying when the
-// executor woke; nothing starts in business hours; the update carries over
-// and runs, with the housekeeping, on Tuesday night.
+// executor woke (its slot task too, which was not recorded at all);
+// nothing starts in business hours; the update carries over and runs,
+// with the housekeeping, on Tuesday night.
 func TestLateWakeMissed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := profileWith(t, laptop, nil, nil, nil)
+		src := strings.Replace(laptop, `"housekeeping": [`, `"sharing": [{"token": "pkg-repo", "base": "01:40", "duration": "20m", "buffer": "10m",
+		  "uses": ["network"], "tasks": [{"name": "fetch", "run": ["/bin/true"], "estimate": "10m", "uses": ["network"]}]}],
+		  "housekeeping": [`, 1)
+		p := profileWith(t, src, nil, nil, nil)
 		clk := newJumpClock(time.Date(2026, 11, 23, 17, 55, 0, 0, time.UTC))
 		e, err := NewExecutor(p, WithClock(clk))
 		if err != nil {
@@ -49,9 +53,13 @@ func TestLateWakeMissed(t *testing.T) {
 		}
 		js := e.Journal()
 		mon := cycleOf(t, js, "2026-11-23")
-		for _, task := range []string{"h1", "h2", "h3", "h4", "u1"} {
+		for _, task := range []string{"h1", "h2", "h3", "h4", "u1", "fetch"} {
 			r := one(t, []CycleJournal{mon}, task, "")
-			if r.State != StateDeferred || r.Reason != ReasonMissed || !strings.Contains(r.Detail, "the executor woke at 09:55, after the window ended at 08:00") {
+			ended := "the window ended at 08:00"
+			if task == "fetch" {
+				ended = "the slot ended at 02:00"
+			}
+			if r.State != StateDeferred || r.Reason != ReasonMissed || !strings.Contains(r.Detail, "the executor woke at 09:55, after "+ended) {
 				dumpJournal(t, js)
 				t.Errorf("%s on Monday: %s %s %q, want missed, saying when the executor woke", task, r.State, r.Reason, r.Detail)
 			}
