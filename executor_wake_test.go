@@ -1,6 +1,7 @@
 package afterhours
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -133,4 +134,34 @@ func cycleOf(t testing.TB, js []CycleJournal, day string) CycleJournal {
 	dumpJournal(t, js)
 	t.Fatalf("no cycle %s", day)
 	return CycleJournal{}
+}
+
+// A re-plan keeps what happened to a slot that is over: fetch, refused by
+// a constraint at 01:40, stays refused after an Update at 03:00, neither
+// dropped nor turned into a miss.
+func TestReplanKeepsSlotsOver(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := profileWith(t, smallShop, nil, nil, nil)
+		refuse := ConstraintFunc("no-fetch", func(_ context.Context, c Check) Verdict {
+			if c.Task.Name == "fetch" {
+				return Refused("not tonight")
+			}
+			return Allowed()
+		})
+		clk := newSimClock(time.Date(2026, 11, 23, 18, 29, 0, 0, time.UTC))
+		e, err := NewExecutor(p, WithClock(clk), WithConstraints(refuse))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := runFor(t, e, 8*time.Hour+31*time.Minute); err != nil { // to 03:00
+			t.Fatal(err)
+		}
+		if err := e.Update(p); err != nil {
+			t.Fatal(err)
+		}
+		mon := cycleOf(t, e.Journal(), "2026-11-23")
+		if r := one(t, []CycleJournal{mon}, "fetch", ""); r.Reason != ReasonConstraint+"no-fetch" || r.Detail != "not tonight" {
+			t.Errorf("fetch after the re-plan: %s %q, want refused by no-fetch", r.Reason, r.Detail)
+		}
+	})
 }
