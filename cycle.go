@@ -508,8 +508,8 @@ func (e *Executor) endCycle(cy *cycleRun, now time.Time) error {
 	return e.finalize(cy, now)
 }
 
-// finalize closes an ended cycle whose runs are over, and sends its failed
-// list to the notifier.
+// finalize closes an ended cycle whose runs are over, and notifies its
+// failures not notified before (those after its window's notice).
 func (e *Executor) finalize(cy *cycleRun, now time.Time) error {
 	for i, c := range e.closing {
 		if c == cy {
@@ -518,9 +518,7 @@ func (e *Executor) finalize(cy *cycleRun, now time.Time) error {
 		}
 	}
 	cy.log.Closed = true
-	if failed := cy.log.snapshot().Failed(); len(failed) > 0 {
-		e.notify(Notice{Kind: NoticeFailures, Day: cy.day, At: now, Failed: failed})
-	}
+	e.noticeFailures(cy.log, now, true)
 	return e.j.saveCycle(cy.log)
 }
 
@@ -534,9 +532,7 @@ func (e *Executor) closeLog(l *cycleLog, now time.Time) error {
 		}
 	}
 	l.Closed = true
-	if failed := l.snapshot().Failed(); len(failed) > 0 {
-		e.notify(Notice{Kind: NoticeFailures, Day: l.Day, At: now, Failed: failed})
-	}
+	e.noticeFailures(l, now, true)
 	return e.j.saveCycle(l)
 }
 

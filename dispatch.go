@@ -8,8 +8,8 @@ import (
 )
 
 // advance does everything due at now: it rolls the cycle over, stops runs
-// past their deadlines, and starts the timers, commands, slot tasks and
-// steps that may start. The caller holds e.mu. It returns the first error
+// past their deadlines, starts the timers, commands, slot tasks and steps
+// that may start, and notifies the failures of the window that ended. The caller holds e.mu. It returns the first error
 // of the store.
 func (e *Executor) advance(now time.Time) error {
 	e.next = time.Time{}
@@ -35,6 +35,7 @@ func (e *Executor) advance(now time.Time) error {
 		e.dispatchSlots(cy, now)
 		e.dispatchSteps(cy, now)
 	}
+	e.noticeWindow(e.cur, now)
 	err := e.storeErr
 	e.storeErr = nil
 	return err

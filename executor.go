@@ -21,7 +21,8 @@ import (
 // # Time
 //
 // The executor sleeps until the next thing it has to do (a step, a slot, a
-// timer, a deadline, the end of the cycle): it asks its clock for one timer
+// timer, a deadline, the window's end when it has failures to report then
+// (see [Notifier]), the end of the cycle): it asks its clock for one timer
 // at a time and wakes for nothing else but a submitted command, a finished
 // run, an [Executor.Update], [Executor.Kill] or [Executor.Resume]. After
 // every wake it reads the clock again, so a clock jump or a suspended
