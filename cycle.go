@@ -3,7 +3,6 @@ package afterhours
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -128,14 +127,6 @@ func (e *Executor) start(now time.Time) error {
 	}
 	e.cur = cy
 	return nil
-}
-
-// wake says how the executor came to (re-)plan a cycle: slept is the
-// instant from which it was not awake (zero: it was awake until now), and
-// started is set when Run started.
-type wake struct {
-	slept   time.Time
-	started bool
 }
 
 // openCycle starts the cycle c: its journal (kept when it has one) and its
@@ -267,7 +258,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		est, fits := fitted[d.Task.Name]
 		switch {
 		case reason == ReasonWindowFull && fits && (wasToDo[d.Task.Name] || !known[d.Task.Name]):
-			reason, detail = ReasonMissed, wokeLate(cy, now, est, w.started, d.Task.kind)
+			reason, detail = ReasonMissed, wokeLate(cy, now, est, w, d.Task.kind)
 		case reason == ReasonDone:
 			if done, ok := e.j.meta.Done[d.Task.Name]; ok && done.Interrupted {
 				detail = "interrupted in the cycle of " + done.Day + ": a self-update is not run again on its own"
@@ -291,41 +282,6 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		}
 	}
 	return e.j.saveCycle(cy.log)
-}
-
-// slotOver reports whether r, a slot task's record, is of a slot of plan
-// that ended by now.
-func slotOver(plan *Plan, r *Record, now time.Time) bool {
-	for _, sl := range plan.Slots {
-		if !r.PlannedStart.Before(sl.Run.Start) && r.PlannedStart.Before(sl.Run.End) && slices.ContainsFunc(sl.Tasks, func(t *Task) bool { return t.Name == r.Task }) {
-			return !sl.Run.End.After(now)
-		}
-	}
-	return false
-}
-
-// slotMissed records as missed the tasks of sl, a slot that ended by now,
-// that the journal has no record of in it: the executor was not awake
-// while the slot lasted.
-func (e *Executor) slotMissed(cy *cycleRun, sl Slot, w wake, now time.Time) {
-	loc := cy.p.Site.loc
-	for _, t := range sl.Tasks {
-		if slices.ContainsFunc(cy.log.Records, func(r *Record) bool {
-			return r.Task == t.Name && r.Kind == Shared && !r.PlannedStart.Before(sl.Run.Start) && r.PlannedStart.Before(sl.Run.End)
-		}) {
-			continue
-		}
-		detail := "the slot ended at " + hhmm(sl.Run.End.In(loc)) + " before it could start"
-		if !w.slept.IsZero() {
-			verb := "woke"
-			if w.started {
-				verb = "started"
-			}
-			detail = "the executor " + verb + " at " + hhmm(now.In(loc)) + ", after the slot ended at " + hhmm(sl.Run.End.In(loc))
-		}
-		cy.log.Records = append(cy.log.Records, &Record{Task: t.Name, Kind: Shared, State: StateDeferred, Reason: ReasonMissed, Detail: detail,
-			PlannedStart: sl.Run.Start, PlannedEnd: sl.Run.End, ExitCode: -1})
-	}
 }
 
 func carried(k Kind) string {
@@ -486,7 +442,7 @@ func (e *Executor) endCycle(cy *cycleRun, now time.Time) error {
 				continue
 			}
 			if cy.fitsFrom(e.slept, stepRes(it.task), it.task.down, it.est) {
-				e.deferItem(it, now, ReasonMissed, wokeLate(cy, now, it.est, false, it.task.kind))
+				e.deferItem(it, now, ReasonMissed, wokeLate(cy, now, it.est, wake{}, it.task.kind))
 			} else {
 				e.deferItem(it, now, ReasonWindowFull, "the window ended before it could start"+carried(it.task.kind))
 			}

@@ -340,38 +340,9 @@ func (e *Executor) noFit(it *item, res resources, now time.Time) (string, string
 		return ReasonConstraint + it.waitName, fmt.Sprintf("waited since %s (%s); %s no longer fits before %s",
 			hhmm(it.waitSince.In(cy.p.Site.loc)), it.waitReason, shortDuration(it.est), end)
 	case cy.fitsFrom(e.slept, res, it.task.down, it.est):
-		return ReasonMissed, wokeLate(cy, now, it.est, false, it.task.kind)
+		return ReasonMissed, wokeLate(cy, now, it.est, wake{}, it.task.kind)
 	}
 	return ReasonWindowFull, "needs " + shortDuration(it.est) + ", no room from " + hhmm(now.In(cy.p.Site.loc)) + " to the window's end at " + end + carried(it.task.kind)
-}
-
-// fitsFrom reports whether a step of est that contends with res and uses
-// the resources down would have fitted from slept (or from the window's
-// start, if later): whether the executor, not awake since slept, missed
-// its room. It is false when slept is zero.
-func (cy *cycleRun) fitsFrom(slept time.Time, res resources, down []string, est time.Duration) bool {
-	if slept.IsZero() {
-		return false
-	}
-	_, ok := cy.fit(res, down, laterOf(slept, cy.c.Window.Start), est)
-	return ok
-}
-
-// wokeLate is the detail of a step of est missed because the executor
-// woke (or, with started, started) only at now.
-func wokeLate(cy *cycleRun, now time.Time, est time.Duration, started bool, k Kind) string {
-	loc := cy.p.Site.loc
-	verb := "woke"
-	if started {
-		verb = "started"
-	}
-	s := "the executor " + verb + " at " + hhmm(now.In(loc))
-	if end := cy.c.Window.End; now.Before(end) {
-		s += ": " + shortDuration(est) + " no longer fits before the window's end at " + hhmm(end.In(loc))
-	} else {
-		s += ", after the window ended at " + hhmm(end.In(loc))
-	}
-	return s + carried(k)
 }
 
 // stepRes is what a step contends with: the self-update, everything.
