@@ -153,7 +153,7 @@ func (e *Executor) openCycle(c Cycle, now time.Time, w wake) (*cycleRun, error) 
 // at the instant the executor stopped being awake (w.slept, or the
 // cycle's start if later) places it, and the journal had it to do or
 // knew nothing of it in the cycle: its room went by while the executor
-// slept (see [Executor.noFit] for the rule). A step the journal already
+// slept (see Executor.noFit for the rule). A step the journal already
 // had deferred keeps its deferral's reason.
 func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	hist := planHistory{j: e.j, running: map[string]bool{}}

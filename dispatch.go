@@ -9,8 +9,8 @@ import (
 
 // advance does everything due at now: it rolls the cycle over, stops runs
 // past their deadlines, starts the timers, commands, slot tasks and steps
-// that may start, and notifies the failures of the window that ended. The caller holds e.mu. It returns the first error
-// of the store.
+// that may start, and notifies the failures of a window that ended. The
+// caller holds e.mu. It returns the first error of the store.
 func (e *Executor) advance(now time.Time) error {
 	e.next = time.Time{}
 	if e.cur == nil {

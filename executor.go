@@ -37,8 +37,9 @@ import (
 // would have fitted from the instant the executor should have woken is
 // missed, its detail saying when the executor woke ("the executor woke at
 // 09:55, after the window ended at 08:00"); a step that stopped fitting
-// while the executor was awake (earlier steps ran long) is window-full. Cycles slept through entirely are recorded with
-// their work missed (up to the retention). Timeouts, slot ends and cycle
+// while the executor was awake (earlier steps ran long) is window-full.
+// Cycles slept through entirely are recorded with their work missed (up
+// to the retention). Timeouts, slot ends and cycle
 // ends are instants of the clock; the grace between SIGTERM and SIGKILL is
 // real time.
 //
