@@ -28,6 +28,9 @@ type cycleRun struct {
 	ended bool
 	// runs counts the runs of each task in the cycle.
 	runs map[string]int
+	// unnoticed is set when the cycle may have failures no notice listed
+	// yet: at its opening, and at every failed event since (emitRecord).
+	unnoticed bool
 }
 
 type slotRun struct {
@@ -141,6 +144,7 @@ func (e *Executor) openCycle(c Cycle, now time.Time, w wake) (*cycleRun, error) 
 		if !r.Start.IsZero() {
 			cy.runs[r.Task]++
 		}
+		cy.unnoticed = cy.unnoticed || unnoticed(r)
 	}
 	return cy, e.plan(cy, now, w)
 }

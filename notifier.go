@@ -3,7 +3,6 @@ package afterhours
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -112,13 +111,14 @@ func (e *Executor) noticeWindow(cy *cycleRun, now time.Time) {
 		}
 	}
 	if now.Before(cy.c.Window.End) {
-		if slices.ContainsFunc(cy.log.Records, unnoticed) {
+		if cy.unnoticed {
 			e.wakeAt(cy.c.Window.End)
 		}
 		return
 	}
 	cy.log.WindowNoticed = true
 	e.noticeFailures(cy.log, now, false)
+	cy.unnoticed = false
 	e.save(cy)
 }
 
