@@ -139,6 +139,35 @@ func TestFileStoreRefusesUntrustedState(t *testing.T) {
 			t.Errorf("Save into an unsafe directory: %v", err)
 		}
 	})
+	t.Run("Save replaces a link planted later, never writes through it", func(t *testing.T) {
+		dir, meta := mk(t)
+		s, err := OpenFileStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		target := filepath.Join(filepath.Dir(dir), "target")
+		if err := os.WriteFile(target, []byte("theirs"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(meta); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, meta); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Load("executor")
+		wantUnsafe(t, err, meta, "a symbolic link")
+		if err := s.Save("executor", []byte(`{"version":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		if data, _ := os.ReadFile(target); string(data) != "theirs" {
+			t.Errorf("Save wrote through the link: %q", data)
+		}
+		if fi, err := os.Lstat(meta); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+			t.Errorf("the record after Save: %v %v, want a regular file, mode 0600", fi.Mode(), err)
+		}
+	})
 	t.Run("a trusted directory opens, and a new one is 0700", func(t *testing.T) {
 		dir, _ := mk(t)
 		if err := open(dir); err != nil {
