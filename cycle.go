@@ -154,11 +154,13 @@ func (e *Executor) openCycle(c Cycle, now time.Time, w wake) (*cycleRun, error) 
 //
 // w says whether the executor was awake before now. When it was not, a
 // step the plan defers as window-full is missed instead when a plan made
-// at the instant the executor stopped being awake (w.slept, or the
-// cycle's start if later) places it, and the journal had it to do or
-// knew nothing of it in the cycle: its room went by while the executor
-// slept (see Executor.noFit for the rule). A step the journal already
-// had deferred keeps its deferral's reason.
+// at the instant the executor stopped being awake places it, and the
+// journal had it to do or knew nothing of it in the cycle: its room went
+// by while the executor slept (see Executor.noFit for the rule). That
+// instant is w.slept or the cycle's start, whichever is later, and at
+// Run's start no earlier than the last start or end of a run the journal
+// has of the cycle. A step the journal already had deferred keeps its
+// deferral's reason.
 func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	hist := planHistory{j: e.j, running: map[string]bool{}}
 	for _, it := range cy.running {
@@ -249,8 +251,16 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	}
 	var fitted map[string]time.Duration // the steps of the plan as of w.slept
 	if !w.slept.IsZero() {
+		from := laterOf(w.slept, cy.c.Span.Start)
+		if w.started {
+			// The executor was awake at least until the last start or
+			// end its journal has of the cycle.
+			for _, r := range cy.log.Records {
+				from = laterOf(from, laterOf(r.Start, r.End))
+			}
+		}
 		fitted = map[string]time.Duration{}
-		for _, st := range cy.p.planCycle(cy.c, laterOf(w.slept, cy.c.Span.Start), hist).Steps {
+		for _, st := range cy.p.planCycle(cy.c, from, hist).Steps {
 			fitted[st.Task.Name] = st.Duration()
 		}
 	}

@@ -165,3 +165,52 @@ func TestReplanKeepsSlotsOver(t *testing.T) {
 		}
 	})
 }
+
+// At Run's start the executor was awake until the last start or end its
+// journal has of the cycle: h1 (13 h from 18:00) is interrupted when the
+// executor stops; h2 (2 h, its last chance at 06:00) is missed when the
+// executor stopped at 05:00 and started again at 07:00, and window-full
+// when it stopped at 06:30 and started again at 06:40.
+func TestRestartMissedOrWindowFull(t *testing.T) {
+	for _, tc := range []struct {
+		stop, restart time.Time
+		reason        string
+		detail        string
+	}{
+		{tue(5, 0), tue(7, 0), ReasonMissed, "the executor started at 07:00: 2h no longer fits before the window's end at 08:00"},
+		{tue(6, 30), tue(6, 40), ReasonWindowFull, "needs 2h, no room from 06:40 to the window's end at 08:00"},
+	} {
+		t.Run(tc.reason, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				src := strings.Replace(laptop, `{"name": "h2", "run": ["/bin/true"], "estimate": "1h"}`,
+					`{"name": "h2", "run": ["/bin/true"], "estimate": "2h"}`, 1)
+				p := profileWith(t, src, map[string]time.Duration{"h1": 13 * time.Hour}, nil, nil)
+				store := NewMemoryStore()
+				start := time.Date(2026, 11, 23, 17, 59, 0, 0, time.UTC)
+				e, err := NewExecutor(p, WithClock(newSimClock(start)), WithStore(store))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := runFor(t, e, tc.stop.Sub(start)); err != nil {
+					t.Fatal(err)
+				}
+				e2, err := NewExecutor(p, WithClock(newSimClock(tc.restart)), WithStore(store))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := runFor(t, e2, time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				js := e2.Journal()
+				mon := []CycleJournal{cycleOf(t, js, "2026-11-23")}
+				if h1 := one(t, mon, "h1", StateFailed); !h1.Interrupted || !h1.End.Equal(tc.stop) {
+					t.Errorf("h1: %+v, want interrupted at %s", h1, fmtT(tc.stop))
+				}
+				if r := one(t, mon, "h2", StateDeferred); r.Reason != tc.reason || r.Detail != tc.detail {
+					dumpJournal(t, js)
+					t.Errorf("h2: %s %q, want %s %q", r.Reason, r.Detail, tc.reason, tc.detail)
+				}
+			})
+		})
+	}
+}
