@@ -26,6 +26,9 @@ type cycleRun struct {
 	ended bool
 	// runs counts the runs of each task in the cycle.
 	runs map[string]int
+	// unnoticed is set when the cycle may have failures no notice listed
+	// yet: at its opening, and at every failed event since (emitRecord).
+	unnoticed bool
 }
 
 type slotRun struct {
@@ -117,7 +120,9 @@ func (e *Executor) start(now time.Time) error {
 			return err
 		}
 	}
-	cy, err := e.openCycle(c, now, true)
+	// The executor was not running before now: as far as this cycle
+	// knows, not since its start.
+	cy, err := e.openCycle(c, now, wake{slept: c.Span.Start, started: true})
 	if err != nil {
 		return err
 	}
@@ -127,7 +132,7 @@ func (e *Executor) start(now time.Time) error {
 
 // openCycle starts the cycle c: its journal (kept when it has one) and its
 // plan as of now.
-func (e *Executor) openCycle(c Cycle, now time.Time, recovering bool) (*cycleRun, error) {
+func (e *Executor) openCycle(c Cycle, now time.Time, w wake) (*cycleRun, error) {
 	l, err := e.j.cycle(c)
 	if err != nil {
 		return nil, err
@@ -137,27 +142,41 @@ func (e *Executor) openCycle(c Cycle, now time.Time, recovering bool) (*cycleRun
 		if !r.Start.IsZero() {
 			cy.runs[r.Task]++
 		}
+		cy.unnoticed = cy.unnoticed || unnoticed(r)
 	}
-	return cy, e.plan(cy, now, recovering)
+	return cy, e.plan(cy, now, w)
 }
 
 // plan (re-)plans cy as of now and rewrites its to-do list and deferrals.
 // Runs, and the timer records of what already happened, are kept.
-// recovering says the executor was not running before now: work the old
-// to-do list had that no longer fits was missed.
-func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
+//
+// w says whether the executor was awake before now. When it was not, a
+// step the plan defers as window-full is missed instead when a plan made
+// at the instant the executor stopped being awake places it, and the
+// journal had it to do or knew nothing of it in the cycle: its room went
+// by while the executor slept (see Executor.noFit for the rule). That
+// instant is w.slept or the cycle's start, whichever is later, and at
+// Run's start no earlier than the last start or end of a run the journal
+// has of the cycle. A step the journal already had deferred keeps its
+// deferral's reason.
+func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	hist := planHistory{j: e.j, running: map[string]bool{}}
 	for _, it := range cy.running {
 		hist.running[it.task.Name] = true
 	}
 	plan := cy.p.planCycle(cy.c, now, hist)
 	e.holdSelfUpdate(plan)
-	wasToDo := map[string]bool{}
+	wasToDo, known := map[string]bool{}, map[string]bool{}
 	kept := cy.log.Records[:0]
 	for _, r := range cy.log.Records {
+		known[r.Task] = true
 		switch {
 		case r.State == StateToDo:
 			wasToDo[r.Task] = true
+		case r.State == StateDeferred && r.Kind == Shared && slotOver(plan, r, now):
+			// What happened to a slot that is over stays: the
+			// re-plan does not list that slot again.
+			kept = append(kept, r)
 		case r.State == StateDeferred && r.Kind != Timer && r.Kind != CommandKind:
 		case r.State == StateDeferred && r.Kind == Timer && (r.Reason == ReasonDisabled || r.Reason == ReasonTagMismatch):
 		default:
@@ -203,7 +222,11 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 	cy.slots = cy.slots[:0]
 	for _, sl := range plan.Slots {
 		k := slotKey{sl.Token, sl.Run.Start.UnixNano()}
-		if sl.Void || (len(sl.Tasks) == 0 && len(runningIn[k]) == 0) || !sl.Run.End.After(now) {
+		if sl.Void || (len(sl.Tasks) == 0 && len(runningIn[k]) == 0) {
+			continue
+		}
+		if !sl.Run.End.After(now) {
+			e.slotMissed(cy, sl, w, now)
 			continue
 		}
 		sr := &slotRun{slot: sl}
@@ -225,14 +248,30 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		}
 		cy.slots = append(cy.slots, sr)
 	}
+	var fitted map[string]time.Duration // the steps of the plan as of w.slept
+	if !w.slept.IsZero() {
+		from := laterOf(w.slept, cy.c.Span.Start)
+		if w.started {
+			// The executor was awake at least until the last start or
+			// end its journal has of the cycle.
+			for _, r := range cy.log.Records {
+				from = laterOf(from, laterOf(r.Start, r.End))
+			}
+		}
+		fitted = map[string]time.Duration{}
+		for _, st := range cy.p.planCycle(cy.c, from, hist).Steps {
+			fitted[st.Task.Name] = st.Duration()
+		}
+	}
 	for _, d := range plan.Deferred {
 		if hist.running[d.Task.Name] && d.Reason == ReasonDone {
 			continue
 		}
 		reason, detail := d.Reason, d.Detail
+		est, fits := fitted[d.Task.Name]
 		switch {
-		case reason == ReasonWindowFull && recovering && wasToDo[d.Task.Name]:
-			reason, detail = ReasonMissed, "it no longer fits: the executor was not running when it was due"+carried(d.Task.kind)
+		case reason == ReasonWindowFull && fits && (wasToDo[d.Task.Name] || !known[d.Task.Name]):
+			reason, detail = ReasonMissed, wokeLate(cy, now, est, w, d.Task.kind)
 		case reason == ReasonDone:
 			if done, ok := e.j.meta.Done[d.Task.Name]; ok && done.Interrupted {
 				detail = "interrupted in the cycle of " + done.Day + ": a self-update is not run again on its own"
@@ -241,7 +280,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		add(&Record{Task: d.Task.Name, Kind: d.Task.kind, State: StateDeferred, Reason: reason, Detail: detail, ExitCode: -1})
 	}
 	e.planTimers(cy, plan)
-	if recovering {
+	if w.started {
 		// Timer runs are caught up after a late wake, not after a start:
 		// what fell due before the executor ran is recorded, not run.
 		e.summariseTimers(cy, now, ReasonMissed, "missed: the executor was not running")
@@ -395,7 +434,7 @@ func (e *Executor) rollover(now time.Time) error {
 	if err := e.backfill(old.c.Day.AddDays(1), c.Day, now); err != nil {
 		return err
 	}
-	cy, err := e.openCycle(c, now, false)
+	cy, err := e.openCycle(c, now, wake{slept: e.slept})
 	if err != nil {
 		return err
 	}
@@ -411,13 +450,14 @@ func (e *Executor) endCycle(cy *cycleRun, now time.Time) error {
 		e.deferPending(cy, now, ReasonKilled, k.Reason)
 		e.summariseTimers(cy, cy.c.Span.End, ReasonKilled, "not run while killed")
 	} else {
-		reason := ReasonWindowFull
-		if e.late {
-			reason = ReasonMissed
-		}
 		for _, it := range cy.steps {
-			if it.state == pending {
-				e.deferItem(it, now, reason, "the window ended before it could start"+carried(it.task.kind))
+			if it.state != pending {
+				continue
+			}
+			if cy.fitsFrom(e.slept, stepRes(it.task), it.task.down, it.est) {
+				e.deferItem(it, now, ReasonMissed, wokeLate(cy, now, it.est, wake{}, it.task.kind))
+			} else {
+				e.deferItem(it, now, ReasonWindowFull, "the window ended before it could start"+carried(it.task.kind))
 			}
 		}
 		for _, sr := range cy.slots {
@@ -437,8 +477,8 @@ func (e *Executor) endCycle(cy *cycleRun, now time.Time) error {
 	return e.finalize(cy, now)
 }
 
-// finalize closes an ended cycle whose runs are over, and sends its failed
-// list to the notifier.
+// finalize closes an ended cycle whose runs are over, and notifies its
+// failures not notified before (those after its window's notice).
 func (e *Executor) finalize(cy *cycleRun, now time.Time) error {
 	for i, c := range e.closing {
 		if c == cy {
@@ -447,9 +487,7 @@ func (e *Executor) finalize(cy *cycleRun, now time.Time) error {
 		}
 	}
 	cy.log.Closed = true
-	if failed := cy.log.snapshot().Failed(); len(failed) > 0 {
-		e.notify(Notice{Kind: NoticeFailures, Day: cy.day, At: now, Failed: failed})
-	}
+	e.noticeFailures(cy.log, now, true)
 	return e.j.saveCycle(cy.log)
 }
 
@@ -463,9 +501,7 @@ func (e *Executor) closeLog(l *cycleLog, now time.Time) error {
 		}
 	}
 	l.Closed = true
-	if failed := l.snapshot().Failed(); len(failed) > 0 {
-		e.notify(Notice{Kind: NoticeFailures, Day: l.Day, At: now, Failed: failed})
-	}
+	e.noticeFailures(l, now, true)
 	return e.j.saveCycle(l)
 }
 

@@ -8,9 +8,9 @@ import (
 )
 
 // advance does everything due at now: it rolls the cycle over, stops runs
-// past their deadlines, and starts the timers, commands, slot tasks and
-// steps that may start. The caller holds e.mu. It returns the first error
-// of the store.
+// past their deadlines, starts the timers, commands, slot tasks and steps
+// that may start, and notifies the failures of a window that ended. The
+// caller holds e.mu. It returns the first error of the store.
 func (e *Executor) advance(now time.Time) error {
 	e.next = time.Time{}
 	if e.cur == nil {
@@ -35,6 +35,7 @@ func (e *Executor) advance(now time.Time) error {
 		e.dispatchSlots(cy, now)
 		e.dispatchSteps(cy, now)
 	}
+	e.noticeWindow(e.cur, now)
 	err := e.storeErr
 	e.storeErr = nil
 	return err
@@ -257,12 +258,9 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 			continue
 		}
 		t := it.task
-		res := t.res
-		if t.kind == SelfUpdate {
-			res = resources{any: true}
-			if len(runningSteps)+len(runningOther) > 0 {
-				return
-			}
+		res := stepRes(t)
+		if t.kind == SelfUpdate && len(runningSteps)+len(runningOther) > 0 {
+			return
 		}
 		for _, r := range runningSteps {
 			if phase(r.task.kind) < phase(t.kind) || r.task.res.contends(res) {
@@ -286,7 +284,7 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 		start, ok := cy.fit(res, it.task.down, now, it.est)
 		if !ok {
 			changed = true
-			reason, detail := e.noFit(it, now)
+			reason, detail := e.noFit(it, res, now)
 			e.deferItem(it, now, reason, detail)
 			continue
 		}
@@ -313,18 +311,46 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 	}
 }
 
-// noFit returns the reason and detail of a step that can no longer fit.
-func (e *Executor) noFit(it *item, now time.Time) (string, string) {
+// noFit returns the reason and detail of a step that can no longer fit at
+// now; res is what it contends with.
+//
+// # Missed or window-full
+//
+// A step that can no longer fit is missed ([ReasonMissed]) when its last
+// chance to start went by while the executor was not awake, and
+// window-full ([ReasonWindowFull]) when it went by while the executor was
+// awake. The executor is not awake from the instant a timer it armed was
+// due to the wake, when that wake comes more than a minute late (the
+// clock jumped, the machine was suspended), and before [Executor.Run]
+// starts. So at a late wake, a step that would still have fitted from the
+// instant the executor should have woken (or from the window's start, if
+// later) is missed, its detail saying when the executor woke; one that no
+// longer fitted even then stopped fitting while the executor was awake
+// (earlier steps ran long, it waited for a slot's hold) and is
+// window-full. A step kept waiting by a constraint until it no longer
+// fits is deferred with that constraint's reason. At Run's start, and
+// when a cycle opens after a late wake, planning applies the same rule
+// from the cycle's start (see Executor.plan). Missed one-offs carry over
+// to the next cycle, as window-full ones do.
+func (e *Executor) noFit(it *item, res resources, now time.Time) (string, string) {
 	cy := it.cy
 	end := hhmm(cy.c.Window.End.In(cy.p.Site.loc))
 	switch {
 	case it.waitName != "":
 		return ReasonConstraint + it.waitName, fmt.Sprintf("waited since %s (%s); %s no longer fits before %s",
 			hhmm(it.waitSince.In(cy.p.Site.loc)), it.waitReason, shortDuration(it.est), end)
-	case e.late:
-		return ReasonMissed, "the executor woke too late: " + shortDuration(it.est) + " no longer fits before " + end + carried(it.task.kind)
+	case cy.fitsFrom(e.slept, res, it.task.down, it.est):
+		return ReasonMissed, wokeLate(cy, now, it.est, wake{}, it.task.kind)
 	}
 	return ReasonWindowFull, "needs " + shortDuration(it.est) + ", no room from " + hhmm(now.In(cy.p.Site.loc)) + " to the window's end at " + end + carried(it.task.kind)
+}
+
+// stepRes is what a step contends with: the self-update, everything.
+func stepRes(t *Task) resources {
+	if t.kind == SelfUpdate {
+		return resources{any: true}
+	}
+	return t.res
 }
 
 // fit returns the earliest instant at or after now at which a run of est

@@ -92,8 +92,9 @@ var ErrNotForSite = errors.New("afterhours: command not for this site")
 var ErrRunning = errors.New("afterhours: executor already running")
 
 // StateError is a state file (or store record) that cannot be read or
-// decoded. The executor never replaces such a record with an empty one: the
-// file is kept as it is, for a person to look at.
+// decoded, or that a [FileStore] refuses to trust ([ErrUnsafeState]). The
+// executor never replaces such a record with an empty one: the file is kept
+// as it is, for a person to look at.
 type StateError struct {
 	// Where names the record: the file's path for a [FileStore].
 	Where string
@@ -105,3 +106,10 @@ func (e *StateError) Error() string {
 }
 
 func (e *StateError) Unwrap() error { return e.Err }
+
+// ErrUnsafeState is matched (errors.Is) by the *[StateError] of a state
+// directory or file that [OpenFileStore] or [FileStore.Load] refuses
+// because another user could have written it: a symbolic link, something
+// not owned by the executor's user, or writable by group or others. The
+// StateError names the path and the problem.
+var ErrUnsafeState = errors.New("afterhours: unsafe state")

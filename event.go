@@ -129,8 +129,13 @@ func (e *Executor) emit(ev Event) {
 	e.subs.Send(ev, func(ev *Event, lost int) { ev.Dropped = lost })
 }
 
-// emitRecord emits an event about a record.
+// emitRecord emits an event about a record. Every failure passes here: a
+// failed event of the current cycle marks it as having failures to
+// notify, so that it wakes at its window's end (Executor.noticeWindow).
 func (e *Executor) emitRecord(kind EventKind, day string, r *Record, at time.Time) {
+	if kind == EventFailed && e.cur != nil && e.cur.day == day {
+		e.cur.unnoticed = true
+	}
 	if e.subs.Len() == 0 {
 		return
 	}

@@ -22,7 +22,8 @@ import (
 // # Time
 //
 // The executor sleeps until the next thing it has to do (a step, a slot, a
-// timer, a deadline, the end of the cycle): it asks its clock for one timer
+// timer, a deadline, the window's end when it has failures to report then
+// (see [Notifier]), the end of the cycle): it asks its clock for one timer
 // at a time and wakes for nothing else but a submitted command, a finished
 // run, an [Executor.Update], [Executor.Kill] or [Executor.Resume]. After
 // every wake it reads the clock again, so a clock jump or a suspended
@@ -31,8 +32,15 @@ import (
 // passed while the executor was not awake is recorded as missed
 // ([ReasonMissed]), and pending one-offs carry over to the next cycle; of a
 // timer's runs that fell due meanwhile only the latest runs, the others
-// are recorded as missed. Cycles slept through entirely are recorded with
-// their work missed (up to the retention). Timeouts, slot ends and cycle
+// are recorded as missed. The executor is not awake from the instant the
+// timer it armed was due to a wake that comes more than a minute later,
+// nor before Run starts: a step that no longer fits at such a wake but
+// would have fitted from the instant the executor should have woken is
+// missed, its detail saying when the executor woke ("the executor woke at
+// 09:55, after the window ended at 08:00"); a step that stopped fitting
+// while the executor was awake (earlier steps ran long) is window-full.
+// Cycles slept through entirely are recorded with their work missed (up
+// to the retention). Timeouts, slot ends and cycle
 // ends are instants of the clock; the grace between SIGTERM and SIGKILL is
 // real time.
 //
@@ -122,7 +130,7 @@ type Executor struct {
 	running     bool
 	inflight    int // constraint checks under way
 	cmdRun      *item
-	late        bool
+	slept       time.Time // during a late wake: when the executor should have woken (see sleptSince)
 	next        time.Time // the earliest wake the dispatchers asked for
 	storeErr    error     // the first store error of a loop iteration
 	wakes       int       // loop iterations; starts at 1
@@ -335,14 +343,10 @@ func (e *Executor) Run(ctx context.Context) error {
 	for err == nil {
 		e.mu.Lock()
 		now := e.clk.Now()
-		// A wake finding the timer it armed overdue (or a timer firing
-		// late) means the clock jumped or the machine slept.
-		if due := laterOf(e.timerAt, e.firedAt); !due.IsZero() {
-			e.late = now.Sub(due) > lateWake
-		}
+		e.slept = e.sleptSince(now)
 		e.firedAt = time.Time{}
 		err = e.advance(now)
-		e.late = false
+		e.slept = time.Time{}
 		at := e.nextWake(now)
 		e.wakes++
 		idle := e.runningCount() == 0 && e.inflight == 0
@@ -397,8 +401,19 @@ func (e *Executor) Run(ctx context.Context) error {
 }
 
 // lateWake is how late a wake may be before it counts as late: work that
-// can no longer fit is then missed, not window-full.
+// can no longer fit may then be missed, not window-full (see sleptSince).
 const lateWake = time.Minute
+
+// sleptSince returns, for a wake at now, the instant from which the
+// executor was not awake: when the timer it armed was due, if that timer
+// fired (or is still armed) more than lateWake before now; the clock
+// jumped or the machine slept. It returns zero for a wake on time.
+func (e *Executor) sleptSince(now time.Time) time.Time {
+	if due := laterOf(e.timerAt, e.firedAt); !due.IsZero() && now.Sub(due) > lateWake {
+		return due
+	}
+	return time.Time{}
+}
 
 // arm returns the channel of a timer that fires at or before at, asking the
 // clock for a new one only when the armed timer fires later than at.
@@ -541,7 +556,7 @@ func (e *Executor) Update(p *Profile) error {
 			}
 		}
 	}
-	err := e.plan(e.cur, now, false)
+	err := e.plan(e.cur, now, wake{slept: e.sleptSince(now)})
 	e.wake()
 	return err
 }
@@ -608,7 +623,7 @@ func (e *Executor) Resume() {
 	e.emit(Event{Kind: EventResumed, At: now, Day: day})
 	if e.cur != nil {
 		e.summariseTimers(e.cur, now, ReasonKilled, "not run while killed")
-		if err := e.plan(e.cur, now, false); err != nil {
+		if err := e.plan(e.cur, now, wake{slept: e.sleptSince(now)}); err != nil {
 			e.log.Error("journal", "err", err)
 		}
 	}

@@ -91,6 +91,9 @@ type Record struct {
 	// Reason and Detail explain a deferral.
 	Reason string `json:"reason,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Noticed is set on a failed run once a [NoticeFailures] notice listed
+	// it: no failure is listed in two.
+	Noticed bool `json:"noticed,omitempty"`
 }
 
 // Duration returns End-Start of a run that ended, else 0.
@@ -146,6 +149,9 @@ type cycleLog struct {
 	Window  Interval
 	Records []*Record
 	Closed  bool
+	// WindowNoticed is set once the failures notice of the window's end
+	// was made (see Executor.noticeWindow).
+	WindowNoticed bool
 
 	// enc caches the JSON of each record: a write re-encodes only the
 	// records changed since the last, which touch drops from the cache.
@@ -182,14 +188,16 @@ type cycleJSON struct {
 	Span    [2]string `json:"span"`
 	Window  [2]string `json:"window"`
 	Closed  bool      `json:"closed,omitempty"`
-	Records []*Record `json:"records"`
+	// WindowNoticed: the failures notice of the window's end was made.
+	WindowNoticed bool      `json:"window_noticed,omitempty"`
+	Records       []*Record `json:"records"`
 }
 
 func nano(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
 func (c *cycleLog) marshal() ([]byte, error) {
 	head, err := json.Marshal(cycleJSON{Version: 1, Day: c.Day, Span: [2]string{nano(c.Span.Start), nano(c.Span.End)},
-		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed})
+		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed, WindowNoticed: c.WindowNoticed})
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +242,7 @@ func unmarshalCycle(data []byte) (*cycleLog, error) {
 	if _, err := ParseDate(cj.Day); err != nil {
 		return nil, err
 	}
-	c := &cycleLog{Day: cj.Day, Records: cj.Records, Closed: cj.Closed}
+	c := &cycleLog{Day: cj.Day, Records: cj.Records, Closed: cj.Closed, WindowNoticed: cj.WindowNoticed}
 	for i, pair := range [][2]string{cj.Span, cj.Window} {
 		var iv Interval
 		var err error
@@ -316,7 +324,7 @@ func loadJournal(store Store, retention int) (*journal, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		return nil, &StateError{Where: where(store, metaKey), Err: err}
+		return nil, loadError(where(store, metaKey), err)
 	default:
 		dec := json.NewDecoder(strings.NewReader(string(data)))
 		dec.DisallowUnknownFields()
@@ -337,7 +345,7 @@ func loadJournal(store Store, retention int) (*journal, error) {
 		}
 		data, err := store.Load(k)
 		if err != nil {
-			return nil, &StateError{Where: where(store, k), Err: err}
+			return nil, loadError(where(store, k), err)
 		}
 		c, err := unmarshalCycle(data)
 		if err != nil {

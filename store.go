@@ -3,10 +3,13 @@ package afterhours
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -111,6 +114,20 @@ func (m *MemoryStore) Where(key string) string { return "memory:" + key }
 // renames it over the record and syncs the directory, so a crash leaves the
 // old record or the new one. The directory is locked (flock on its "lock"
 // file) while the store is open, so that two executors never share it.
+//
+// # Trust
+//
+// The state decides what the executor runs, often as root, so a FileStore
+// reads only what no other user could have written: the directory itself
+// (not its parents) and every file of the store in it ("lock" and the
+// KEY.json records) must belong to the executor's user (the effective
+// uid), must not be writable by group or others, and must not be a
+// symbolic link. [OpenFileStore] checks the directory and every record;
+// Load checks the directory and the record again, on the open file, so a
+// record swapped later is refused too. Files are opened with O_NOFOLLOW,
+// and temporary files are created with O_EXCL and O_NOFOLLOW, mode 0600.
+// A refusal is a *[StateError] naming the path, matching
+// [ErrUnsafeState]; nothing of the refused state is read.
 type FileStore struct {
 	dir  string
 	lock *os.File
@@ -122,25 +139,120 @@ type FileStore struct {
 }
 
 // OpenFileStore opens (creating it, mode 0700, if need be) the store in
-// dir. It removes temporary files a crash left behind. It fails when another
+// dir. It refuses a directory or a record that another user could have
+// written (see [FileStore]) with a *[StateError] matching [ErrUnsafeState].
+// It removes temporary files a crash left behind. It fails when another
 // FileStore holds the directory.
 func OpenFileStore(dir string) (*FileStore, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("afterhours: file store: %w", err)
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("afterhours: file store: %w", err)
+		}
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	s := &FileStore{dir: dir}
+	if err := s.checkDir(); err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(dir, "lock")
+	lock, err := openNoFollow(lockPath, os.O_CREATE|os.O_RDWR)
 	if err != nil {
-		return nil, fmt.Errorf("afterhours: file store: %w", err)
+		return nil, err
+	}
+	if err := checkOpen(lockPath, lock); err != nil {
+		lock.Close()
+		return nil, err
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("afterhours: file store %s: locked by another process: %w", dir, err)
 	}
+	s.lock = lock
 	temps, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
 	for _, t := range temps {
-		os.Remove(t)
+		os.Remove(t) // a symbolic link is removed, not followed
 	}
-	return &FileStore{dir: dir, lock: lock}, nil
+	keys, err := s.Keys()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("afterhours: file store: %w", err)
+	}
+	for _, k := range keys {
+		fi, err := os.Lstat(s.Where(k))
+		if err == nil {
+			err = trusted(s.Where(k), fi, false)
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// unsafeState is why a path is refused; it matches ErrUnsafeState.
+type unsafeState struct{ why string }
+
+func (u *unsafeState) Error() string {
+	return "refused: " + u.why + " (the state directory and its files must belong to the executor's user and be writable by it alone)"
+}
+
+func (u *unsafeState) Unwrap() error { return ErrUnsafeState }
+
+func refuse(path, why string) error {
+	return &StateError{Where: path, Err: &unsafeState{why: why}}
+}
+
+// trusted checks the lstat (or fstat) of path: a directory when dir is
+// set, else a regular file, of the executor's user, not writable by group
+// or others.
+func trusted(path string, fi fs.FileInfo, dir bool) error {
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return refuse(path, "it is a symbolic link")
+	case dir && !fi.IsDir():
+		return refuse(path, "it is not a directory")
+	case !dir && !fi.Mode().IsRegular():
+		return refuse(path, "it is not a regular file")
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return refuse(path, "its owner cannot be read")
+	}
+	if euid := os.Geteuid(); st.Uid != uint32(euid) {
+		return refuse(path, fmt.Sprintf("it is owned by uid %d, not by the executor's uid %d", st.Uid, euid))
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return refuse(path, fmt.Sprintf("it is writable by group or others (mode %04o)", perm))
+	}
+	return nil
+}
+
+// checkDir checks the store's directory itself.
+func (s *FileStore) checkDir() error {
+	fi, err := os.Lstat(s.dir)
+	if err != nil {
+		return fmt.Errorf("afterhours: file store: %w", err)
+	}
+	return trusted(s.dir, fi, true)
+}
+
+// openNoFollow opens path without following a symbolic link (and without
+// blocking on a FIFO), creating it mode 0600 when flag says so.
+func openNoFollow(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, refuse(path, "it is a symbolic link")
+	}
+	return f, err
+}
+
+// checkOpen checks an opened file: what was opened is what is read.
+func checkOpen(path string, f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return trusted(path, fi, false)
 }
 
 // Close releases the directory's lock.
@@ -156,26 +268,43 @@ func (s *FileStore) Close() error {
 // Where returns the path of the file that holds key.
 func (s *FileStore) Where(key string) string { return filepath.Join(s.dir, key+".json") }
 
-// Load reads the record of key.
+// Load reads the record of key, after checking the directory and the file
+// (see [FileStore]): an untrusted one is a *[StateError] matching
+// [ErrUnsafeState].
 func (s *FileStore) Load(key string) ([]byte, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("file store: invalid key %q", key)
 	}
-	return os.ReadFile(s.Where(key))
+	if err := s.checkDir(); err != nil {
+		return nil, err
+	}
+	path := s.Where(key)
+	f, err := openNoFollow(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := checkOpen(path, f); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(f)
 }
 
-// Save replaces the record of key atomically and durably.
+// Save replaces the record of key atomically and durably. It refuses a
+// directory that is no longer trusted.
 func (s *FileStore) Save(key string, data []byte) error {
 	if !validKey(key) {
 		return fmt.Errorf("file store: invalid key %q", key)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f, err := os.CreateTemp(s.dir, "."+key+".*.tmp") // mode 0600
-	if err != nil {
+	if err := s.checkDir(); err != nil {
 		return err
 	}
-	tmp := f.Name()
+	f, tmp, err := s.createTemp(key)
+	if err != nil {
+		return fmt.Errorf("file store: save %s: %w", key, err)
+	}
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
@@ -187,13 +316,27 @@ func (s *FileStore) Save(key string, data []byte) error {
 		s.crashHook(key)
 	}
 	if err == nil {
-		err = os.Rename(tmp, s.Where(key))
+		err = os.Rename(tmp, s.Where(key)) // replaces a symbolic link, never follows it
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("file store: save %s: %w", key, err)
 	}
 	return s.syncDir()
+}
+
+// createTemp creates a new temporary file for key, mode 0600, with O_EXCL
+// and O_NOFOLLOW: never an existing file, never through a link.
+func (s *FileStore) createTemp(key string) (*os.File, string, error) {
+	for range 100 {
+		name := filepath.Join(s.dir, "."+key+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("no free temporary file name in %s", s.dir)
 }
 
 // Delete removes the record of key.
@@ -209,7 +352,9 @@ func (s *FileStore) Delete(key string) error {
 	return s.syncDir()
 }
 
-// Keys lists the records in the directory.
+// Keys lists the records in the directory: every KEY.json entry, whatever
+// its type, so that Load refuses one that is not a trusted file rather
+// than the store passing over it.
 func (s *FileStore) Keys() ([]string, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -218,7 +363,7 @@ func (s *FileStore) Keys() ([]string, error) {
 	var keys []string
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if ok && e.Type().IsRegular() && validKey(name) {
+		if ok && validKey(name) {
 			keys = append(keys, name)
 		}
 	}
@@ -226,7 +371,7 @@ func (s *FileStore) Keys() ([]string, error) {
 }
 
 func (s *FileStore) syncDir() error {
-	d, err := os.Open(s.dir)
+	d, err := os.OpenFile(s.dir, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
@@ -235,6 +380,16 @@ func (s *FileStore) syncDir() error {
 		err = cerr
 	}
 	return err
+}
+
+// loadError is the error of a store's Load of the record at where: a
+// *StateError naming it, unless the store gave one already.
+func loadError(where string, err error) error {
+	var se *StateError
+	if errors.As(err, &se) {
+		return err
+	}
+	return &StateError{Where: where, Err: err}
 }
 
 // where names the record of key in errors, for stores that can say.
