@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/afterhours-go/afterhours"
 )
 
 // A night of the example profile at 20,000 times real speed: the real
@@ -68,5 +73,178 @@ func TestAgentInterrupts(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "killed since") || !strings.Contains(out.String(), "resumed") {
 		t.Errorf("restart with -resume:\n%s", out.String())
+	}
+}
+
+// A script's timeout is real time however fast the clock runs: at -speed
+// 3600, a timer with a 10m timeout whose run takes longer than 10m/3600 =
+// 0.17 s of real time (here: until the clock is past the next quarter
+// hour, when the test releases it) finishes, where it used to fail
+// "timeout: ran longer than 10m".
+func TestAgentTimeoutsTakeRealTime(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "wait.sh"), 0o755, `#!/bin/sh
+# Runs until the test creates $AGENT_WORK/release.
+while [ ! -e "$AGENT_WORK/release" ]; do sleep 0.01; done
+`)
+	writeFile(t, filepath.Join(dir, "slow.profile.json"), 0o644, `{
+  "client": "shop-0042",
+  "site": {"name": "leeds", "timezone": "Europe/London",
+           "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]}},
+  "timers": [
+    {"name": "slow", "repeat": "quarter-hourly", "start": "2026-11-01T00:05:00Z",
+     "run": ["${AGENT_DIR}/wait.sh"], "timeout": "10m"}
+  ]
+}`)
+	work := t.TempDir()
+	out, stop := startAgent(t, "-profile", filepath.Join(dir, "slow.profile.json"), "-speed", "3600",
+		"-at", "2026-11-23T12:04:00Z", "-work", work)
+	// 12:20, the next run's time, is past the 12:15 deadline of the
+	// first run's 10m on the clock.
+	const skipped, failed = "deferred timer slow (overlap)", "failed timer slow"
+	if out.waitFor(t, skipped, failed) == failed {
+		t.Fatalf("the run that started at 12:05 failed:\n%s", out)
+	}
+	writeFile(t, filepath.Join(work, "release"), 0o644, "")
+	if out.waitFor(t, "finished timer slow", failed) == failed {
+		t.Fatalf("the run that started at 12:05 failed:\n%s", out)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Scaling the timeouts for -speed 3600 gives the scripts their timeouts in
+// real time and leaves the plans as they are, that of a step whose
+// estimate is its timeout included.
+func TestScaleTimeoutsKeepsPlans(t *testing.T) {
+	const stepProfile = `{
+  "client": "shop-0042",
+  "site": {"name": "leeds", "timezone": "Europe/London", "grace": "30m",
+           "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]}},
+  "housekeeping": [
+    {"name": "vacuum", "run": ["/bin/true"], "timeout": "40m"},
+    {"name": "reindex", "run": ["/bin/true"], "estimate": "20m", "timeout": "1h"}
+  ]
+}`
+	load := map[string]func() (*afterhours.Profile, error){
+		"agent.profile.json": func() (*afterhours.Profile, error) { return loadProfile("agent.profile.json") },
+		"steps":              func() (*afterhours.Profile, error) { return afterhours.ParseProfile([]byte(stepProfile)) },
+	}
+	for name, load := range load {
+		real, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fast, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := scaleTimeouts(fast, 3600); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []string{"2026-11-23T17:00:00Z", "2026-11-24T01:35:00Z", "2026-11-28T12:00:00Z"} {
+			now, err := time.Parse(time.RFC3339, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := afterhours.PlanAt(real, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := afterhours.PlanAt(fast, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s planned at %s with the timeouts scaled:\n%s\nwant:\n%s", name, at, got, want)
+			}
+		}
+		for task, want := range map[string]time.Duration{
+			"inventory":      10 * time.Minute * 3600,
+			"fetch-packages": 20 * time.Minute * 3600,
+			"openssl-3.0.15": 30 * time.Minute * 3600,
+			"agent-2.4.1":    15 * time.Minute * 3600,
+			"clean-tmp":      0, // none: its deadline is the window's end
+			"vacuum":         40 * time.Minute * 3600,
+			"reindex":        time.Hour * 3600,
+		} {
+			if task := fast.Task(task); task != nil && time.Duration(task.Timeout) != want {
+				t.Errorf("%s: timeout %v, want %v", task.Name, time.Duration(task.Timeout), want)
+			}
+		}
+	}
+}
+
+func writeFile(t *testing.T, path string, mode os.FileMode, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startAgent runs the agent with args on a goroutine until stop is called
+// (or the test ends), and returns what it prints as it prints it. stop
+// returns what run returned.
+func startAgent(t *testing.T, args ...string) (*output, func() error) {
+	t.Helper()
+	out := &output{changed: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, out, nil) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
+	t.Cleanup(func() { stop() })
+	return out, stop
+}
+
+// outputLimit is how long, in real time, a test waits for a line of the
+// agent's output: far longer than the real time anything it waits for
+// takes, even on a loaded machine.
+const outputLimit = time.Minute
+
+// output is what the agent prints, safe to read while it prints.
+type output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{} // holds a value after a write, until waitFor takes it
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	n, err := o.buf.Write(p)
+	o.mu.Unlock()
+	select {
+	case o.changed <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// waitFor waits until the output holds one of texts, and returns the first
+// of them it holds. It fails the test when none comes within outputLimit.
+func (o *output) waitFor(t *testing.T, texts ...string) string {
+	t.Helper()
+	limit := time.After(outputLimit)
+	for {
+		s := o.String()
+		for _, text := range texts {
+			if strings.Contains(s, text) {
+				return text
+			}
+		}
+		select {
+		case <-o.changed:
+		case <-limit:
+			t.Fatalf("none of %q in %v of real time:\n%s", texts, outputLimit, s)
+		}
 	}
 }
