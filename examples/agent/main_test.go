@@ -13,25 +13,80 @@ import (
 	"github.com/afterhours-go/afterhours"
 )
 
-// A night of the example profile at 20,000 times real speed: the real
-// scripts run, in order, and the journal says so.
+// A night of the example profile at 1,200 times real speed, from just
+// before its window opens at 18:30: the real scripts run, in order, and
+// the journal says so. The test waits for each run to end, however long
+// the scripts take on a busy machine (their timeouts are real time); the
+// window, 13h30m of the clock, is 40 s of real time for six steps.
 func TestAgentNight(t *testing.T) {
+	work := t.TempDir()
+	out, stop := startAgent(t, "-profile", "agent.profile.json", "-speed", "1200", "-at", "2026-11-23T18:29:00Z", "-work", work)
+	steps := []string{
+		"housekeeping rotate-logs",
+		"housekeeping clean-tmp",
+		"housekeeping backup-pos",
+		"update openssl-3.0.15",
+		"update pos-app-7.2.0",
+		"self-update agent-2.4.1",
+		"timer inventory",
+	}
+	for _, step := range steps {
+		// (The cycle of 2026-11-22, before, defers every step.)
+		if got := out.waitFor(t, "finished "+step, "failed "+step); got != "finished "+step {
+			t.Fatalf("%s:\n%s", got, out)
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	last := -1
+	for _, step := range steps[:6] {
+		i := strings.Index(text, "started "+step)
+		if i < last {
+			t.Errorf("%s started before the step planned before it:\n%s", step, text)
+		}
+		last = i
+	}
+	if !strings.Contains(text, "\ncycle 2026-11-23: ") {
+		t.Errorf("no summary of the cycle:\n%s", text)
+	}
+	for _, mark := range []string{"applied-openssl-3.0.15", "applied-pos-app-7.2.0", "backup.tar", "agent-version", "inventory.log"} {
+		if _, err := os.Stat(filepath.Join(work, mark)); err != nil {
+			t.Errorf("no mark of the scripts: %v", err)
+		}
+	}
+}
+
+// The pkg-repo slot, 01:40-02:00 UTC, runs its task's real script. At 60
+// times real speed the slot lasts 20 s of real time, for a script that
+// echoes a line.
+func TestAgentSlot(t *testing.T) {
+	out, stop := startAgent(t, "-profile", "agent.profile.json", "-speed", "60", "-at", "2026-11-24T01:39:30Z", "-work", t.TempDir())
+	const task = "shared fetch-packages"
+	if got := out.waitFor(t, "finished "+task, "failed "+task); got != "finished "+task {
+		t.Fatalf("%s:\n%s", got, out)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if at, ok := strings.CutSuffix(line, " UTC started "+task); ok && (at < "2026-11-24 01:40:00" || at >= "2026-11-24 02:00:00") {
+			t.Errorf("started out of its slot: %s", line)
+		}
+	}
+}
+
+// -for stops the agent after that much of the clock's time: an hour at
+// 3,600 times real speed is a second.
+func TestAgentFor(t *testing.T) {
 	var out bytes.Buffer
-	args := []string{"-profile", "agent.profile.json", "-speed", "20000", "-at", "2026-11-23T17:00:00Z", "-for", "14h", "-work", t.TempDir()}
+	args := []string{"-profile", "agent.profile.json", "-speed", "3600", "-at", "2026-11-23T12:00:00Z", "-for", "1h", "-work", t.TempDir()}
 	if err := run(context.Background(), args, &out, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
-		"started housekeeping rotate-logs",
-		"finished update openssl-3.0.15",
-		"finished self-update agent-2.4.1",
-		"finished shared fetch-packages",
-		"finished timer inventory",
-		"cycle 2026-11-23: ",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("no %q in the output:\n%s", want, out.String())
-		}
+	if !strings.Contains(out.String(), "\ncycle 2026-11-22: ") {
+		t.Errorf("no summary of the cycle:\n%s", out.String())
 	}
 }
 
