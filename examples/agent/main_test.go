@@ -77,6 +77,16 @@ func TestAgentSlot(t *testing.T) {
 	}
 }
 
+// A clock slower than real time is refused: scaled, its timeouts would
+// fall below the tasks' estimates.
+func TestAgentSpeedBelowOne(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-profile", "agent.profile.json", "-speed", "0.5"}, &out, nil)
+	if err == nil || !strings.Contains(err.Error(), "-speed 0.5: want a factor of 1 or more") {
+		t.Errorf("-speed 0.5: %v", err)
+	}
+}
+
 // -for stops the agent after that much of the clock's time: an hour at
 // 3,600 times real speed is a second.
 func TestAgentFor(t *testing.T) {
