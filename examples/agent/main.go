@@ -9,9 +9,18 @@
 //	go run ./examples/agent                                  # real time
 //	go run ./examples/agent -speed 3600 -at 2026-11-23T17:00:00Z -for 24h
 //
-// With -speed N the clock runs N times faster than real time, from -at;
-// timeouts and slots follow that clock, while the scripts themselves, and
-// the grace between SIGTERM and SIGKILL, take real time. With -state DIR the
+// With -speed N (at least 1) the clock runs N times faster than real time,
+// from -at. Windows, slots, holds, timer times and plans follow that clock,
+// while the scripts themselves, and the grace between SIGTERM and SIGKILL,
+// take real time. So a script's timeout is real time too: the agent
+// multiplies every task's timeout by N (a timer without one gets
+// afterhours.DefaultTimerTimeout times N), so that a 10m timeout still
+// gives a script 10 minutes of real time, and not 10m/3600 = 0.17 s at
+// -speed 3600; a task whose estimate came from its timeout keeps the
+// unscaled timeout as its estimate, so the plans are those of real time.
+// The ends of slots and windows stay instants of the clock: at -speed 3600
+// a 20m slot lasts 0.33 s of real time, and a slot task still running then
+// is stopped, as a real one is at its slot's end. With -state DIR the
 // journal is kept in DIR and survives restarts. The first Ctrl-C stops the
 // executor gracefully (running scripts get SIGTERM, then SIGKILL after the
 // grace); a second one turns the killswitch on, which is saved in the state
@@ -64,8 +73,8 @@ func run(ctx context.Context, args []string, w io.Writer, signals <-chan os.Sign
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *speed <= 0 {
-		return fmt.Errorf("-speed %v: want a positive factor", *speed)
+	if !(*speed >= 1) {
+		return fmt.Errorf("-speed %v: want a factor of 1 or more", *speed)
 	}
 	start := time.Now()
 	if *at != "" {
@@ -78,6 +87,9 @@ func run(ctx context.Context, args []string, w io.Writer, signals <-chan os.Sign
 	p, err := loadProfile(*profile)
 	if err != nil {
 		return err
+	}
+	if err := scaleTimeouts(p, *speed); err != nil {
+		return fmt.Errorf("%s: %w", *profile, err)
 	}
 	if *work == "" {
 		dir, err := os.MkdirTemp("", "afterhours-agent-")
@@ -191,6 +203,46 @@ func loadProfile(path string) (*afterhours.Profile, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// maxTimeout bounds a scaled timeout, far from time.Duration's overflow.
+const maxTimeout = 100 * 365 * 24 * time.Hour
+
+// scaleTimeouts makes the timeouts of p's tasks real time on a clock that
+// runs speed times faster than real time: it multiplies each by speed
+// (a timer without one gets afterhours.DefaultTimerTimeout times speed).
+// A task without an estimate gets its unscaled timeout as its estimate,
+// which is what planning took its estimate from, so the plans do not
+// change. p is validated again.
+func scaleTimeouts(p *afterhours.Profile, speed float64) error {
+	if speed == 1 {
+		return nil
+	}
+	scale := func(t *afterhours.Task) {
+		timeout := time.Duration(t.Timeout)
+		if timeout == 0 {
+			if t.Kind() != afterhours.Timer {
+				return // a step's deadline is then the window's end, a slot task's the slot's
+			}
+			timeout = afterhours.DefaultTimerTimeout
+		} else if t.Estimate == 0 {
+			t.Estimate = t.Timeout
+		}
+		t.Timeout = afterhours.Duration(min(float64(timeout)*speed, float64(maxTimeout)))
+	}
+	for _, tok := range p.Sharing {
+		for _, t := range tok.Tasks {
+			scale(t)
+		}
+	}
+	for _, list := range [][]*afterhours.Task{p.Housekeeping, p.Updates, {p.SelfUpdate}, p.Timers} {
+		for _, t := range list {
+			if t != nil {
+				scale(t)
+			}
+		}
+	}
+	return p.Validate()
 }
 
 // summary prints each cycle's lists.
