@@ -4,20 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // errHalted is the error of targets a critical failure elsewhere stopped.
 var errHalted = errors.New("a critical failure stopped the rollout")
 
-// work runs the phases of target i and reports to Run.
+// work runs the phases of target i and reports to Run. With a claims log,
+// the target is claimed durably before its first action runs, the first
+// phase that is not idempotent is marked durably before it begins, and the
+// result is durable before Run learns of it, so that a status file never
+// shows an end the log lacks.
 func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
+	var start time.Time
+	claimed := false
 	for p := range r.phases {
 		if ctx.Err() != nil {
 			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
 		} else if r.halt.Load() {
 			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
+		}
+		if res.outcome == Succeeded && r.claims != nil {
+			if p == 0 {
+				start = r.startOf(i)
+				res.recErr = r.claims.append(claimEntry{Kind: entryClaim, Target: t.ID, Phase: r.phases[0].Name, At: start})
+				claimed = res.recErr == nil
+				if claimed && ctx.Err() != nil {
+					// Killed while the claim was written: the action never runs.
+					res.outcome = Killed
+				}
+			} else if p == r.mark {
+				res.recErr = r.claims.append(claimEntry{Kind: entryPhase, Target: t.ID, Phase: r.phases[p].Name})
+			}
+			if res.recErr != nil {
+				res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", r.phases[p].Name, res.recErr)
+			}
 		}
 		if res.outcome != Succeeded {
 			if p == 0 {
@@ -32,7 +55,27 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 		}
 	}
 	res.end = r.cfg.clock.Now()
+	if claimed {
+		e := claimEntry{Kind: entryEnd, Target: t.ID, Outcome: res.outcome, Phase: r.phases[res.phase].Name,
+			Attempts: res.attempts, At: start, End: res.end}
+		if res.err != nil {
+			e.Error = res.err.Error()
+		}
+		if res.outcome == Pending {
+			e.Phase, e.At, e.End = "", time.Time{}, time.Time{}
+		}
+		if err := r.claims.append(e); err != nil && res.recErr == nil {
+			res.recErr = err
+		}
+	}
 	results <- res
+}
+
+// startOf returns target i's start, as dispatch set it.
+func (r *Rollout) startOf(i int) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recs[i].Start
 }
 
 // runPhase runs phase p of target t, with its retries.
@@ -43,8 +86,15 @@ func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, in
 		if p > 0 || attempt > 1 {
 			r.phaseBegins(i, p, attempt, last)
 		}
-		err := r.attempt(ctx, ph, t)
+		abandoned, err := r.attempt(ctx, ph, t)
 		switch {
+		case abandoned:
+			r.abandoned(i, p, attempt, err)
+			if ph.Critical {
+				r.halt.Store(true)
+				return Critical, attempt, err
+			}
+			return Failed, attempt, err
 		case err == nil:
 			return Succeeded, attempt, nil
 		case ctx.Err() != nil:
@@ -72,23 +122,59 @@ func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, in
 	}
 }
 
-// attempt runs one attempt at a phase, turning a panic into an error.
-func (r *Rollout) attempt(ctx context.Context, ph *Phase, t Target) (err error) {
-	actx := ctx
-	if ph.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, ph.Timeout)
-		defer cancel()
+// attempt runs one attempt at a phase. With a timeout, the action runs in
+// a goroutine of its own, so that an action that does not return when its
+// deadline passes can be abandoned: abandoned is true when it had not
+// returned the kill grace after its deadline. After the killswitch, Run
+// itself abandons what does not return (see Rollout.abandon).
+func (r *Rollout) attempt(ctx context.Context, ph *Phase, t Target) (abandoned bool, err error) {
+	if ph.Timeout <= 0 {
+		return false, call(ctx, ph, t)
 	}
+	actx, cancel := context.WithTimeout(ctx, ph.Timeout)
+	defer cancel()
+	done := make(chan error, 1) // the abandoned goroutine never blocks
+	go func() { done <- call(actx, ph, t) }()
+	timedOut := func(err error) error {
+		if err != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("timed out after %v: %w", ph.Timeout, err)
+		}
+		return err
+	}
+	select {
+	case err := <-done:
+		return false, timedOut(err)
+	case <-actx.Done():
+	}
+	if ctx.Err() != nil {
+		return false, <-done // the killswitch: Run's grace applies
+	}
+	select {
+	case err := <-done:
+		return false, timedOut(err)
+	case <-r.cfg.clock.After(r.cfg.killGrace):
+		return true, fmt.Errorf("abandoned: the action had not returned %v after its timeout of %v", r.cfg.killGrace, ph.Timeout)
+	}
+}
+
+// call calls the phase's action, turning a panic into an error.
+func call(ctx context.Context, ph *Phase, t Target) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
-		if err != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
-			err = fmt.Errorf("timed out after %v: %w", ph.Timeout, err)
-		}
 	}()
-	return ph.Run(actx, t)
+	return ph.Run(ctx, t)
+}
+
+// abandoned reports an attempt abandoned after its timeout.
+func (r *Rollout) abandoned(i, p, attempt int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := &r.recs[i]
+	r.cfg.logger.Error("attempt abandoned after its timeout", "target", rec.ID, "phase", r.phases[p].Name, "attempt", attempt, "err", err)
+	r.emitLocked(Event{Kind: EventAbandoned, At: r.cfg.clock.Now(), Target: rec.ID, Group: rec.Group,
+		Phase: r.phases[p].Name, Attempt: attempt, Err: err})
 }
 
 // phaseBegins records that target i begins an attempt at phase p.
