@@ -199,16 +199,19 @@ func (r *Rollout) idempotentThrough(phase string) bool {
 
 // Run runs the rollout and returns when no target runs any more: when
 // every target has run, or after a stop (error budget, critical failure,
-// killswitch) once the running targets have finished, or been cancelled and
-// returned or been abandoned (see [WithKillGrace]). It returns nil when the
+// killswitch, a durable record that cannot be written) once the running
+// targets have finished, or been cancelled and returned or been abandoned
+// (see [WithKillGrace] and [Phase].Timeout). It returns nil when the
 // rollout completed, failures within the budget included; otherwise an
 // error wrapping [ErrBudgetExhausted], [ErrCritical] or [ErrKilled] for
-// each stop, joined, and the error of the last status file write, if that
-// failed. The cancellation of ctx is the killswitch, as [Rollout.Kill] is.
+// each stop, or the durable record's error, joined, and the error of the
+// last status file write, if that failed. The cancellation of ctx is the
+// killswitch, as [Rollout.Kill] is.
 //
-// When the status file cannot be written as Run starts, Run starts nothing
-// and returns that error. A Rollout runs once: Run again returns
-// [ErrStarted].
+// When the status file or the durable record beside it (see
+// [WithStatusFile]) cannot be written as Run starts, or another Run holds
+// that record, Run starts nothing and returns that error. A Rollout runs
+// once: Run again returns [ErrStarted].
 func (r *Rollout) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.ran {

@@ -111,6 +111,9 @@ func TestResume(t *testing.T) {
 	if rep.Status.Resumed == 0 || rep.Status.Counts.Pending != 0 {
 		t.Errorf("status after the resumed run: %+v", rep.Status)
 	}
+	if _, err := os.Stat(status + fleet.ClaimsSuffix); err != nil {
+		t.Errorf("no durable record beside the status file: %v", err)
+	}
 }
 
 func TestBadFlags(t *testing.T) {
