@@ -231,8 +231,10 @@ func TestRolloutSIGKILL(t *testing.T) {
 				t.Errorf("%s %v with %d patches", rec.ID, rec.Outcome, counts["patch "+rec.ID])
 			}
 		case Interrupted:
-			if rec.Phase != "patch" || counts["patch "+rec.ID] != 1 {
-				t.Errorf("%s interrupted in %q with %d patches", rec.ID, rec.Phase, counts["patch "+rec.ID])
+			// Marked durably as in its patch before the patch began: the
+			// kill may have come before the action's first line.
+			if rec.Phase != "patch" {
+				t.Errorf("%s interrupted in %q", rec.ID, rec.Phase)
 			}
 		}
 		if redrain[rec.ID] && (rec.Outcome == Interrupted && rec.Phase == "drain" || counts["drain "+rec.ID] < 2) {
