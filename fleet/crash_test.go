@@ -237,7 +237,8 @@ func TestRolloutSIGKILL(t *testing.T) {
 				t.Errorf("%s interrupted in %q", rec.ID, rec.Phase)
 			}
 		}
-		if redrain[rec.ID] && (rec.Outcome == Interrupted && rec.Phase == "drain" || counts["drain "+rec.ID] < 2) {
+		// (The kill may have come before its first drain's first line.)
+		if redrain[rec.ID] && (rec.Outcome == Interrupted && rec.Phase == "drain" || counts["drain "+rec.ID] < 1) {
 			t.Errorf("%s, interrupted in its drain, was not run again: %v in %s, %d drains", rec.ID, rec.Outcome, rec.Phase, counts["drain "+rec.ID])
 		}
 		var n int
