@@ -161,8 +161,9 @@ type Status struct {
 	Ended   time.Time `json:"ended,omitzero"`
 	At      time.Time `json:"at,omitzero"`
 	// Total is the number of targets of the rollout, Counts how many have
-	// each outcome, and Resumed how many of them are final outcomes taken
-	// from the report a rollout resumed from.
+	// each outcome, and Resumed how many of them kept the outcome they had
+	// in the report a rollout resumed from (see [WithResume]) and do not
+	// run again.
 	Total   int    `json:"total"`
 	Counts  Counts `json:"counts"`
 	Resumed int    `json:"resumed,omitempty"`

@@ -25,26 +25,22 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
 		} else if r.halt.Load() {
 			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
-		}
-		if res.outcome == Succeeded && r.claims != nil {
+		} else if r.claims != nil {
 			if p == 0 {
 				start = r.startOf(i)
-				res.recErr = r.claims.append(claimEntry{Kind: entryClaim, Target: t.ID, Phase: r.phases[0].Name, At: start})
-				claimed = res.recErr == nil
-				if claimed && ctx.Err() != nil {
-					// Killed while the claim was written: the action never runs.
+			}
+			if res.recErr = r.recordBegin(t, p, start); res.recErr != nil {
+				res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", r.phases[p].Name, res.recErr)
+			} else if p == 0 {
+				claimed = true
+				if ctx.Err() != nil { // killed while the claim was written
 					res.outcome = Killed
 				}
-			} else if p == r.mark {
-				res.recErr = r.claims.append(claimEntry{Kind: entryPhase, Target: t.ID, Phase: r.phases[p].Name})
-			}
-			if res.recErr != nil {
-				res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", r.phases[p].Name, res.recErr)
 			}
 		}
 		if res.outcome != Succeeded {
 			if p == 0 {
-				res.outcome, res.err = Pending, nil
+				res.outcome, res.err = Pending, nil // its first action never ran
 			}
 			break
 		}
@@ -56,19 +52,41 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	}
 	res.end = r.cfg.clock.Now()
 	if claimed {
-		e := claimEntry{Kind: entryEnd, Target: t.ID, Outcome: res.outcome, Phase: r.phases[res.phase].Name,
-			Attempts: res.attempts, At: start, End: res.end}
-		if res.err != nil {
-			e.Error = res.err.Error()
-		}
-		if res.outcome == Pending {
-			e.Phase, e.At, e.End = "", time.Time{}, time.Time{}
-		}
-		if err := r.claims.append(e); err != nil && res.recErr == nil {
+		if err := r.recordEnd(t, res, start); err != nil && res.recErr == nil {
 			res.recErr = err
 		}
 	}
 	results <- res
+}
+
+// recordBegin writes to the claims log that target t begins phase p: the
+// claim, for the first phase, and the mark of the first phase that is not
+// idempotent are durable when it returns; other phases are noted without
+// waiting, since they only keep the record's phase close to the truth for
+// the operator and decide nothing.
+func (r *Rollout) recordBegin(t Target, p int, start time.Time) error {
+	name := r.phases[p].Name
+	switch p {
+	case 0:
+		return r.claims.append(claimEntry{Kind: entryClaim, Target: t.ID, Phase: name, At: start})
+	case r.mark:
+		return r.claims.append(claimEntry{Kind: entryPhase, Target: t.ID, Phase: name})
+	}
+	r.claims.add(claimEntry{Kind: entryPhase, Target: t.ID, Phase: name})
+	return nil
+}
+
+// recordEnd writes target t's result to the claims log and waits until it
+// is durable.
+func (r *Rollout) recordEnd(t Target, res result, start time.Time) error {
+	e := claimEntry{Kind: entryEnd, Target: t.ID, Outcome: res.outcome}
+	if res.outcome != Pending {
+		e.Phase, e.Attempts, e.At, e.End = r.phases[res.phase].Name, res.attempts, start, res.end
+	}
+	if res.err != nil {
+		e.Error = res.err.Error()
+	}
+	return r.claims.append(e)
 }
 
 // startOf returns target i's start, as dispatch set it.
