@@ -18,25 +18,14 @@ var errHalted = errors.New("a critical failure stopped the rollout")
 func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
-	var start time.Time
-	claimed := false
+	var start time.Time // with a claims log, once claimed
 	for p := range r.phases {
 		if ctx.Err() != nil {
 			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
 		} else if r.halt.Load() {
 			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
 		} else if r.claims != nil {
-			if p == 0 {
-				start = r.startOf(i)
-			}
-			if res.recErr = r.recordBegin(t, p, start); res.recErr != nil {
-				res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", r.phases[p].Name, res.recErr)
-			} else if p == 0 {
-				claimed = true
-				if ctx.Err() != nil { // killed while the claim was written
-					res.outcome = Killed
-				}
-			}
+			r.recordBegin(ctx, &res, p, &start)
 		}
 		if res.outcome != Succeeded {
 			if p == 0 {
@@ -51,42 +40,56 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 		}
 	}
 	res.end = r.cfg.clock.Now()
-	if claimed {
-		if err := r.recordEnd(t, res, start); err != nil && res.recErr == nil {
-			res.recErr = err
-		}
+	if !start.IsZero() {
+		r.recordEnd(&res, start)
 	}
 	results <- res
 }
 
-// recordBegin writes to the claims log that target t begins phase p: the
-// claim, for the first phase, and the mark of the first phase that is not
-// idempotent are durable when it returns; other phases are noted without
-// waiting, since they only keep the record's phase close to the truth for
-// the operator and decide nothing.
-func (r *Rollout) recordBegin(t Target, p int, start time.Time) error {
-	name := r.phases[p].Name
+// recordBegin writes to the claims log that the target of res begins phase
+// p: the claim, for the first phase, and the mark of the first phase that
+// is not idempotent are durable when it returns; other phases are noted
+// without waiting, since they only keep the record's phase close to the
+// truth for the operator and decide nothing. It sets *start to the
+// target's start once claimed, and stops the target in res when the log
+// fails or the killswitch was thrown while the claim was written.
+// (Kept out of work, whose stack every target's goroutine carries.)
+func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *time.Time) {
+	id, name := r.targets[res.i].ID, r.phases[p].Name
+	var err error
 	switch p {
 	case 0:
-		return r.claims.append(claimEntry{Kind: entryClaim, Target: t.ID, Phase: name, At: start})
+		at := r.startOf(res.i)
+		if err = r.claims.append(claimEntry{Kind: entryClaim, Target: id, Phase: name, At: at}); err == nil {
+			*start = at
+			if ctx.Err() != nil {
+				res.outcome = Killed // its first action never runs
+			}
+		}
 	case r.mark:
-		return r.claims.append(claimEntry{Kind: entryPhase, Target: t.ID, Phase: name})
+		err = r.claims.append(claimEntry{Kind: entryPhase, Target: id, Phase: name})
+	default:
+		r.claims.add(claimEntry{Kind: entryPhase, Target: id, Phase: name})
 	}
-	r.claims.add(claimEntry{Kind: entryPhase, Target: t.ID, Phase: name})
-	return nil
+	if err != nil {
+		res.recErr = err
+		res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", name, err)
+	}
 }
 
-// recordEnd writes target t's result to the claims log and waits until it
+// recordEnd writes the result in res to the claims log and waits until it
 // is durable.
-func (r *Rollout) recordEnd(t Target, res result, start time.Time) error {
-	e := claimEntry{Kind: entryEnd, Target: t.ID, Outcome: res.outcome}
+func (r *Rollout) recordEnd(res *result, start time.Time) {
+	e := claimEntry{Kind: entryEnd, Target: r.targets[res.i].ID, Outcome: res.outcome}
 	if res.outcome != Pending {
 		e.Phase, e.Attempts, e.At, e.End = r.phases[res.phase].Name, res.attempts, start, res.end
 	}
 	if res.err != nil {
 		e.Error = res.err.Error()
 	}
-	return r.claims.append(e)
+	if err := r.claims.append(e); err != nil && res.recErr == nil {
+		res.recErr = err
+	}
 }
 
 // startOf returns target i's start, as dispatch set it.
@@ -146,9 +149,20 @@ func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, in
 // returned the kill grace after its deadline. After the killswitch, Run
 // itself abandons what does not return (see Rollout.abandon).
 func (r *Rollout) attempt(ctx context.Context, ph *Phase, t Target) (abandoned bool, err error) {
-	if ph.Timeout <= 0 {
-		return false, call(ctx, ph, t)
+	if ph.Timeout > 0 {
+		return r.attemptTimed(ctx, ph, t)
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	return false, ph.Run(ctx, t)
+}
+
+// attemptTimed is attempt with a timeout. (Kept out of attempt, whose stack
+// every action carries.)
+func (r *Rollout) attemptTimed(ctx context.Context, ph *Phase, t Target) (abandoned bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, ph.Timeout)
 	defer cancel()
 	done := make(chan error, 1) // the abandoned goroutine never blocks
