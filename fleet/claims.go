@@ -149,7 +149,7 @@ func (l *claimLog) add(e claimEntry) *commit {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed || l.err != nil || err != nil {
-		c := &commit{done: make(chan struct{}), err: cmp(l.err, err, errClaimsClosed)}
+		c := &commit{done: make(chan struct{}), err: firstErr(l.err, err, errClaimsClosed)}
 		close(c.done)
 		return c
 	}
@@ -162,8 +162,8 @@ func (l *claimLog) add(e claimEntry) *commit {
 	return c
 }
 
-// cmp returns the first non-nil error.
-func cmp(errs ...error) error {
+// firstErr returns the first non-nil error.
+func firstErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -229,7 +229,7 @@ func (l *claimLog) close() error {
 	cerr := l.f.Close()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return cmp(l.err, cerr)
+	return firstErr(l.err, cerr)
 }
 
 // claimState is what a claims log says of one target: claimed and not
