@@ -96,8 +96,9 @@ type Phase struct {
 	// first phase only when every phase up to the one it was in is
 	// idempotent; otherwise it is left to the operator. The rollout
 	// records durably that a target reached its first phase that is not
-	// idempotent before that phase begins, so the phase it was in is
-	// never underestimated (see [WithStatusFile]).
+	// idempotent before that phase begins (see [WithStatusFile]), so a
+	// target that may have begun such a phase is never run again on its
+	// own.
 	Idempotent bool
 }
 
@@ -192,7 +193,8 @@ func (o Outcome) String() string {
 }
 
 // Final reports whether the outcome is an end a resumed rollout keeps:
-// Succeeded, Failed, Critical or Interrupted.
+// Succeeded, Failed, Critical or Interrupted (see [WithResume] for the
+// exceptions: [WithRetryFailed], and idempotent phases).
 func (o Outcome) Final() bool {
 	return o == Succeeded || o == Failed || o == Critical || o == Interrupted
 }
