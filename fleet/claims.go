@@ -339,7 +339,7 @@ func mergeClaims(rep *Report, path string) error {
 			rec.Start, rec.End, rec.Resumed = e.At, e.End, false
 		case st != nil && st.claimed && (rec.Outcome == Running || rec.Outcome == Pending):
 			rec.Outcome, rec.Phase, rec.Start, rec.End, rec.Resumed = Interrupted, st.phase, st.start, time.Time{}, false
-			rec.Error = fmt.Sprintf("interrupted in %s: the rollout's process ended while the target ran; it may have run in part", st.phase)
+			rec.Error = "the rollout's process ended while the target ran: it may have run in part"
 		case rec.Outcome == Running && (st == nil || !st.claimed):
 			rec.Outcome, rec.Phase, rec.Attempts, rec.Start, rec.End, rec.Error = Pending, "", 0, time.Time{}, time.Time{}, ""
 		}

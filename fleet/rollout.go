@@ -156,7 +156,7 @@ func (r *Rollout) carry() {
 		rec.Start, rec.End, rec.Error, rec.Resumed = p.Start, p.End, p.Error, true
 		if p.Outcome == Running {
 			rec.Outcome, rec.End = Interrupted, time.Time{}
-			rec.Error = "interrupted: the report to resume from shows it running; it may have run in part"
+			rec.Error = "the report to resume from shows the target running: it may have run in part"
 		}
 		r.counts.add(rec.Outcome, 1)
 		r.resumed++
