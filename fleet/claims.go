@@ -246,11 +246,15 @@ type claimState struct {
 // state of every target it names. A torn last line is dropped; a bad line
 // followed by good ones is an error wrapping [ErrInvalidReport].
 func readClaims(f *os.File) (run string, states map[string]*claimState, err error) {
-	path := f.Name()
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return "", nil, err
 	}
+	return parseClaims(f.Name(), data)
+}
+
+// parseClaims parses the claims log data read from path.
+func parseClaims(path string, data []byte) (run string, states map[string]*claimState, err error) {
 	states = make(map[string]*claimState)
 	lines := bytes.Split(data, []byte{'\n'})
 	bad := -1 // the first line that did not parse

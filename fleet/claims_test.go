@@ -240,3 +240,26 @@ func TestClaimsLogFails(t *testing.T) {
 		t.Errorf("ran %v; status %v %+v", ran, st.State, st.Counts)
 	}
 }
+
+// FuzzParseClaims: whatever a claims log holds (a crash, a full disk, a
+// hand edit), reading it never panics, and what it reads is either an
+// error wrapping ErrInvalidReport or states with a claim or an end.
+func FuzzParseClaims(f *testing.F) {
+	f.Add([]byte(`{"kind":"open","run":"r1"}` + "\n" + `{"kind":"claim","target":"a","phase":"patch","at":"2026-11-24T01:00:00Z"}` + "\n"))
+	f.Add([]byte(`{"kind":"open","run":"r1"}` + "\n" + `{"kind":"end","target":"a","outcome":"failed","error":"boom"}` + "\n" + `{"kind":"cl`))
+	f.Add([]byte("\x00\x00\n{}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, states, err := parseClaims("fuzz.claims", data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidReport) {
+				t.Fatalf("error %v does not wrap ErrInvalidReport", err)
+			}
+			return
+		}
+		for id, st := range states {
+			if st.claimed == (st.end != nil) && (st.claimed || st.phase != "") {
+				t.Fatalf("%q: state %+v", id, st)
+			}
+		}
+	})
+}
