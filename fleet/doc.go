@@ -24,7 +24,9 @@
 //   - Critical phases ([Phase].Critical): a failed drain stops the whole
 //     rollout at once and escalates through [WithEscalation]. No target
 //     starts after it, and the running ones stop before their next phase.
-//   - Retries per phase ([Phase].Retries) and a timeout per attempt.
+//   - Retries per phase ([Phase].Retries) and a timeout per attempt; an
+//     action that does not return after its timeout and a grace is
+//     abandoned, and its target fails.
 //   - [WithSelector]: only the targets whose site tags a [Selector]
 //     matches, with the syntax of a task's tags in a profile ("retail",
 //     "!kiosk").
@@ -45,7 +47,11 @@
 // clock, error. [WithStatusFile] writes the report atomically every few
 // seconds for a monitor outside the process, and [WithResume] resumes a
 // stopped or crashed rollout from that file without redoing the targets it
-// finished.
+// finished. A durable record beside the file, where each target is claimed
+// before it starts and its result written when it ends, makes that exact
+// after a crash: [LoadReport] reports a target that was running as
+// [Interrupted], left to the operator unless its phases are
+// [Phase].Idempotent, and counts every failure against the error budget.
 //
 // # Reports for audit
 //

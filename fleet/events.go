@@ -29,6 +29,11 @@ const (
 	// EventEnded: Run is about to return (State, Reason). The channel is
 	// closed right after.
 	EventEnded
+	// EventAbandoned: an attempt at a phase had not returned the kill
+	// grace after its timeout and was abandoned (Phase, Attempt, Err); its
+	// target fails, and the action's goroutine lives on (see
+	// [Phase].Timeout).
+	EventAbandoned
 )
 
 var eventNames = [...]string{
@@ -38,10 +43,11 @@ var eventNames = [...]string{
 	EventStopping:   "stopping",
 	EventStatusFile: "status-file",
 	EventEnded:      "ended",
+	EventAbandoned:  "abandoned",
 }
 
 // String returns the kind's name: started, phase, finished, stopping,
-// status-file or ended.
+// status-file, ended or abandoned.
 func (k EventKind) String() string {
 	if k >= EventStarted && int(k) < len(eventNames) {
 		return eventNames[k]

@@ -128,7 +128,24 @@ func WithSelector(s Selector) Option {
 // monitor to read and for [WithResume] to resume from. Each write is
 // atomic: a temporary file in the same directory, synced, renamed over
 // path, and the directory synced, with mode 0600; a reader sees the old
-// file or the new one, never a mix.
+// file or the new one, never a mix. Temporary files that a crash left
+// beside path are removed when Run starts.
+//
+// Beside the status file, at path with [ClaimsSuffix], Run keeps a
+// durable record of the run, append-only, mode 0600: each target is
+// claimed in it before its first action runs, the first of its phases that
+// is not [Phase].Idempotent is marked in it before that phase begins, and
+// its result is written to it when it ends, each on disk (fsynced) before
+// the rollout goes on; claims and results that come together share one
+// fsync. The periodic status file may be seconds behind; the record is
+// not, and [LoadReport] reads the two together, so that a resume after a
+// crash runs no finished or failed target again and reports the targets
+// that were running as [Interrupted]. Run creates the record afresh for
+// each run, after its first write of the status file, and holds a lock on
+// it while it runs: a second Run on the same status file, in this process
+// or another, fails until the first returns (or its process dies). When
+// the record cannot be written, no target starts on the strength of it:
+// the rollout stops starting targets, in [StateRecordFailed].
 func WithStatusFile(path string, every time.Duration) Option {
 	return func(cfg *config) error {
 		if path == "" {
@@ -146,13 +163,30 @@ func WithStatusFile(path string, every time.Duration) Option {
 }
 
 // WithResume resumes the rollout recorded in rep, usually read back from a
-// status file with [LoadReport]. A target whose record in rep has a final
-// outcome ([Succeeded], [Failed], [Critical]) is not run again: its record
-// is carried into this rollout, marked Resumed, and its failure still
-// counts against the error budget. Every other target (pending, running
-// when the last run died, stopped, killed, abandoned) runs from its first
-// phase, so actions should be safe to repeat. Records of IDs that are not
-// targets of this rollout are ignored. A nil report is an error.
+// status file with [LoadReport], which brings it up to date with the
+// durable record beside the file. What the resumed rollout does with each
+// target depends on its outcome in rep:
+//
+//   - [Succeeded]: not run again; its record is carried into this rollout,
+//     marked Resumed.
+//   - [Failed], [Critical]: not run again, carried, and its failure still
+//     counts against the error budget, so that the budget holds across a
+//     crash (unless [WithRetryFailed]).
+//   - [Interrupted], [Abandoned]: it may have run in part. Run again, from
+//     its first phase, only when every phase up to the one it was in
+//     (Record.Phase) is [Phase].Idempotent; otherwise carried, for the
+//     operator to look at. Neither counts against the budget.
+//   - [Running] (a report taken while the rollout ran, or a status file
+//     without its record): as Interrupted in any phase, so run again only
+//     when every phase is idempotent, and otherwise carried as
+//     Interrupted.
+//   - [Pending], [Stopped], [Killed]: run again from the first phase (a
+//     killed action returned when cancelled; actions should be safe to
+//     cancel and repeat).
+//
+// The resumed rollout's phases should be those of the rollout it resumes:
+// phases are matched by name. Records of IDs that are not targets of this
+// rollout are ignored. A nil report is an error.
 func WithResume(rep *Report) Option {
 	return func(cfg *config) error {
 		if rep == nil {
@@ -192,7 +226,10 @@ func WithEscalation(f func(Escalation)) Option {
 // ([DefaultKillGrace] by default). A target whose action has not returned
 // by then is recorded as [Abandoned] and Run returns; its goroutine lives on
 // until the action returns, and nothing it does later changes the report.
-// 0 abandons at once. A negative grace is an error.
+// 0 abandons at once. The same grace, measured the same way, follows the
+// deadline of an attempt at a phase with a Timeout: an action that has not
+// returned by then is abandoned, and its target fails (see
+// [Phase].Timeout). A negative grace is an error.
 func WithKillGrace(d time.Duration) Option {
 	return func(cfg *config) error {
 		if d < 0 {

@@ -188,8 +188,8 @@ func TestStatusFilePeriodic(t *testing.T) {
 		t.Errorf("last write: %+v", rep.Status)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d files, want only the status file", len(entries))
+	if len(entries) != 2 || entries[0].Name() != "status.json" || entries[1].Name() != "status.json"+ClaimsSuffix {
+		t.Errorf("directory holds %v, want only the status file and its claims log", entries)
 	}
 }
 

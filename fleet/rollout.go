@@ -43,6 +43,13 @@ type Rollout struct {
 	// that no running target begins another phase.
 	halt atomic.Bool
 
+	// claims is the durable record of claims and results, with a status
+	// file; set by Run before any target starts.
+	claims *claimLog
+	// mark is the index of the first phase that is not idempotent, when
+	// it is not the first phase: its beginning is recorded durably.
+	mark int
+
 	mu         sync.Mutex
 	recs       []Record
 	counts     Counts
@@ -59,6 +66,8 @@ type Rollout struct {
 	cancel     context.CancelCauseFunc
 	subs       fanout.Set[Event]
 	fileErr    string
+	runID      string
+	recordErr  bool // the claims log failed: the rollout has stopped for it
 }
 
 // Escalation is what the [WithEscalation] function gets when a target fails
@@ -91,7 +100,15 @@ func NewRollout(targets []Target, phases []Phase, opts ...Option) (*Rollout, err
 	if err := checkPhases(phases); err != nil {
 		return nil, err
 	}
-	r := &Rollout{cfg: cfg, phases: append([]Phase(nil), phases...)}
+	r := &Rollout{cfg: cfg, phases: append([]Phase(nil), phases...), mark: -1}
+	for p := range r.phases {
+		if !r.phases[p].Idempotent {
+			if p > 0 {
+				r.mark = p
+			}
+			break
+		}
+	}
 	seen := make(map[string]bool, len(targets))
 	for _, t := range targets {
 		if err := checkTarget(t); err != nil {
@@ -119,7 +136,8 @@ func NewRollout(targets []Target, phases []Phase, opts ...Option) (*Rollout, err
 	return r, nil
 }
 
-// carry takes the final records of the report to resume from.
+// carry takes the records of the report to resume from that are kept (see
+// [WithResume]).
 func (r *Rollout) carry() {
 	prev := make(map[string]*Record)
 	if rep := r.cfg.resume; rep != nil {
@@ -130,29 +148,70 @@ func (r *Rollout) carry() {
 	for i := range r.recs {
 		rec := &r.recs[i]
 		p := prev[rec.ID]
-		if p == nil || !p.Outcome.Final() || (r.cfg.retryFailed && p.Outcome.IsFailure()) {
+		if p == nil || !r.keeps(p) {
 			r.counts.Pending++
 			continue
 		}
 		rec.Outcome, rec.Phase, rec.Attempts = p.Outcome, p.Phase, p.Attempts
 		rec.Start, rec.End, rec.Error, rec.Resumed = p.Start, p.End, p.Error, true
-		r.counts.add(p.Outcome, 1)
+		if p.Outcome == Running {
+			rec.Outcome, rec.End = Interrupted, time.Time{}
+			rec.Error = "the report to resume from shows the target running: it may have run in part"
+		}
+		r.counts.add(rec.Outcome, 1)
 		r.resumed++
 	}
 }
 
+// keeps reports whether the resumed rollout keeps p's outcome rather than
+// running its target again.
+func (r *Rollout) keeps(p *Record) bool {
+	switch p.Outcome {
+	case Succeeded:
+		return true
+	case Failed, Critical:
+		return !r.cfg.retryFailed
+	case Interrupted, Abandoned:
+		// Phase is the last phase the target began, as far as is known
+		// for sure: the first phase that is not idempotent is recorded
+		// before it begins.
+		return !r.idempotentThrough(p.Phase)
+	case Running:
+		// A report taken while the target ran: any phase may have begun.
+		return !r.idempotentThrough(r.phases[len(r.phases)-1].Name)
+	}
+	return false // pending, stopped, killed
+}
+
+// idempotentThrough reports whether every phase up to the one named phase
+// is idempotent; false for a name that is not a phase.
+func (r *Rollout) idempotentThrough(phase string) bool {
+	for _, ph := range r.phases {
+		if !ph.Idempotent {
+			return false
+		}
+		if ph.Name == phase {
+			return true
+		}
+	}
+	return false
+}
+
 // Run runs the rollout and returns when no target runs any more: when
 // every target has run, or after a stop (error budget, critical failure,
-// killswitch) once the running targets have finished, or been cancelled and
-// returned or been abandoned (see [WithKillGrace]). It returns nil when the
+// killswitch, a durable record that cannot be written) once the running
+// targets have finished, or been cancelled and returned or been abandoned
+// (see [WithKillGrace] and [Phase].Timeout). It returns nil when the
 // rollout completed, failures within the budget included; otherwise an
 // error wrapping [ErrBudgetExhausted], [ErrCritical] or [ErrKilled] for
-// each stop, joined, and the error of the last status file write, if that
-// failed. The cancellation of ctx is the killswitch, as [Rollout.Kill] is.
+// each stop, or the durable record's error, joined, and the error of the
+// last status file write, if that failed. The cancellation of ctx is the
+// killswitch, as [Rollout.Kill] is.
 //
-// When the status file cannot be written as Run starts, Run starts nothing
-// and returns that error. A Rollout runs once: Run again returns
-// [ErrStarted].
+// When the status file or the durable record beside it (see
+// [WithStatusFile]) cannot be written as Run starts, or another Run holds
+// that record, Run starts nothing and returns that error. A Rollout runs
+// once: Run again returns [ErrStarted].
 func (r *Rollout) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.ran {
@@ -175,7 +234,7 @@ func (r *Rollout) Run(ctx context.Context) error {
 	r.mu.Unlock()
 
 	if r.cfg.statusFile != "" {
-		if err := r.writeStatus(); err != nil {
+		if err := r.openRecord(); err != nil {
 			r.mu.Lock()
 			r.state = StateReady
 			r.ended, r.endedAt = true, r.cfg.clock.Now()
@@ -194,12 +253,20 @@ func (r *Rollout) Run(ctx context.Context) error {
 
 	close(stopWriter)
 	writer.Wait()
+	var closeErr error
+	if r.claims != nil {
+		// Abandoned targets' ends were added without waiting: make them
+		// durable before the last status file shows them.
+		if err := r.claims.close(); err != nil && !r.recordFailed() {
+			closeErr = fmt.Errorf("fleet: claims log: %w", err)
+		}
+	}
 	r.mu.Lock()
 	r.ended, r.endedAt = true, r.cfg.clock.Now()
 	if r.state == StateRunning {
 		r.state = StateCompleted
 	}
-	errs := append([]error(nil), r.errs...)
+	errs := append(append([]error(nil), r.errs...), closeErr)
 	r.mu.Unlock()
 	if r.cfg.statusFile != "" {
 		if err := r.writeStatus(); err != nil {
@@ -213,6 +280,49 @@ func (r *Rollout) Run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// openRecord starts the durable record of a run with a status file: it
+// removes the temporary files a crash left, writes the status file, and
+// creates the claims log beside it. Nothing has started yet.
+func (r *Rollout) openRecord() error {
+	path := r.cfg.statusFile
+	fail := func(err error) error {
+		err = fmt.Errorf("fleet: claims log: %w", err)
+		r.mu.Lock()
+		r.fileErr = err.Error()
+		r.mu.Unlock()
+		return err
+	}
+	f, err := lockClaims(path + ClaimsSuffix)
+	if err != nil {
+		return fail(err)
+	}
+	if err := removeTemps(path); err != nil {
+		r.cfg.logger.Warn("removing temporary status files left by a crash failed", "path", path, "err", err)
+	}
+	r.mu.Lock()
+	r.runID = newRunID()
+	r.mu.Unlock()
+	// The status file first: it holds what was carried from a resumed
+	// report, claims log included, before the new log replaces the old.
+	if err := r.writeStatus(); err != nil {
+		f.Close()
+		return err
+	}
+	if r.claims, err = startClaims(f, r.runID); err != nil {
+		f.Close()
+		return fail(err)
+	}
+	return nil
+}
+
+// recordFailed reports whether the rollout stopped because its claims log
+// failed.
+func (r *Rollout) recordFailed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recordErr
+}
+
 // result is what a target's goroutine reports to Run when it is done.
 type result struct {
 	i        int
@@ -221,6 +331,9 @@ type result struct {
 	attempts int
 	err      error
 	end      time.Time
+	// recErr is the claims log's error, when it could not record the
+	// target's claim or result.
+	recErr error
 }
 
 // loop starts targets as room frees until nothing runs any more.
@@ -273,6 +386,10 @@ func (r *Rollout) finish(res result) {
 		}
 	}
 	r.release(r.groupOf[res.i])
+	if res.recErr != nil && !r.recordErr {
+		r.recordErr = true
+		r.stopLocked(StateRecordFailed, fmt.Errorf("fleet: claims log: %w", res.recErr))
+	}
 	if r.subs.Len() > 0 {
 		r.emitLocked(Event{Kind: EventFinished, At: res.end, Target: rec.ID, Group: rec.Group,
 			Phase: rec.Phase, Attempt: rec.Attempts, Outcome: res.outcome, Err: res.err})
@@ -331,6 +448,11 @@ func (r *Rollout) abandon() {
 		rec.Outcome, rec.End, rec.Error = Abandoned, now, msg
 		r.counts.Running--
 		r.counts.Abandoned++
+		if r.claims != nil {
+			// Not waited for: Run closes the log, which syncs it, next.
+			r.claims.add(claimEntry{Kind: entryEnd, Target: rec.ID, Outcome: Abandoned, Phase: rec.Phase,
+				Attempts: rec.Attempts, At: rec.Start, End: now, Error: msg})
+		}
 		r.cfg.logger.Error("target abandoned", "target", rec.ID, "phase", rec.Phase)
 		if r.subs.Len() > 0 {
 			r.emitLocked(Event{Kind: EventFinished, At: now, Target: rec.ID, Group: rec.Group,
@@ -391,6 +513,7 @@ func (r *Rollout) statusLocked(now time.Time) Status {
 		State:       r.state,
 		Reason:      strings.Join(r.reasons, "; "),
 		Selector:    r.cfg.selector.String(),
+		RunID:       r.runID,
 		Started:     utc(r.started),
 		Ended:       utc(r.endedAt),
 		At:          utc(now),

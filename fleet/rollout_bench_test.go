@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -98,6 +99,39 @@ func BenchmarkKill(b *testing.B) {
 			b.ReportMetric(ms(d.P99), "p99-kill-ms")
 			b.ReportMetric(ms(d.Max), "max-kill-ms")
 			b.ReportMetric(ms(kill)/float64(b.N), "Kill-call-ms")
+		})
+	}
+}
+
+// BenchmarkRolloutRecord measures what the durable record costs (see
+// WithStatusFile): the rollouts of BenchmarkRollout with a status file,
+// whose claims log makes each target's claim and result durable before
+// the rollout goes on, with one fsync for all that arrive together.
+// fsyncs/op is how many group commits the log made. The status file is
+// written only at the start and the end (an interval of an hour).
+func BenchmarkRolloutRecord(b *testing.B) {
+	noop := one(func(context.Context, Target) error { return nil })
+	for _, c := range []struct{ targets, conc int }{
+		{3000, 8},
+		{10000, 1000},
+	} {
+		targets := makeTargets(c.targets, 0)
+		b.Run(fmt.Sprintf("targets=%d/concurrency=%d", c.targets, c.conc), func(b *testing.B) {
+			b.ReportAllocs()
+			path := filepath.Join(b.TempDir(), "status.json")
+			var syncs int64
+			for b.Loop() {
+				r, err := NewRollout(targets, noop, WithConcurrency(Count(c.conc)), WithStatusFile(path, time.Hour))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := r.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				syncs += r.claims.syncs.Load()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(c.targets), "ns/target")
+			b.ReportMetric(float64(syncs)/float64(b.N), "fsyncs/op")
 		})
 	}
 }

@@ -9,8 +9,8 @@ import (
 // starting targets for a reason (budget, critical failure, killswitch), its
 // state says which, even while the targets already running finish; the
 // Ended time of [Status] says when [Rollout.Run] has returned. When several
-// reasons arise, the state is the gravest: killed, then critical, then
-// budget-exhausted.
+// reasons arise, the state is the gravest: record-failed, then killed,
+// then critical, then budget-exhausted.
 type State uint8
 
 // The states of a rollout.
@@ -29,6 +29,11 @@ const (
 	StateCritical
 	// StateKilled is a rollout stopped by the killswitch.
 	StateKilled
+	// StateRecordFailed is a rollout that stopped starting targets because
+	// its durable record of claims and results (see [WithStatusFile])
+	// could not be written: without it, a crash could make a resumed
+	// rollout run a target twice.
+	StateRecordFailed
 )
 
 var stateNames = [...]string{
@@ -38,10 +43,11 @@ var stateNames = [...]string{
 	StateBudgetExhausted: "budget-exhausted",
 	StateCritical:        "critical",
 	StateKilled:          "killed",
+	StateRecordFailed:    "record-failed",
 }
 
 // String returns the state's name: ready, running, completed,
-// budget-exhausted, critical or killed.
+// budget-exhausted, critical, killed or record-failed.
 func (s State) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]
@@ -81,6 +87,8 @@ type Counts struct {
 	Stopped   int `json:"stopped"`
 	Killed    int `json:"killed"`
 	Abandoned int `json:"abandoned"`
+	// Interrupted is not a failure: it does not count against the budget.
+	Interrupted int `json:"interrupted"`
 }
 
 // Of returns the count of targets with outcome o.
@@ -93,7 +101,7 @@ func (c Counts) Of(o Outcome) int {
 
 // Total returns the number of targets counted.
 func (c Counts) Total() int {
-	return c.Pending + c.Running + c.Succeeded + c.Failed + c.Critical + c.Stopped + c.Killed + c.Abandoned
+	return c.Pending + c.Running + c.Succeeded + c.Failed + c.Critical + c.Stopped + c.Killed + c.Abandoned + c.Interrupted
 }
 
 // Done returns the number of targets that are neither pending nor running.
@@ -127,6 +135,8 @@ func (c *Counts) field(o Outcome) *int {
 		return &c.Killed
 	case Abandoned:
 		return &c.Abandoned
+	case Interrupted:
+		return &c.Interrupted
 	}
 	return nil
 }
@@ -141,14 +151,19 @@ type Status struct {
 	Reason string `json:"reason,omitempty"`
 	// Selector is the selector that chose the targets, if any.
 	Selector string `json:"selector,omitempty"`
+	// RunID identifies one run of a rollout with a status file: the
+	// durable record beside the status file carries it too, so that
+	// [LoadReport] reads only the record of the run that wrote the file.
+	RunID string `json:"run_id,omitempty"`
 	// Started is when Run began, Ended when it returned, and At when this
 	// snapshot was taken.
 	Started time.Time `json:"started,omitzero"`
 	Ended   time.Time `json:"ended,omitzero"`
 	At      time.Time `json:"at,omitzero"`
 	// Total is the number of targets of the rollout, Counts how many have
-	// each outcome, and Resumed how many of them are final outcomes taken
-	// from the report a rollout resumed from.
+	// each outcome, and Resumed how many of them kept the outcome they had
+	// in the report a rollout resumed from (see [WithResume]) and do not
+	// run again.
 	Total   int    `json:"total"`
 	Counts  Counts `json:"counts"`
 	Resumed int    `json:"resumed,omitempty"`

@@ -112,7 +112,16 @@ func ReadReport(r io.Reader) (*Report, error) {
 }
 
 // LoadReport reads the status file at path, as a rollout wrote it with
-// [WithStatusFile], to resume it with [WithResume].
+// [WithStatusFile], to resume it with [WithResume], and brings it up to
+// date with the durable record of claims and results beside it (path with
+// [ClaimsSuffix]) when that record is of the run that wrote the file: a
+// target that ended has its result even if the file was written before it
+// ended, a target that was running when the process died is
+// [Interrupted], and a target the file shows running that had not begun
+// its first action is pending. A torn last line of the record (a crash in
+// the middle of a write) is ignored. Without a record of that run, the
+// report is as the file has it. Errors of the record wrap
+// [ErrInvalidReport], or are the file system's.
 func LoadReport(path string) (*Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -122,6 +131,9 @@ func LoadReport(path string) (*Report, error) {
 	rep, err := ReadReport(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := mergeClaims(rep, path+ClaimsSuffix); err != nil {
+		return nil, err
 	}
 	return rep, nil
 }

@@ -76,7 +76,30 @@ type Phase struct {
 	// Timeout, when positive, bounds each attempt: its context has this
 	// deadline, measured by the Go runtime's timers rather than the
 	// rollout's clock. An attempt that runs out of time has failed.
+	//
+	// An action that does not return when its deadline passes (one that
+	// blocks without watching its context) is waited for the kill grace
+	// ([WithKillGrace], measured by the rollout's clock as after the
+	// killswitch) and then abandoned: the target fails at once, with an
+	// error that says the attempt was abandoned, and an [EventAbandoned]
+	// is sent. Its concurrency slot and group place are freed, and it is
+	// not retried, whatever Retries says: a retry would run beside the
+	// abandoned attempt, whose goroutine lives on until the action
+	// returns (nothing it does then changes the rollout). Without a
+	// Timeout only the killswitch ends an attempt.
 	Timeout time.Duration
+	// Idempotent declares that running the phase again on a target that
+	// may have run it in part, or in full, is safe. It decides what a
+	// resumed rollout does with a target that was running when its last
+	// run ended without recording the target's end (the process was
+	// killed): such a target is [Interrupted], and is run again from its
+	// first phase only when every phase up to the one it was in is
+	// idempotent; otherwise it is left to the operator. The rollout
+	// records durably that a target reached its first phase that is not
+	// idempotent before that phase begins (see [WithStatusFile]), so a
+	// target that may have begun such a phase is never run again on its
+	// own.
+	Idempotent bool
 }
 
 // checkPhases returns why phases cannot be a rollout's phases, or nil.
@@ -105,9 +128,11 @@ func checkPhases(phases []Phase) error {
 // Outcome is where a target stands in a rollout.
 type Outcome uint8
 
-// The outcomes of a target. Succeeded, Failed and Critical are final: a
-// resumed rollout does not run such a target again (see [WithResume]). The
-// others leave the target to do again.
+// The outcomes of a target. Succeeded, Failed, Critical and Interrupted
+// are final: a resumed rollout does not run such a target again on its own
+// (see [WithResume] for the exceptions). Pending, Stopped and Killed leave
+// the target to do again; Running and Abandoned targets are run again only
+// when their phases are idempotent.
 const (
 	// Pending is a target not started, or never started because the
 	// rollout stopped first.
@@ -131,23 +156,35 @@ const (
 	// that the killswitch stopped between two of its phases or attempts.
 	Killed
 	// Abandoned is a target whose action had not returned when the kill
-	// grace ran out after the killswitch: its state is unknown.
+	// grace ran out after the killswitch: its state is unknown. (An attempt
+	// abandoned after its phase's Timeout is a failure instead: see
+	// [Phase].Timeout.)
 	Abandoned
+	// Interrupted is a target that was running when the process of its
+	// rollout ended without recording the target's end (a crash, a
+	// SIGKILL): it may have run in part, in full, or, rarely, not at all,
+	// so it needs a person's attention. [LoadReport] finds it in the
+	// durable record beside the status file. It is final and not a
+	// failure: it does not count against the error budget, and a resumed
+	// rollout runs it again only when its phases are idempotent (see
+	// [Phase].Idempotent).
+	Interrupted
 )
 
 var outcomeNames = [...]string{
-	Pending:   "pending",
-	Running:   "running",
-	Succeeded: "succeeded",
-	Failed:    "failed",
-	Critical:  "critical",
-	Stopped:   "stopped",
-	Killed:    "killed",
-	Abandoned: "abandoned",
+	Pending:     "pending",
+	Running:     "running",
+	Succeeded:   "succeeded",
+	Failed:      "failed",
+	Critical:    "critical",
+	Stopped:     "stopped",
+	Killed:      "killed",
+	Abandoned:   "abandoned",
+	Interrupted: "interrupted",
 }
 
 // String returns the outcome's name as reports write it: pending, running,
-// succeeded, failed, critical, stopped, killed or abandoned.
+// succeeded, failed, critical, stopped, killed, abandoned or interrupted.
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
 		return outcomeNames[o]
@@ -155,9 +192,12 @@ func (o Outcome) String() string {
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
 
-// Final reports whether a resumed rollout takes the outcome as done:
-// Succeeded, Failed or Critical.
-func (o Outcome) Final() bool { return o == Succeeded || o == Failed || o == Critical }
+// Final reports whether the outcome is an end a resumed rollout keeps:
+// Succeeded, Failed, Critical or Interrupted (see [WithResume] for the
+// exceptions: [WithRetryFailed], and idempotent phases).
+func (o Outcome) Final() bool {
+	return o == Succeeded || o == Failed || o == Critical || o == Interrupted
+}
 
 // IsFailure reports whether the outcome counts against the error budget:
 // Failed or Critical.

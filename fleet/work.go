@@ -4,24 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // errHalted is the error of targets a critical failure elsewhere stopped.
 var errHalted = errors.New("a critical failure stopped the rollout")
 
-// work runs the phases of target i and reports to Run.
+// work runs the phases of target i and reports to Run. With a claims log,
+// the target is claimed durably before its first action runs, the first
+// phase that is not idempotent is marked durably before it begins, and the
+// result is durable before Run learns of it, so that a status file never
+// shows an end the log lacks.
 func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
+	var start time.Time // with a claims log, once claimed
 	for p := range r.phases {
 		if ctx.Err() != nil {
 			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
 		} else if r.halt.Load() {
 			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
+		} else if r.claims != nil {
+			r.recordBegin(ctx, &res, p, &start)
 		}
 		if res.outcome != Succeeded {
 			if p == 0 {
-				res.outcome, res.err = Pending, nil
+				res.outcome, res.err = Pending, nil // its first action never ran
 			}
 			break
 		}
@@ -32,7 +40,63 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 		}
 	}
 	res.end = r.cfg.clock.Now()
+	if !start.IsZero() {
+		r.recordEnd(&res, start)
+	}
 	results <- res
+}
+
+// recordBegin writes to the claims log that the target of res begins phase
+// p: the claim, for the first phase, and the mark of the first phase that
+// is not idempotent are durable when it returns; other phases are noted
+// without waiting, since they only keep the record's phase close to the
+// truth for the operator and decide nothing. It sets *start to the
+// target's start once claimed, and stops the target in res when the log
+// fails or the killswitch was thrown while the claim was written.
+// (Kept out of work, whose stack every target's goroutine carries.)
+func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *time.Time) {
+	id, name := r.targets[res.i].ID, r.phases[p].Name
+	var err error
+	switch p {
+	case 0:
+		at := r.startOf(res.i)
+		if err = r.claims.append(claimEntry{Kind: entryClaim, Target: id, Phase: name, At: at}); err == nil {
+			*start = at
+			if ctx.Err() != nil {
+				res.outcome = Killed // its first action never runs
+			}
+		}
+	case r.mark:
+		err = r.claims.append(claimEntry{Kind: entryPhase, Target: id, Phase: name})
+	default:
+		r.claims.add(claimEntry{Kind: entryPhase, Target: id, Phase: name})
+	}
+	if err != nil {
+		res.recErr = err
+		res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", name, err)
+	}
+}
+
+// recordEnd writes the result in res to the claims log and waits until it
+// is durable.
+func (r *Rollout) recordEnd(res *result, start time.Time) {
+	e := claimEntry{Kind: entryEnd, Target: r.targets[res.i].ID, Outcome: res.outcome}
+	if res.outcome != Pending {
+		e.Phase, e.Attempts, e.At, e.End = r.phases[res.phase].Name, res.attempts, start, res.end
+	}
+	if res.err != nil {
+		e.Error = res.err.Error()
+	}
+	if err := r.claims.append(e); err != nil && res.recErr == nil {
+		res.recErr = err
+	}
+}
+
+// startOf returns target i's start, as dispatch set it.
+func (r *Rollout) startOf(i int) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recs[i].Start
 }
 
 // runPhase runs phase p of target t, with its retries.
@@ -43,8 +107,15 @@ func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, in
 		if p > 0 || attempt > 1 {
 			r.phaseBegins(i, p, attempt, last)
 		}
-		err := r.attempt(ctx, ph, t)
+		abandoned, err := r.attempt(ctx, ph, t)
 		switch {
+		case abandoned:
+			r.abandoned(i, p, attempt, err)
+			if ph.Critical {
+				r.halt.Store(true)
+				return Critical, attempt, err
+			}
+			return Failed, attempt, err
 		case err == nil:
 			return Succeeded, attempt, nil
 		case ctx.Err() != nil:
@@ -72,23 +143,70 @@ func (r *Rollout) runPhase(ctx context.Context, t Target, i, p int) (Outcome, in
 	}
 }
 
-// attempt runs one attempt at a phase, turning a panic into an error.
-func (r *Rollout) attempt(ctx context.Context, ph *Phase, t Target) (err error) {
-	actx := ctx
+// attempt runs one attempt at a phase. With a timeout, the action runs in
+// a goroutine of its own, so that an action that does not return when its
+// deadline passes can be abandoned: abandoned is true when it had not
+// returned the kill grace after its deadline. After the killswitch, Run
+// itself abandons what does not return (see Rollout.abandon).
+func (r *Rollout) attempt(ctx context.Context, ph *Phase, t Target) (abandoned bool, err error) {
 	if ph.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, ph.Timeout)
-		defer cancel()
+		return r.attemptTimed(ctx, ph, t)
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
+	}()
+	return false, ph.Run(ctx, t)
+}
+
+// attemptTimed is attempt with a timeout. (Kept out of attempt, whose stack
+// every action carries.)
+func (r *Rollout) attemptTimed(ctx context.Context, ph *Phase, t Target) (abandoned bool, err error) {
+	actx, cancel := context.WithTimeout(ctx, ph.Timeout)
+	defer cancel()
+	done := make(chan error, 1) // the abandoned goroutine never blocks
+	go func() { done <- call(actx, ph, t) }()
+	timedOut := func(err error) error {
 		if err != nil && ctx.Err() == nil && actx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %v: %w", ph.Timeout, err)
 		}
+		return err
+	}
+	select {
+	case err := <-done:
+		return false, timedOut(err)
+	case <-actx.Done():
+	}
+	if ctx.Err() != nil {
+		return false, <-done // the killswitch: Run's grace applies
+	}
+	select {
+	case err := <-done:
+		return false, timedOut(err)
+	case <-r.cfg.clock.After(r.cfg.killGrace):
+		return true, fmt.Errorf("abandoned: the action had not returned %v after its timeout of %v", r.cfg.killGrace, ph.Timeout)
+	}
+}
+
+// call calls the phase's action, turning a panic into an error.
+func call(ctx context.Context, ph *Phase, t Target) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
 	}()
-	return ph.Run(actx, t)
+	return ph.Run(ctx, t)
+}
+
+// abandoned reports an attempt abandoned after its timeout.
+func (r *Rollout) abandoned(i, p, attempt int, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rec := &r.recs[i]
+	r.cfg.logger.Error("attempt abandoned after its timeout", "target", rec.ID, "phase", r.phases[p].Name, "attempt", attempt, "err", err)
+	r.emitLocked(Event{Kind: EventAbandoned, At: r.cfg.clock.Now(), Target: rec.ID, Group: rec.Group,
+		Phase: r.phases[p].Name, Attempt: attempt, Err: err})
 }
 
 // phaseBegins records that target i begins an attempt at phase p.

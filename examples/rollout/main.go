@@ -23,8 +23,13 @@
 //	-select ""         site tags to choose machines by, "uk,!canary"
 //	-csv rollout.csv   report of every machine ("" for none)
 //	-failed rollout-failed.csv  machines that need attention, for a ticket
-//	-status ""         status file, rewritten every second, for a monitor
-//	-resume            resume from the -status file: finished machines are skipped
+//	-status ""         status file, rewritten every second, for a monitor; the
+//	                   durable record of the run is kept beside it (.claims)
+//	-resume            resume from the -status file and its record: finished
+//	                   and failed machines are skipped, and a machine that was
+//	                   in its patch when the last run died (killed, crashed) is
+//	                   reported interrupted and left to the operator; one that
+//	                   was in its drain (idempotent) is patched
 //	-seed 1            seed of the injected failures and durations
 //
 // Each machine has the site tags of its cluster: a region ("uk", "fr",
@@ -93,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer, interrupt <-chan os.Signal) in
 	fs.StringVar(&s.csv, "csv", "rollout.csv", "`file` for the report of every machine (\"\" for none)")
 	fs.StringVar(&s.failed, "failed", "rollout-failed.csv", "`file` for the machines that need attention (\"\" for none)")
 	fs.StringVar(&s.status, "status", "", "status `file` for a monitor, rewritten every second")
-	fs.BoolVar(&s.resume, "resume", false, "resume from the -status file, skipping finished machines")
+	fs.BoolVar(&s.resume, "resume", false, "resume from the -status file and its record, skipping finished, failed and interrupted machines")
 	fs.Uint64Var(&s.seed, "seed", 1, "`seed` of the injected failures and durations")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -235,7 +240,8 @@ func (s *settings) fateOf(id string) *fate {
 }
 
 // phases returns drain (critical), patch (one retry) and verify, each a
-// simulated wait of about -work.
+// simulated wait of about -work. Draining and verifying again is safe
+// (idempotent); patching again is not.
 func (s *settings) phases() []fleet.Phase {
 	var mu sync.Mutex
 	fates := map[string]*fate{}
@@ -250,7 +256,7 @@ func (s *settings) phases() []fleet.Phase {
 		return f
 	}
 	return []fleet.Phase{
-		{Name: "drain", Critical: true, Run: func(ctx context.Context, t fleet.Target) error {
+		{Name: "drain", Critical: true, Idempotent: true, Run: func(ctx context.Context, t fleet.Target) error {
 			f := fateOf(t.ID)
 			if err := s.simulate(ctx, f); err != nil {
 				return err
@@ -274,7 +280,7 @@ func (s *settings) phases() []fleet.Phase {
 			}
 			return nil
 		}},
-		{Name: "verify", Run: func(ctx context.Context, t fleet.Target) error {
+		{Name: "verify", Idempotent: true, Run: func(ctx context.Context, t fleet.Target) error {
 			return s.simulate(ctx, fateOf(t.ID))
 		}},
 	}
@@ -324,6 +330,9 @@ func printLine(w io.Writer, st fleet.Status) {
 	if n := c.Stopped + c.Killed + c.Abandoned; n > 0 {
 		line += fmt.Sprintf(" (%d stopped or killed)", n)
 	}
+	if c.Interrupted > 0 {
+		line += fmt.Sprintf(" (%d interrupted)", c.Interrupted)
+	}
 	fmt.Fprintf(w, "\r%-79s", line) // pads over a longer line before it
 }
 
@@ -357,9 +366,9 @@ func writeSummary(w io.Writer, rep *fleet.Report, s settings) {
 		name string
 		n    int
 	}{{"succeeded", c.Succeeded}, {"failed", c.Failed}, {"critical", c.Critical}, {"stopped", c.Stopped},
-		{"killed", c.Killed}, {"abandoned", c.Abandoned}, {"pending", c.Pending}} {
+		{"killed", c.Killed}, {"abandoned", c.Abandoned}, {"interrupted", c.Interrupted}, {"pending", c.Pending}} {
 		if row.n > 0 || row.name == "succeeded" || row.name == "failed" {
-			fmt.Fprintf(w, "  %-10s %5d\n", row.name, row.n)
+			fmt.Fprintf(w, "  %-11s %5d\n", row.name, row.n)
 		}
 	}
 	if st.Resumed > 0 {

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/afterhours-go/afterhours/fleet"
 	"go.uber.org/goleak"
@@ -111,6 +117,9 @@ func TestResume(t *testing.T) {
 	if rep.Status.Resumed == 0 || rep.Status.Counts.Pending != 0 {
 		t.Errorf("status after the resumed run: %+v", rep.Status)
 	}
+	if _, err := os.Stat(status + fleet.ClaimsSuffix); err != nil {
+		t.Errorf("no durable record beside the status file: %v", err)
+	}
 }
 
 func TestBadFlags(t *testing.T) {
@@ -125,6 +134,87 @@ func TestBadFlags(t *testing.T) {
 	} {
 		if code, _, _ := runRollout(t, nil, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// TestCrashChild is the child of TestResumeAfterSIGKILL: it runs the
+// command with the arguments in AFTERHOURS_ROLLOUT_ARGS, and does nothing
+// without them.
+func TestCrashChild(t *testing.T) {
+	args := os.Getenv("AFTERHOURS_ROLLOUT_ARGS")
+	if args == "" {
+		t.Skip("the child of TestResumeAfterSIGKILL")
+	}
+	run(strings.Fields(args), io.Discard, os.Stderr, make(chan os.Signal))
+}
+
+// TestResumeAfterSIGKILL: the command killed with SIGKILL in the middle of
+// a rollout with a status file resumes from it and its durable record:
+// every machine ends succeeded, failed or interrupted (none pending or
+// running), the interrupted ones, in their patch, are listed for the
+// operator, and the machines finished before the kill are carried.
+func TestResumeAfterSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the command in a child process")
+	}
+	status := filepath.Join(t.TempDir(), "status.json")
+	common := []string{"-targets", "60", "-clusters", "6", "-concurrency", "12", "-group", "100%", "-budget", "50%",
+		"-work", "100ms", "-csv", "", "-failed", "", "-status", status}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AFTERHOURS_ROLLOUT_ARGS="+strings.Join(common, " "))
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watchdog := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer watchdog.Stop()
+	// Kill once 15 machines are done, as its progress line says.
+	sc := bufio.NewScanner(stderr)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	for sc.Scan() {
+		var done, total int
+		if n, _ := fmt.Sscanf(strings.TrimSpace(sc.Text()), "done %d/%d", &done, &total); n == 2 && done >= 15 {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	go io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("child: %v, want killed by SIGKILL", err)
+	}
+	code, out, errs := runRollout(t, nil, append(common, "-resume")...)
+	if code != 0 || !strings.Contains(out, "carried from the resumed status file") {
+		t.Fatalf("resumed run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	t.Log("\n" + out)
+	rep, err := fleet.LoadReport(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Status.Counts
+	if c.Pending != 0 || c.Running != 0 || c.Succeeded+c.Failed+c.Interrupted != 60 || rep.Status.Resumed < 15 {
+		t.Errorf("after the resumed run: %+v, resumed %d", c, rep.Status.Resumed)
+	}
+	if c.Interrupted > 0 && !strings.Contains(out, "need attention") {
+		t.Errorf("the interrupted machines are not listed for the operator")
+	}
+	for _, rec := range rep.Targets {
+		// Interrupted in the patch or in the verify after it: a drain
+		// (idempotent) is run again.
+		if rec.Outcome == fleet.Interrupted && rec.Phase == "drain" {
+			t.Errorf("%s left interrupted in its drain", rec.ID)
 		}
 	}
 }
