@@ -53,8 +53,9 @@ type Report struct {
 
 // Failed returns the records of the targets that need a person's attention,
 // for a ticket: every target that started and did not succeed (failed,
-// critical, stopped between phases, killed, abandoned). Pending targets,
-// which never started, are not in it.
+// critical, stopped between phases, killed, abandoned, and interrupted: not
+// a failure, but left for the operator to look at). Pending targets, which
+// never started, are not in it.
 func (rep *Report) Failed() []Record {
 	var out []Record
 	for _, rec := range rep.Targets {

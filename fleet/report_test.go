@@ -30,6 +30,7 @@ func sampleRecords() []Record {
 		{ID: "run", Outcome: Running, Phase: "patch", Attempts: 1, Start: t0},
 		{ID: "todo", Outcome: Pending},
 		{ID: "=cmd|' /C calc'!A0", Outcome: Pending},
+		{ID: "i1", Outcome: Interrupted, Phase: "patch", Attempts: 1, Start: t0, Error: "the rollout's process ended while it ran"},
 	}
 }
 
@@ -142,7 +143,7 @@ func TestFailedList(t *testing.T) {
 	for _, rec := range rep.Failed() {
 		got = append(got, rec.ID)
 	}
-	want := []string{"web-02", "db,1", "db-2", "k1", "k2"}
+	want := []string{"web-02", "db,1", "db-2", "k1", "k2", "i1"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Failed() = %v, want %v", got, want)
 	}
