@@ -61,9 +61,13 @@ const (
 	ReasonTagMismatch   = "tag-mismatch"   // its tag selector does not match the site
 	ReasonWindowFull    = "window-full"    // no room left in the window
 	ReasonBusinessHours = "business-hours" // its slot intersects business time
-	ReasonDone          = "done"           // the history says it is settled
+	ReasonDone          = "done"           // the history says it is settled, and it did not fail
+	ReasonFailed        = "failed"         // the history says it is settled: it failed in the cycle
 	ReasonStopped       = "stopped"        // an on_failure "stop" task failed in the cycle
 	ReasonNoSlot        = "no-slot"        // its token has no slot in the cycle
+	// The self-update waits: an update is not completed and will not be
+	// in this cycle (deferred, failed, carried over).
+	ReasonUpdatesPending = "updates-pending"
 	// A downtime of a resource the task uses keeps it from running:
 	// "downtime:<resource>", see [ReasonDowntime].
 )
