@@ -234,7 +234,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, recovering bool) error {
 		switch {
 		case reason == ReasonWindowFull && recovering && wasToDo[d.Task.Name]:
 			reason, detail = ReasonMissed, "it no longer fits: the executor was not running when it was due"+carried(d.Task.kind)
-		case reason == ReasonDone:
+		case reason == ReasonDone || reason == ReasonFailed:
 			if done, ok := e.j.meta.Done[d.Task.Name]; ok && done.Interrupted {
 				detail = "interrupted in the cycle of " + done.Day + ": a self-update is not run again on its own"
 			}

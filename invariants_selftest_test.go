@@ -101,6 +101,7 @@ func TestCheckPlanCatchesBrokenPlans(t *testing.T) {
 		}, "rotate-logs appears 0 times"},
 		{"kiosk", "a plan in another zone", func(p *Plan) { p.From = p.From.UTC() }, "want the site's"},
 		{"history-stopped", "a stopped task deferred as done", func(p *Plan) { p.Deferred[3].Reason = ReasonDone }, "which does not apply"},
+		{"history-stopped", "a failed update deferred as done", func(p *Plan) { p.Deferred[6].Reason = ReasonDone }, `openssl-3.0.15 deferred as "done", which does not apply`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden+"/"+tt.name, func(t *testing.T) {

@@ -278,10 +278,10 @@ func (c *invChecker) checkSlots() {
 }
 
 // invReasons is the documented set of deferral reasons.
-var invReasons = []string{"downtime:*", ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonStopped, ReasonNoSlot}
+var invReasons = []string{"downtime:*", ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonFailed, ReasonStopped, ReasonUpdatesPending, ReasonNoSlot}
 
 // blockersOf returns the reasons that keep t from running in the cycle
-// whatever the time: disabled, tag-mismatch, done and stopped.
+// whatever the time: disabled, tag-mismatch, done or failed, and stopped.
 func (c *invChecker) blockersOf(t *Task) []string {
 	var rs []string
 	if t.Enabled != nil && !*t.Enabled {
@@ -294,7 +294,12 @@ func (c *invChecker) blockersOf(t *Task) []string {
 		rs = append(rs, ReasonNotDue)
 	}
 	if c.h != nil && c.h.Settled(t.Name, c.plan.Day) {
-		rs = append(rs, ReasonDone)
+		// Settled: failed when the history says it failed in the cycle.
+		if f, ok := c.h.(FailureHistory); ok && f.Failed(t.Name, c.plan.Day) {
+			rs = append(rs, ReasonFailed)
+		} else {
+			rs = append(rs, ReasonDone)
+		}
 	}
 
 	if c.stopper() != "" {

@@ -24,9 +24,12 @@ type History interface {
 }
 
 // FailureHistory is a [History] that also knows which tasks failed in a
-// cycle. When a task with on_failure "stop" failed in a cycle, planning
-// defers the rest of that cycle, the self-update included, as "stopped".
-// A History that does not implement it is taken to know of no failure.
+// cycle. A settled task that failed in the cycle is deferred as "failed"
+// (not "done"), and, an update, keeps the self-update waiting
+// ("updates-pending"); when a task with on_failure "stop" failed in a
+// cycle, planning defers the rest of that cycle, the self-update included,
+// as "stopped". A History that does not implement it is taken to know of
+// no failure.
 type FailureHistory interface {
 	History
 	Failed(task, day string) bool
@@ -48,8 +51,9 @@ func configOf(opts []PlanOption) planConfig {
 }
 
 // WithHistory plans with what h knows of the past: settled tasks are
-// deferred as "done", and estimates come from recent runs (rule 11).
-// A nil h is no history.
+// deferred as "failed" when h is a [FailureHistory] that says they failed
+// in the cycle, and as "done" otherwise; estimates come from recent runs
+// (rule 11). A nil h is no history.
 func WithHistory(h History) PlanOption {
 	return func(c *planConfig) { c.history = h }
 }

@@ -127,8 +127,17 @@ func (s *sequencer) stoppedBy() *Task {
 	return nil
 }
 
+// failed reports whether the history says t failed in the cycle. A
+// History that is no [FailureHistory] knows of no failure.
+func (s *sequencer) failed(t *Task) bool {
+	f, ok := s.h.(FailureHistory)
+	return ok && f.Failed(t.Name, s.day)
+}
+
 // eligible defers t and returns false when it cannot run in the cycle
-// whatever the time: disabled, tag mismatch, settled, or stopped.
+// whatever the time: disabled, tag mismatch, settled, or stopped. A
+// settled task is deferred as failed when it failed in the cycle, and as
+// done when it did not (it completed, or the history knows no failures).
 func (s *sequencer) eligible(t *Task) bool {
 	switch {
 	case !t.IsEnabled():
@@ -138,9 +147,12 @@ func (s *sequencer) eligible(t *Task) bool {
 	case t.kind == Housekeeping && !s.due(t):
 		// deferred by due
 	case s.h != nil && s.h.Settled(t.Name, s.day):
-		if t.kind == Update || t.kind == SelfUpdate {
+		switch {
+		case s.failed(t):
+			s.defer_(t, ReasonFailed, "failed in the cycle of "+s.day)
+		case t.kind == Update || t.kind == SelfUpdate:
 			s.defer_(t, ReasonDone, "completed")
-		} else {
+		default:
 			s.defer_(t, ReasonDone, "already run in the cycle of "+s.day)
 		}
 	case s.stopped != nil:
