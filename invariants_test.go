@@ -281,7 +281,8 @@ func (c *invChecker) checkSlots() {
 var invReasons = []string{"downtime:*", ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonFailed, ReasonStopped, ReasonUpdatesPending, ReasonNoSlot}
 
 // blockersOf returns the reasons that keep t from running in the cycle
-// whatever the time: disabled, tag-mismatch, done or failed, and stopped.
+// whatever the time: disabled, tag-mismatch, done or failed, stopped, and
+// for the self-update, updates-pending.
 func (c *invChecker) blockersOf(t *Task) []string {
 	var rs []string
 	if t.Enabled != nil && !*t.Enabled {
@@ -305,7 +306,29 @@ func (c *invChecker) blockersOf(t *Task) []string {
 	if c.stopper() != "" {
 		rs = append(rs, ReasonStopped)
 	}
+	if t.Kind() == SelfUpdate && c.pendingUpdate() != "" {
+		rs = append(rs, ReasonUpdatesPending)
+	}
 	return rs
+}
+
+// pendingUpdate returns the name of an update the self-update must wait
+// for (rule 5): enabled, matching the site's tags, not settled as
+// completed (not settled, or failed in the cycle), and not a step of the
+// plan, which is assumed to complete; "" when there is none.
+func (c *invChecker) pendingUpdate() string {
+	f, _ := c.h.(FailureHistory)
+	for _, u := range c.p.Updates {
+		if u.Enabled != nil && !*u.Enabled || !invSelectorMatches(u.Tags, c.p.Site.Tags) {
+			continue
+		}
+		completed := c.h != nil && c.h.Settled(u.Name, c.plan.Day) && (f == nil || !f.Failed(u.Name, c.plan.Day))
+		placed := slices.ContainsFunc(c.plan.Steps, func(s Step) bool { return s.Task == u })
+		if !completed && !placed {
+			return u.Name
+		}
+	}
+	return ""
 }
 
 // stopper returns the name of an on_failure "stop" task that failed in the

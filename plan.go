@@ -69,8 +69,9 @@ const (
 	ReasonFailed        = "failed"         // the history says it is settled: it failed in the cycle
 	ReasonStopped       = "stopped"        // an on_failure "stop" task failed in the cycle
 	ReasonNoSlot        = "no-slot"        // its token has no slot in the cycle
-	// The self-update waits: an update is not completed and will not be
-	// in this cycle (deferred, failed, carried over).
+	// The self-update waits: an update that is enabled and matches the
+	// site's tags is not completed and is not placed in the cycle
+	// (deferred, failed, carried over); see [PlanAt].
 	ReasonUpdatesPending = "updates-pending"
 	// A downtime of a resource the task uses keeps it from running:
 	// "downtime:<resource>", see [ReasonDowntime].
@@ -169,6 +170,15 @@ func BuildPlan(p *Profile, clk Clock, opts ...PlanOption) (*Plan, error) {
 // ahead, then [ErrNoWindow]). Steps are projected from the later of the
 // window's start and now. It is pure: the same profile, history and instant
 // give the same plan.
+//
+// The self-update is placed after every other step, and only when every
+// update that is enabled and matches the site's tags is completed (settled
+// and not failed, as the history says) or placed in this plan: a plan
+// assumes that the steps it places complete. Otherwise (an update that does
+// not fit, that a downtime keeps off, that failed in the cycle or that the
+// cycle's stop defers) it is deferred as "updates-pending". The [Executor]
+// checks again before it starts the self-update, so that an update that
+// fails or is deferred at run time keeps it waiting too.
 func PlanAt(p *Profile, now time.Time, opts ...PlanOption) (*Plan, error) {
 	if p == nil || !p.validated {
 		return nil, ErrNotValidated
@@ -200,7 +210,10 @@ func (s *Site) windowFrom(t time.Time) (Cycle, bool) {
 
 // Forecast returns n consecutive cycles from the one [BuildPlan] would give,
 // cycles with an empty window included. It assumes planned work completes:
-// a one-off placed in one cycle is done in the later ones.
+// a one-off placed in one cycle is done in the later ones, and so a
+// self-update is placed in the cycle of the last update it waits for, after
+// it (see [PlanAt]); while an update never fits, the self-update is deferred
+// as "updates-pending" in every cycle.
 func Forecast(p *Profile, clk Clock, n int, opts ...PlanOption) ([]*Plan, error) {
 	if clk == nil {
 		return nil, ErrNilClock

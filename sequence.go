@@ -46,20 +46,28 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 		phaseEnd := s.barrier
 		for _, t := range phase {
 			if !s.eligible(t) {
+				s.notePending(t, plan.Deferred[len(plan.Deferred)-1].Reason)
 				continue
 			}
 			if iv, ok := s.step(t, t.res); ok {
 				phaseEnd = laterOf(phaseEnd, iv.End)
+			} else {
+				s.notePending(t, plan.Deferred[len(plan.Deferred)-1].Reason)
 			}
 		}
 		s.barrier = phaseEnd
 		s.cursor = laterOf(s.cursor, s.barrier)
 	}
 	if t := p.SelfUpdate; t != nil && s.eligible(t) {
-		// Alone: after every placed step, and clear of every hold whatever
-		// its token (any resources contend with all).
-		s.phaseStart = len(plan.Steps)
-		s.step(t, resources{any: true})
+		if s.pending != nil {
+			s.defer_(t, ReasonUpdatesPending, "waits for update "+s.pending.Name+" ("+s.pendingWhy+
+				"): the self-update runs once every update is completed")
+		} else {
+			// Alone: after every placed step, and clear of every hold
+			// whatever its token (any resources contend with all).
+			s.phaseStart = len(plan.Steps)
+			s.step(t, resources{any: true})
+		}
 	}
 	// Postponed steps were placed before later steps that start earlier.
 	slices.SortStableFunc(plan.Steps, func(a, b Step) int { return a.Start.Compare(b.Start) })
@@ -78,9 +86,13 @@ type sequencer struct {
 	active  []run // placed steps that may still run at or after the cursor
 	scratch []run // the steps of the phase, for a step moving ahead
 	stopped *Task // the on_failure "stop" task that failed in the cycle
-	span    Interval
-	cycle   Cycle
-	days    dayCache // the wall clocks of the dates recurrences look at
+	// pending is the first update that is not completed and will not be in
+	// this cycle, and pendingWhy its deferral's reason.
+	pending    *Task
+	pendingWhy string
+	span       Interval
+	cycle      Cycle
+	days       dayCache // the wall clocks of the dates recurrences look at
 
 	cursor     time.Time // no step starts before the start of the one placed before it
 	barrier    time.Time // the end of the previous phase
@@ -122,6 +134,37 @@ func (s *sequencer) stoppedBy() *Task {
 			if t.StopsCycle() && f.Failed(t.Name, s.day) {
 				return t
 			}
+		}
+	}
+	return nil
+}
+
+// notePending notes t, just deferred with reason, when it is an update the
+// self-update must wait for (rule 5): one that is enabled and matches the
+// site's tags, and is not settled as completed (reason "done"). A deferred
+// update is pending whatever the reason: it does not fit, a downtime keeps
+// it off, it failed in the cycle, or the cycle is stopped.
+func (s *sequencer) notePending(t *Task, reason string) {
+	if t.kind != Update || s.pending != nil {
+		return
+	}
+	switch reason {
+	case ReasonDisabled, ReasonTagMismatch, ReasonDone:
+		return
+	}
+	s.pending, s.pendingWhy = t, reason
+}
+
+// pendingUpdate returns the first update of p that is enabled, matches the
+// site's tags and that h does not show settled as completed in the cycle
+// of day (not settled, or settled by a failure), or nil when there is none.
+// The executor asks it before it starts the self-update, when the steps
+// before it have ended: the plan assumed that the updates it placed would
+// complete, and rule 5 holds only if they did.
+func (p *Profile) pendingUpdate(h FailureHistory, day string) *Task {
+	for _, t := range p.Updates {
+		if t.IsEnabled() && t.matches && (!h.Settled(t.Name, day) || h.Failed(t.Name, day)) {
+			return t
 		}
 	}
 	return nil
