@@ -264,6 +264,11 @@ func (c *invChecker) checkSlots() {
 			if t.Kind() != Shared || t.Token() != s.Token {
 				c.fail("slot %s holds task %s of kind %v and token %q", s.Token, t.Name, t.Kind(), t.Token())
 			}
+			for _, o := range c.downs {
+				if why := c.suppressedAt(t, o, s.Run.Start); why != "" {
+					c.fail("slot %s at %s holds %s: %s", s.Token, invT(s.Run.Start), t.Name, why)
+				}
+			}
 			got = append(got, t.Name)
 		}
 		if !slices.Equal(got, wantTasks) {
@@ -503,6 +508,9 @@ func (c *invChecker) checkSteps() {
 				if o.Overlaps(s.Interval) && slices.Contains(invDownUses(c.p, t), o.Resource) {
 					c.fail("step %s %s overlaps the downtime %s of %s, which it uses", t.Name, invIv(s.Interval), invIv(o.Interval), o.Resource)
 				}
+				if why := c.suppressedAt(t, o, s.Start); why != "" {
+					c.fail("step %s at %s: %s", t.Name, invT(s.Start), why)
+				}
 			}
 		}
 		for _, o := range c.occs {
@@ -566,6 +574,23 @@ func (c *invChecker) checkSteps() {
 			}
 		}
 	}
+}
+
+// suppressedAt says why a suppress or stop downtime o, touching the
+// window, keeps t from starting at start: it suppresses t's resource for
+// the whole cycle, or was ended early (rule 10) after start. "" when not.
+func (c *invChecker) suppressedAt(t *Task, o Downtime, start time.Time) string {
+	if t.IgnoreDowntimes || o.Action != ActionSuppress && o.Action != ActionStop ||
+		!o.Overlaps(c.plan.Window) || !slices.Contains(invDownUses(c.p, t), o.Resource) {
+		return ""
+	}
+	if !o.Ended {
+		return fmt.Sprintf("%s's downtime %s (%s) suppresses it in the cycle", o.Resource, invIv(o.Interval), o.Action)
+	}
+	if start.Before(o.End) {
+		return fmt.Sprintf("%s's downtime (%s) keeps it out until it ended at %s", o.Resource, o.Action, invT(o.End))
+	}
+	return ""
 }
 
 // checkJSON checks rule 1: the plan marshals to valid JSON, the same bytes

@@ -2,6 +2,7 @@ package afterhours
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -273,10 +274,29 @@ func TestEndedBringsWorkBack(t *testing.T) {
 		})
 	}
 
+	// The invariant checker knows the rule on its own: a step that uses db
+	// placed before the end, or at all while db is suppressed, is wrong.
+	p := downtimeProfile(t, db("suppress", "2026-11-24T19:00:00Z"), ``, 1)
+	now := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
+	plan, err := PlanAt(p, now)
+	require.NoError(t, err)
+	require.Equal(t, "b 19:00-20:00", summary(plan)[1])
+	plan.Steps[1].Start, plan.Steps[1].End = plan.Steps[1].Start.Add(-time.Minute), plan.Steps[1].End.Add(-time.Minute)
+	rec := &invRecorder{TB: t}
+	checkPlan(rec, p, now, nil, plan)
+	require.Contains(t, strings.Join(rec.errors, "\n"), "keeps it out until it ended")
+	p = downtimeProfile(t, db("stop", ""), ``, 1)
+	plan, err = PlanAt(p, now)
+	require.NoError(t, err)
+	plan.Steps = append(plan.Steps, Step{Task: p.Task("b"), Interval: Interval{plan.Window.End.Add(-time.Hour), plan.Window.End}})
+	rec = &invRecorder{TB: t}
+	checkPlan(rec, p, now, nil, plan)
+	require.Contains(t, strings.Join(rec.errors, "\n"), "suppresses it in the cycle")
+
 	// A slot task that uses the resource is back in the slots after the end.
 	network := `{"name":"network","downtimes":[{"dates":["2026-11-24"],"from":"18:00","to":"23:00","ended":"2026-11-24T19:00:00Z"}]}`
-	p := downtimeProfile(t, network, ``, 1)
-	plan, err := PlanAt(p, at1905)
+	p = downtimeProfile(t, network, ``, 1)
+	plan, err = PlanAt(p, at1905)
 	require.NoError(t, err)
 	require.Len(t, plan.Slots, 1)
 	require.Len(t, plan.Slots[0].Tasks, 1, "fetch runs in its 01:40 slot: %v", summary(plan))

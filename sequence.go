@@ -365,10 +365,10 @@ func (s *sequencer) timers() {
 }
 
 // suppressing returns a suppress or stop downtime, touching the window, of
-// a resource t uses.
+// a resource t uses, that was not ended early.
 func (s *sequencer) suppressing(t *Task) *Downtime {
 	for i, o := range s.plan.Downtimes {
-		if (o.Action == ActionSuppress || o.Action == ActionStop) && slices.Contains(t.down, o.Resource) {
+		if (o.Action == ActionSuppress || o.Action == ActionStop) && !o.Ended && slices.Contains(t.down, o.Resource) {
 			return &s.plan.Downtimes[i]
 		}
 	}
@@ -376,10 +376,15 @@ func (s *sequencer) suppressing(t *Task) *Downtime {
 }
 
 // overlapping returns a downtime of a resource t uses that overlaps iv, a
-// slot of the span.
+// slot of the span. A suppress or stop downtime that was ended early keeps
+// t out of the span until its end.
 func (s *sequencer) overlapping(t *Task, iv Interval) *Downtime {
 	for i, o := range s.spanDowntimes {
-		if o.Overlaps(iv) && slices.Contains(t.down, o.Resource) {
+		keep := o.Interval
+		if o.Ended && (o.Action == ActionSuppress || o.Action == ActionStop) {
+			keep.Start = s.span.Start
+		}
+		if keep.Overlaps(iv) && slices.Contains(t.down, o.Resource) {
 			return &s.spanDowntimes[i]
 		}
 	}
@@ -398,7 +403,7 @@ func (s *sequencer) estimate(t *Task) time.Duration {
 type placement struct {
 	lower    time.Time
 	res      resources
-	blocks   []Interval // postpone and hold downtimes of resources it uses
+	blocks   []block   // downtimes of resources it uses that it waits for
 	deadline time.Time  // anticipate: end by the downtime's start; zero: the window's end
 	ahead    bool       // anticipate: may start before steps placed before it
 }
@@ -479,8 +484,8 @@ func (s *sequencer) place(t *Task, pl placement) (Interval, bool) {
 			}
 		}
 		for _, b := range pl.blocks {
-			if nanos(b.Start) < stop && nanos(b.End) > at {
-				next = max(next, nanos(b.End))
+			if nanos(b.iv.Start) < stop && nanos(b.iv.End) > at {
+				next = max(next, nanos(b.iv.End))
 			}
 		}
 		if next == at {
@@ -531,15 +536,21 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 		if !slices.Contains(t.down, o.Resource) {
 			continue
 		}
-		switch o.Action {
-		case ActionSuppress, ActionStop:
+		switch {
+		case o.Ended && (o.Action == ActionSuppress || o.Action == ActionStop):
+			// Ended: no longer there from its end on, the work runs after
+			// it, and waits for it from the cycle's start.
+			pl.blocks = append(pl.blocks, block{Interval{s.span.Start, o.End}, o, true})
+		case o.Ended && o.Action == ActionAnticipate:
+			pl.blocks = append(pl.blocks, block{o.Interval, o, true})
+		case o.Action == ActionSuppress || o.Action == ActionStop:
 			s.defer_(t, ReasonDowntime(o.Resource), o.Resource+" is down "+spanText(o.Interval)+" ("+o.Action+")")
 			return Interval{}, false
-		case ActionSkip:
+		case o.Action == ActionSkip:
 			skips = append(skips, *o)
-		case ActionPostpone, ActionHold:
-			pl.blocks = append(pl.blocks, o.Interval)
-		case ActionAnticipate:
+		case o.Action == ActionPostpone || o.Action == ActionHold:
+			pl.blocks = append(pl.blocks, block{o.Interval, o, o.Action == ActionPostpone})
+		case o.Action == ActionAnticipate:
 			if bound == nil || o.Start.Before(bound.Start) {
 				bound = o
 			}
@@ -555,9 +566,15 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 		case bound != nil:
 			s.defer_(t, ReasonDowntime(bound.Resource), "needs "+shortDuration(d)+", no room to finish before "+
 				bound.Resource+" goes down at "+hhmm(bound.Start)+" (anticipate)")
-		case len(pl.blocks) > 0 && s.blockedBy(pl) != "":
-			r := s.blockedBy(pl)
-			s.defer_(t, ReasonDowntime(r), "needs "+shortDuration(d)+", no room after "+r+"'s downtime: carried to the next cycle")
+		case len(pl.blocks) > 0:
+			o := pl.blocks[0].o
+			detail := "needs " + shortDuration(d) + ", no room after " + o.Resource + "'s downtime"
+			if o.Ended {
+				detail += ", ended at " + hhmm(o.End)
+			} else {
+				detail += ": carried to the next cycle"
+			}
+			s.defer_(t, ReasonDowntime(o.Resource), detail)
 		default:
 			s.deferFull(t, d, pl.lower)
 		}
@@ -573,7 +590,7 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 	postponed := false
 	for _, b := range pl.blocks {
 		// Pushed past a postpone downtime that lay ahead of its earliest start.
-		if b.End.After(pl.lower) && !iv.Start.Before(b.End) && s.isPostpone(b) {
+		if b.postpone && b.iv.End.After(pl.lower) && !iv.Start.Before(b.iv.End) {
 			postponed = true
 		}
 	}
@@ -583,26 +600,14 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 	return iv, true
 }
 
-// blockedBy names the resource of the first postpone or hold downtime in
-// pl.blocks that lies in the window.
-func (s *sequencer) blockedBy(pl placement) string {
-	for _, o := range s.plan.Downtimes {
-		for _, b := range pl.blocks {
-			if o.Interval == b {
-				return o.Resource
-			}
-		}
-	}
-	return ""
-}
-
-func (s *sequencer) isPostpone(b Interval) bool {
-	for _, o := range s.plan.Downtimes {
-		if o.Interval == b && o.Action == ActionPostpone {
-			return true
-		}
-	}
-	return false
+// block is a downtime a step waits for: iv is the time it keeps the step
+// out of, and postpone says the step pushed past it does not hold back the
+// steps after it (postpone, and ended suppress, stop and anticipate); hold
+// does.
+type block struct {
+	iv       Interval
+	o        *Downtime
+	postpone bool
 }
 
 // spanText formats an interval as "01:00-03:00" in its zone.
