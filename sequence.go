@@ -404,8 +404,8 @@ type placement struct {
 	lower    time.Time
 	res      resources
 	blocks   []block   // downtimes of resources it uses that it waits for
-	deadline time.Time  // anticipate: end by the downtime's start; zero: the window's end
-	ahead    bool       // anticipate: may start before steps placed before it
+	deadline time.Time // anticipate: end by the downtime's start; zero: the window's end
+	ahead    bool      // anticipate: may start before steps placed before it
 }
 
 // run is a placed step or a hold on the sequencer's time axis: Unix
