@@ -29,8 +29,11 @@ const (
 	// work carries over to the next cycle.
 	ActionPostpone = "postpone"
 	// ActionAnticipate: finish before the downtime, moving ahead within its
-	// phase; when the downtime covers the next cycle's whole window, run in
-	// this cycle instead.
+	// phase: a step that cannot finish in time where the declared order
+	// puts it goes before as few of the steps of its phase placed before it
+	// as lets it, and those follow it in their order (never at the cost of
+	// one of them no longer fitting). When the downtime covers the next
+	// cycle's whole window, the work runs in this cycle instead.
 	ActionAnticipate = "anticipate"
 	// ActionHold: the whole sequence waits until the downtime ends.
 	ActionHold = "hold"

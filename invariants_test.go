@@ -453,6 +453,16 @@ func (c *invChecker) checkAccounting() {
 				under++
 			}
 		}
+		suppressed := false // a suppress or stop downtime takes it off the whole cycle
+		for _, o := range c.downs {
+			suppressed = suppressed || !o.Ended && c.suppressedAt(t, o, plan.Window.Start) != ""
+		}
+		if suppressed {
+			if len(ds) != 1 || down != 1 || under > 0 {
+				c.fail("slot task %s of token %s is suppressed for the cycle: under %d slots, deferrals %v, want one downtime deferral", t.Name, t.Token(), under, invReasonsOf(ds))
+			}
+			continue
+		}
 		if down > 0 && (under >= nonVoid || under+down < 1) {
 			c.fail("slot task %s of token %s: under %d of %d slots with %d downtime deferrals", t.Name, t.Token(), under, nonVoid, down)
 		}
@@ -511,6 +521,10 @@ func (c *invChecker) checkSteps() {
 				if why := c.suppressedAt(t, o, s.Start); why != "" {
 					c.fail("step %s at %s: %s", t.Name, invT(s.Start), why)
 				}
+				if o.Action == ActionAnticipate && !o.Ended && o.Overlaps(c.plan.Window) &&
+					slices.Contains(invDownUses(c.p, t), o.Resource) && s.End.After(o.Start) {
+					c.fail("step %s %s does not finish before %s goes down at %s (anticipate)", t.Name, invIv(s.Interval), o.Resource, invT(o.Start))
+				}
 			}
 		}
 		for _, o := range c.occs {
@@ -556,18 +570,20 @@ func (c *invChecker) checkSteps() {
 			c.fail("%d steps run at %s, more than the %d lanes", n, invT(a.Start), lanes)
 		}
 	}
-	// Declared order within a phase.
+	// Declared order within a phase. Downtimes move steps out of it
+	// (postponed past a downtime, or ahead of one); the others keep it
+	// among themselves, whatever moved between them.
 	for _, phase := range [][]*Task{c.p.Housekeeping, c.p.Updates} {
 		var last *Step
 		for _, t := range phase {
+			if len(c.downReasons(t)) > 0 {
+				continue
+			}
 			for i := range steps {
 				if steps[i].Task != t {
 					continue
 				}
-				// Downtimes move steps out of declared order: postponed past
-				// a downtime, or ahead of one.
-				moved := len(c.downReasons(t)) > 0 || last != nil && len(c.downReasons(last.Task)) > 0
-				if last != nil && steps[i].Start.Before(last.Start) && !moved {
+				if last != nil && steps[i].Start.Before(last.Start) {
 					c.fail("%s starts at %s, before %s declared earlier starts at %s", t.Name, invT(steps[i].Start), last.Task.Name, invT(last.Start))
 				}
 				last = &steps[i]

@@ -1,7 +1,11 @@
 package afterhours
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -301,4 +305,71 @@ func TestEndedBringsWorkBack(t *testing.T) {
 	require.Len(t, plan.Slots, 1)
 	require.Len(t, plan.Slots[0].Tasks, 1, "fetch runs in its 01:40 slot: %v", summary(plan))
 	checkPlan(t, p, at1905, nil, plan)
+}
+
+// TestPlanRandomDowntimes plans random profiles with random downtimes of
+// every action (once and ended among them) at random instants, and checks
+// every invariant of each plan.
+func TestPlanRandomDowntimes(t *testing.T) {
+	profiles, instants := 300, 20
+	if testing.Short() {
+		profiles, instants = 40, 10
+	}
+	r := rand.New(rand.NewPCG(2026, 12))
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	actions := append([]string{""}, downtimeActions...)
+	for i := range profiles {
+		p := propRandomProfile(r, 2026)
+		for _, name := range []string{"disk", "db", "lan", "network", "nas"} {
+			res := &Resource{Name: name}
+			for j := r.IntN(3); j > 0; j-- {
+				d := &DowntimeSchedule{Action: actions[r.IntN(len(actions))]}
+				if r.IntN(2) == 0 {
+					d.Days = []string{weekdayKeys[r.IntN(7)], weekdayKeys[r.IntN(7)]}
+				} else {
+					for k := 1 + r.IntN(20); k > 0; k-- {
+						d.Dates = append(d.Dates, Date{2026, time.Month(1 + r.IntN(12)), 1 + r.IntN(28)}.String())
+					}
+					d.Once = r.IntN(4) == 0
+				}
+				if r.IntN(4) > 0 {
+					from := r.IntN(48) * 30
+					to := (from + 30*(1+r.IntN(40))) % 1440
+					d.From, d.To = fmt.Sprintf("%02d:%02d", from/60, from%60), fmt.Sprintf("%02d:%02d", to/60, to%60)
+				}
+				if len(d.Dates) > 0 && r.IntN(3) == 0 {
+					day, _ := ParseDate(d.Dates[0])
+					at := time.Date(day.Year, day.Month, day.Day, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(36*60)) * time.Minute)
+					d.Ended = at.Format(time.RFC3339)
+				}
+				res.Downtimes = append(res.Downtimes, d)
+			}
+			if len(res.Downtimes) > 0 {
+				p.Resources = append(p.Resources, res)
+			}
+		}
+		for _, task := range allTasks(p) {
+			task.IgnoreDowntimes = r.IntN(10) == 0
+		}
+		data, err := json.Marshal(p)
+		require.NoError(t, err)
+		parsed, err := ParseProfile(data)
+		require.NoError(t, err, "%s", data)
+		h := History(hashHistory{strconv.Itoa(i)})
+		if i%3 == 0 {
+			h = nil
+		}
+		for range instants {
+			now := start.Add(time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
+			plan, err := PlanAt(parsed, now, WithHistory(h))
+			if errors.Is(err, ErrNoWindow) {
+				continue
+			}
+			require.NoError(t, err)
+			checkPlan(t, parsed, now, h, plan)
+			if t.Failed() {
+				t.Fatalf("profile %d at %s (history %v):\n%s", i, now.UTC().Format(time.RFC3339), h, data)
+			}
+		}
+	}
 }

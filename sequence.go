@@ -32,6 +32,7 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	for _, o := range s.spanDowntimes {
 		if o.Overlaps(plan.Window) {
 			plan.Downtimes = append(plan.Downtimes, o)
+			s.anticipates = s.anticipates || o.Action == ActionAnticipate && !o.Ended
 		}
 	}
 	s.stopped = s.stoppedBy()
@@ -43,17 +44,20 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	s.cursor, s.barrier = from, from
 	for _, phase := range [][]*Task{p.Housekeeping, p.Updates} {
 		s.phaseStart = len(plan.Steps)
-		phaseEnd := s.barrier
+		s.marks = s.marks[:0]
 		for _, t := range phase {
 			if !s.eligible(t) {
 				s.notePending(t, plan.Deferred[len(plan.Deferred)-1].Reason)
 				continue
 			}
-			if iv, ok := s.step(t, t.res); ok {
-				phaseEnd = laterOf(phaseEnd, iv.End)
-			} else {
+			if _, ok := s.step(t, t.res); !ok {
 				s.notePending(t, plan.Deferred[len(plan.Deferred)-1].Reason)
 			}
+		}
+		// A step moving ahead may have moved the ones it went before.
+		phaseEnd := s.barrier
+		for _, st := range plan.Steps[s.phaseStart:] {
+			phaseEnd = laterOf(phaseEnd, st.End)
 		}
 		s.barrier = phaseEnd
 		s.cursor = laterOf(s.cursor, s.barrier)
@@ -97,6 +101,12 @@ type sequencer struct {
 	cursor     time.Time // no step starts before the start of the one placed before it
 	barrier    time.Time // the end of the previous phase
 	phaseStart int       // index in plan.Steps of the current phase's first step
+	// marks are the cursor before each step of the phase was placed, in
+	// plan.Steps order, kept only when a step may move ahead (anticipate):
+	// moving ahead of steps places them again from there.
+	marks       []time.Time
+	anticipates bool // an anticipate downtime touches the window
+	moving      bool // a step moves ahead: the steps it went before are placed again
 
 	spanDowntimes []Downtime  // the downtimes of the whole span, for slots outside the window
 	nexts         []nextDue   // by recurrence id, as worked out
@@ -528,6 +538,7 @@ func (s *sequencer) unplace() {
 // defers it. It moves the cursor as rule 3 says: to the step's start,
 // unless the step was postponed past a downtime or moved ahead.
 func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
+	mark := s.cursor
 	pl := placement{lower: laterOf(s.cursor, s.barrier), res: res}
 	var skips []Downtime
 	var bound *Downtime // the downtime that bounds an anticipated step
@@ -560,6 +571,12 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 		pl.deadline, pl.ahead, pl.lower = bound.Start, true, s.barrier
 	}
 	iv, ok := s.place(t, pl)
+	if !ok && bound != nil && !s.moving {
+		iv, ok = s.moveAhead(t, pl, skips)
+		if ok {
+			return iv, true
+		}
+	}
 	if !ok {
 		d := s.estimate(t)
 		switch {
@@ -597,7 +614,82 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 	if !postponed && !pl.ahead {
 		s.cursor = iv.Start
 	}
+	if s.anticipates {
+		s.marks = append(s.marks, mark)
+	}
 	return iv, true
+}
+
+// moveAhead places t, a step that must finish before an anticipate
+// downtime (pl.deadline) and does not fit where the declared order puts
+// it, ahead of steps of its phase placed before it (rule 10: anticipate
+// moves a step ahead within its phase). It goes before as few of them as
+// lets it finish in time: before the last one placed, then the last two,
+// and so on. The steps it goes before are placed again after it, in the
+// order they were placed in, each by the usual rules; a position where
+// one of them would no longer fit is not taken, and when no position
+// serves, nothing changes and t is not placed. The steps declared after t
+// follow as usual.
+func (s *sequencer) moveAhead(t *Task, pl placement, skips []Downtime) (Interval, bool) {
+	n := len(s.plan.Steps) - s.phaseStart
+	if n == 0 || len(s.marks) != n {
+		return Interval{}, false
+	}
+	saved := slices.Clone(s.plan.Steps[s.phaseStart:])
+	marks := slices.Clone(s.marks)
+	cursor, deferred := s.cursor, len(s.plan.Deferred)
+	restore := func() {
+		s.plan.Steps = append(s.plan.Steps[:s.phaseStart], saved...)
+		s.plan.Deferred = s.plan.Deferred[:deferred]
+		s.marks = append(s.marks[:0], marks...)
+		s.cursor = cursor
+		s.resetActive()
+	}
+	fits := func(k int) (Interval, bool) {
+		s.plan.Steps = s.plan.Steps[:s.phaseStart+k]
+		s.resetActive()
+		iv, ok := s.place(t, pl)
+		for _, o := range skips {
+			ok = ok && !o.Overlaps(iv)
+		}
+		return iv, ok
+	}
+	// First alone in the phase: when t does not fit even there, it fits
+	// nowhere.
+	_, ok := fits(0)
+	restore()
+	if !ok {
+		return Interval{}, false
+	}
+	s.moving = true
+	defer func() { s.moving = false }()
+	for k := n - 1; k >= 0; k-- {
+		iv, ok := fits(k)
+		if ok {
+			s.marks = append(s.marks[:k], marks[k])
+			s.cursor = marks[k]
+			for _, st := range saved[k:] {
+				if _, ok = s.step(st.Task, st.Task.res); !ok {
+					break
+				}
+			}
+		}
+		if ok {
+			return iv, true
+		}
+		restore()
+	}
+	return Interval{}, false
+}
+
+// resetActive makes the steps of the current phase the ones that may
+// overlap the next placement: a superset of what place keeps, after steps
+// were taken back.
+func (s *sequencer) resetActive() {
+	s.active = s.active[:0]
+	for _, st := range s.plan.Steps[s.phaseStart:] {
+		s.active = append(s.active, run{nanos(st.Start), nanos(st.End), &st.Task.res})
+	}
 }
 
 // block is a downtime a step waits for: iv is the time it keeps the step
