@@ -272,7 +272,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		switch {
 		case reason == ReasonWindowFull && fits && (wasToDo[d.Task.Name] || !known[d.Task.Name]):
 			reason, detail = ReasonMissed, wokeLate(cy, now, est, w, d.Task.kind)
-		case reason == ReasonDone:
+		case reason == ReasonDone || reason == ReasonFailed:
 			if done, ok := e.j.meta.Done[d.Task.Name]; ok && done.Interrupted {
 				detail = "interrupted in the cycle of " + done.Day + ": a self-update is not run again on its own"
 			}

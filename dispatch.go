@@ -259,8 +259,16 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 		}
 		t := it.task
 		res := stepRes(t)
-		if t.kind == SelfUpdate && len(runningSteps)+len(runningOther) > 0 {
-			return
+		if t.kind == SelfUpdate {
+			if len(runningSteps)+len(runningOther) > 0 {
+				return
+			}
+			// The plan assumed the updates before it complete (rule 5).
+			if u := cy.p.pendingUpdate(e.j, cy.day); u != nil {
+				changed = true
+				e.deferItem(it, now, ReasonUpdatesPending, "waits for update "+u.Name+" (not completed in the cycle): the self-update runs once every update is completed")
+				continue
+			}
 		}
 		for _, r := range runningSteps {
 			if phase(r.task.kind) < phase(t.kind) || r.task.res.contends(res) {

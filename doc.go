@@ -61,7 +61,8 @@
 // Nothing is silently dropped. Every task of the profile is in the plan, as a
 // [Step] or as a [Deferral] with a reason a program can match ("not-due",
 // "window-full", "disabled", "tag-mismatch", "business-hours", "done",
-// "stopped", "no-slot", "downtime:<resource>") and a detail for people.
+// "failed", "stopped", "updates-pending", "no-slot", "downtime:<resource>")
+// and a detail for people.
 //
 // # A worked example
 //

@@ -29,8 +29,11 @@ const (
 	// work carries over to the next cycle.
 	ActionPostpone = "postpone"
 	// ActionAnticipate: finish before the downtime, moving ahead within its
-	// phase; when the downtime covers the next cycle's whole window, run in
-	// this cycle instead.
+	// phase: a step that cannot finish in time where the declared order
+	// puts it goes before as few of the steps of its phase placed before it
+	// as lets it, and those follow it in their order (never at the cost of
+	// one of them no longer fitting). When the downtime covers the next
+	// cycle's whole window, the work runs in this cycle instead.
 	ActionAnticipate = "anticipate"
 	// ActionHold: the whole sequence waits until the downtime ends.
 	ActionHold = "hold"
@@ -60,7 +63,13 @@ type DowntimeSchedule struct {
 	// weekly calendar has no first occurrence.
 	Once bool `json:"once,omitempty"`
 	// Ended is an RFC 3339 instant: the occurrence that contains it ended
-	// early, then.
+	// early, then. From then on the occurrence no longer exists, whatever
+	// its action. Work a suppress or stop occurrence kept out of the cycle
+	// is planned again for the rest of the window: from the end on, without
+	// holding back the steps after it (as postpone does); a slot task runs
+	// in the slots that start after it. Work that had to finish before an
+	// anticipate occurrence may run after its end too; skip, postpone and
+	// hold keep out of the occurrence up to its end.
 	Ended string `json:"ended,omitempty"`
 
 	resource string
@@ -78,7 +87,8 @@ type Downtime struct {
 	// Action is the action that applies to this occurrence: a once action
 	// applies to its first occurrence, suppress to the later ones.
 	Action string
-	// Ended says the occurrence was ended early.
+	// Ended says the occurrence was ended early: End is when, and nothing
+	// is kept out after it (see [DowntimeSchedule.Ended]).
 	Ended bool
 }
 

@@ -54,7 +54,9 @@ import (
 // after it wait too, as planning has them. A step that can no longer fit
 // is deferred ([ReasonWindowFull]) and does not hold back the steps after
 // it. The self-update starts only when nothing else at all runs (commands
-// and timers included), and while it runs commands wait and timer runs are
+// and timers included) and every update is completed; an update that
+// failed or was deferred in the cycle defers it ([ReasonUpdatesPending]).
+// While it runs commands wait and timer runs are
 // skipped ([ReasonSelfUpdate]). A failed task with on_failure "stop" stops
 // the rest of its cycle ([ReasonStopped]) and is notified at once.
 //

@@ -120,8 +120,10 @@ func TestConstraintVerdicts(t *testing.T) {
 			t.Errorf("openssl: %s %q", d.Reason, d.Detail)
 		}
 		// openssl waits until 07:30 and is deferred the moment it stops
-		// fitting; the self-update after it still runs.
-		one(t, js, "agent", StateCompleted)
+		// fitting; the self-update after it waits for it (rule 5).
+		if d := one(t, js[1:], "agent", StateDeferred); d.Reason != ReasonUpdatesPending {
+			t.Errorf("agent: %s %q, want deferred as updates-pending", d.Reason, d.Detail)
+		}
 	})
 }
 

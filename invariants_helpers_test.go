@@ -77,8 +77,9 @@ func invEstimate(t *Task, h History) time.Duration {
 	return 10 * time.Minute
 }
 
-// invTokenUses is a token's resources: its name and its uses.
-func invTokenUses(tok *Token) []string { return append([]string{tok.Token}, tok.Uses...) }
+// invTokenUses is what a token declares for contention: its uses and
+// nothing else (not its name); none means unknown, which contends with all.
+func invTokenUses(tok *Token) []string { return tok.Uses }
 
 // invContends is the design's contention: unknown (no uses) contends with
 // everything; otherwise the sets must be disjoint not to contend.

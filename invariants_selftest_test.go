@@ -101,6 +101,13 @@ func TestCheckPlanCatchesBrokenPlans(t *testing.T) {
 		}, "rotate-logs appears 0 times"},
 		{"kiosk", "a plan in another zone", func(p *Plan) { p.From = p.From.UTC() }, "want the site's"},
 		{"history-stopped", "a stopped task deferred as done", func(p *Plan) { p.Deferred[3].Reason = ReasonDone }, "which does not apply"},
+		{"full-window", "the self-update placed while an update is pending", func(p *Plan) {
+			last := p.Steps[len(p.Steps)-1]
+			su := p.Deferred[len(p.Deferred)-1]
+			p.Deferred = p.Deferred[:len(p.Deferred)-1]
+			p.Steps = append(p.Steps, Step{Task: su.Task, Interval: Interval{last.End, last.End.Add(5 * minute)}})
+		}, "agent-2.4.1 is a step, but it should be deferred as [updates-pending]"},
+		{"history-stopped", "a failed update deferred as done", func(p *Plan) { p.Deferred[6].Reason = ReasonDone }, `openssl-3.0.15 deferred as "done", which does not apply`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden+"/"+tt.name, func(t *testing.T) {

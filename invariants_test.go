@@ -264,6 +264,11 @@ func (c *invChecker) checkSlots() {
 			if t.Kind() != Shared || t.Token() != s.Token {
 				c.fail("slot %s holds task %s of kind %v and token %q", s.Token, t.Name, t.Kind(), t.Token())
 			}
+			for _, o := range c.downs {
+				if why := c.suppressedAt(t, o, s.Run.Start); why != "" {
+					c.fail("slot %s at %s holds %s: %s", s.Token, invT(s.Run.Start), t.Name, why)
+				}
+			}
 			got = append(got, t.Name)
 		}
 		if !slices.Equal(got, wantTasks) {
@@ -278,10 +283,11 @@ func (c *invChecker) checkSlots() {
 }
 
 // invReasons is the documented set of deferral reasons.
-var invReasons = []string{"downtime:*", ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonStopped, ReasonNoSlot}
+var invReasons = []string{"downtime:*", ReasonNotDue, ReasonDisabled, ReasonTagMismatch, ReasonWindowFull, ReasonBusinessHours, ReasonDone, ReasonFailed, ReasonStopped, ReasonUpdatesPending, ReasonNoSlot}
 
 // blockersOf returns the reasons that keep t from running in the cycle
-// whatever the time: disabled, tag-mismatch, done and stopped.
+// whatever the time: disabled, tag-mismatch, done or failed, stopped, and
+// for the self-update, updates-pending.
 func (c *invChecker) blockersOf(t *Task) []string {
 	var rs []string
 	if t.Enabled != nil && !*t.Enabled {
@@ -294,28 +300,21 @@ func (c *invChecker) blockersOf(t *Task) []string {
 		rs = append(rs, ReasonNotDue)
 	}
 	if c.h != nil && c.h.Settled(t.Name, c.plan.Day) {
-		rs = append(rs, ReasonDone)
+		// Settled: failed when the history says it failed in the cycle.
+		if f, ok := c.h.(FailureHistory); ok && f.Failed(t.Name, c.plan.Day) {
+			rs = append(rs, ReasonFailed)
+		} else {
+			rs = append(rs, ReasonDone)
+		}
 	}
 
 	if c.stopper() != "" {
 		rs = append(rs, ReasonStopped)
 	}
+	if t.Kind() == SelfUpdate && c.pendingUpdate() != "" {
+		rs = append(rs, ReasonUpdatesPending)
+	}
 	return rs
-}
-
-// stopper returns the name of an on_failure "stop" task that failed in the
-// cycle, "" when none did.
-func (c *invChecker) stopper() string {
-	f, ok := c.h.(FailureHistory)
-	if !ok {
-		return ""
-	}
-	for _, t := range invAllTasks(c.p) {
-		if t.Kind() != SelfUpdate && t.OnFailure == "stop" && f.Failed(t.Name, c.plan.Day) {
-			return t.Name
-		}
-	}
-	return ""
 }
 
 // checkAccounting checks rule 6: each housekeeping, update and self-update
@@ -420,6 +419,16 @@ func (c *invChecker) checkAccounting() {
 				under++
 			}
 		}
+		suppressed := false // a suppress or stop downtime takes it off the whole cycle
+		for _, o := range c.downs {
+			suppressed = suppressed || !o.Ended && c.suppressedAt(t, o, plan.Window.Start) != ""
+		}
+		if suppressed {
+			if len(ds) != 1 || down != 1 || under > 0 {
+				c.fail("slot task %s of token %s is suppressed for the cycle: under %d slots, deferrals %v, want one downtime deferral", t.Name, t.Token(), under, invReasonsOf(ds))
+			}
+			continue
+		}
 		if down > 0 && (under >= nonVoid || under+down < 1) {
 			c.fail("slot task %s of token %s: under %d of %d slots with %d downtime deferrals", t.Name, t.Token(), under, nonVoid, down)
 		}
@@ -475,6 +484,13 @@ func (c *invChecker) checkSteps() {
 				if o.Overlaps(s.Interval) && slices.Contains(invDownUses(c.p, t), o.Resource) {
 					c.fail("step %s %s overlaps the downtime %s of %s, which it uses", t.Name, invIv(s.Interval), invIv(o.Interval), o.Resource)
 				}
+				if why := c.suppressedAt(t, o, s.Start); why != "" {
+					c.fail("step %s at %s: %s", t.Name, invT(s.Start), why)
+				}
+				if o.Action == ActionAnticipate && !o.Ended && o.Overlaps(c.plan.Window) &&
+					slices.Contains(invDownUses(c.p, t), o.Resource) && s.End.After(o.Start) {
+					c.fail("step %s %s does not finish before %s goes down at %s (anticipate)", t.Name, invIv(s.Interval), o.Resource, invT(o.Start))
+				}
 			}
 		}
 		for _, o := range c.occs {
@@ -520,18 +536,20 @@ func (c *invChecker) checkSteps() {
 			c.fail("%d steps run at %s, more than the %d lanes", n, invT(a.Start), lanes)
 		}
 	}
-	// Declared order within a phase.
+	// Declared order within a phase. Downtimes move steps out of it
+	// (postponed past a downtime, or ahead of one); the others keep it
+	// among themselves, whatever moved between them.
 	for _, phase := range [][]*Task{c.p.Housekeeping, c.p.Updates} {
 		var last *Step
 		for _, t := range phase {
+			if len(c.downReasons(t)) > 0 {
+				continue
+			}
 			for i := range steps {
 				if steps[i].Task != t {
 					continue
 				}
-				// Downtimes move steps out of declared order: postponed past
-				// a downtime, or ahead of one.
-				moved := len(c.downReasons(t)) > 0 || last != nil && len(c.downReasons(last.Task)) > 0
-				if last != nil && steps[i].Start.Before(last.Start) && !moved {
+				if last != nil && steps[i].Start.Before(last.Start) {
 					c.fail("%s starts at %s, before %s declared earlier starts at %s", t.Name, invT(steps[i].Start), last.Task.Name, invT(last.Start))
 				}
 				last = &steps[i]

@@ -24,9 +24,12 @@ type History interface {
 }
 
 // FailureHistory is a [History] that also knows which tasks failed in a
-// cycle. When a task with on_failure "stop" failed in a cycle, planning
-// defers the rest of that cycle, the self-update included, as "stopped".
-// A History that does not implement it is taken to know of no failure.
+// cycle. A settled task that failed in the cycle is deferred as "failed"
+// (not "done"), and, an update, keeps the self-update waiting
+// ("updates-pending"); when a task with on_failure "stop" failed in a
+// cycle, planning defers the rest of that cycle, the self-update included,
+// as "stopped". A History that does not implement it is taken to know of
+// no failure.
 type FailureHistory interface {
 	History
 	Failed(task, day string) bool
@@ -48,8 +51,9 @@ func configOf(opts []PlanOption) planConfig {
 }
 
 // WithHistory plans with what h knows of the past: settled tasks are
-// deferred as "done", and estimates come from recent runs (rule 11).
-// A nil h is no history.
+// deferred as "failed" when h is a [FailureHistory] that says they failed
+// in the cycle, and as "done" otherwise; estimates come from recent runs
+// (rule 11). A nil h is no history.
 func WithHistory(h History) PlanOption {
 	return func(c *planConfig) { c.history = h }
 }
@@ -61,9 +65,14 @@ const (
 	ReasonTagMismatch   = "tag-mismatch"   // its tag selector does not match the site
 	ReasonWindowFull    = "window-full"    // no room left in the window
 	ReasonBusinessHours = "business-hours" // its slot intersects business time
-	ReasonDone          = "done"           // the history says it is settled
+	ReasonDone          = "done"           // the history says it is settled, and it did not fail
+	ReasonFailed        = "failed"         // the history says it is settled: it failed in the cycle
 	ReasonStopped       = "stopped"        // an on_failure "stop" task failed in the cycle
 	ReasonNoSlot        = "no-slot"        // its token has no slot in the cycle
+	// The self-update waits: an update that is enabled and matches the
+	// site's tags is not completed and is not placed in the cycle
+	// (deferred, failed, carried over); see [PlanAt].
+	ReasonUpdatesPending = "updates-pending"
 	// A downtime of a resource the task uses keeps it from running:
 	// "downtime:<resource>", see [ReasonDowntime].
 )
@@ -161,6 +170,15 @@ func BuildPlan(p *Profile, clk Clock, opts ...PlanOption) (*Plan, error) {
 // ahead, then [ErrNoWindow]). Steps are projected from the later of the
 // window's start and now. It is pure: the same profile, history and instant
 // give the same plan.
+//
+// The self-update is placed after every other step, and only when every
+// update that is enabled and matches the site's tags is completed (settled
+// and not failed, as the history says) or placed in this plan: a plan
+// assumes that the steps it places complete. Otherwise (an update that does
+// not fit, that a downtime keeps off, that failed in the cycle or that the
+// cycle's stop defers) it is deferred as "updates-pending". The [Executor]
+// checks again before it starts the self-update, so that an update that
+// fails or is deferred at run time keeps it waiting too.
 func PlanAt(p *Profile, now time.Time, opts ...PlanOption) (*Plan, error) {
 	if p == nil || !p.validated {
 		return nil, ErrNotValidated
@@ -192,7 +210,10 @@ func (s *Site) windowFrom(t time.Time) (Cycle, bool) {
 
 // Forecast returns n consecutive cycles from the one [BuildPlan] would give,
 // cycles with an empty window included. It assumes planned work completes:
-// a one-off placed in one cycle is done in the later ones.
+// a one-off placed in one cycle is done in the later ones, and so a
+// self-update is placed in the cycle of the last update it waits for, after
+// it (see [PlanAt]); while an update never fits, the self-update is deferred
+// as "updates-pending" in every cycle.
 func Forecast(p *Profile, clk Clock, n int, opts ...PlanOption) ([]*Plan, error) {
 	if clk == nil {
 		return nil, ErrNilClock

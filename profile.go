@@ -69,8 +69,11 @@ type Token struct {
 	Duration Duration `json:"duration"`
 	// Buffer is the length of the buffer zone before the slot.
 	Buffer Duration `json:"buffer,omitempty"`
-	// Uses names further resources the slot's work occupies; the token
-	// itself is always one.
+	// Uses names the resources the slot's work occupies: a step contends
+	// with the token's holds when it uses one of them. A token declares
+	// only what Uses lists (its own name is not implied); without Uses it
+	// declares nothing, and every step contends with its holds (unknown
+	// means contention).
 	Uses []string `json:"uses,omitempty"`
 	// Anytime lets the slot run in business hours.
 	Anytime bool `json:"anytime,omitempty"`
@@ -264,7 +267,7 @@ func (p *Profile) compileToken(ps *problems, tp string, tok *Token, seen map[str
 		ps.add(tp, "buffer and duration together exceed 24h: the holds of consecutive days would overlap")
 	}
 	checkNames(ps, tp+".uses", tok.Uses, "resource", noExtra)
-	tok.res = p.resourcesOf(append([]string{tok.Token}, tok.Uses...))
+	tok.res = p.resourcesOf(tok.Uses)
 }
 
 func noExtra(string) string { return "" }

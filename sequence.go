@@ -32,6 +32,7 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	for _, o := range s.spanDowntimes {
 		if o.Overlaps(plan.Window) {
 			plan.Downtimes = append(plan.Downtimes, o)
+			s.anticipates = s.anticipates || o.Action == ActionAnticipate && !o.Ended
 		}
 	}
 	s.stopped = s.stoppedBy()
@@ -43,23 +44,34 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 	s.cursor, s.barrier = from, from
 	for _, phase := range [][]*Task{p.Housekeeping, p.Updates} {
 		s.phaseStart = len(plan.Steps)
-		phaseEnd := s.barrier
+		s.marks = s.marks[:0]
 		for _, t := range phase {
 			if !s.eligible(t) {
+				s.notePending(t, plan.Deferred[len(plan.Deferred)-1].Reason)
 				continue
 			}
-			if iv, ok := s.step(t, t.res); ok {
-				phaseEnd = laterOf(phaseEnd, iv.End)
+			if _, ok := s.step(t, t.res); !ok {
+				s.notePending(t, plan.Deferred[len(plan.Deferred)-1].Reason)
 			}
+		}
+		// A step moving ahead may have moved the ones it went before.
+		phaseEnd := s.barrier
+		for _, st := range plan.Steps[s.phaseStart:] {
+			phaseEnd = laterOf(phaseEnd, st.End)
 		}
 		s.barrier = phaseEnd
 		s.cursor = laterOf(s.cursor, s.barrier)
 	}
 	if t := p.SelfUpdate; t != nil && s.eligible(t) {
-		// Alone: after every placed step, and clear of every hold whatever
-		// its token (any resources contend with all).
-		s.phaseStart = len(plan.Steps)
-		s.step(t, resources{any: true})
+		if s.pending != nil {
+			s.defer_(t, ReasonUpdatesPending, "waits for update "+s.pending.Name+" ("+s.pendingWhy+
+				"): the self-update runs once every update is completed")
+		} else {
+			// Alone: after every placed step, and clear of every hold
+			// whatever its token (any resources contend with all).
+			s.phaseStart = len(plan.Steps)
+			s.step(t, resources{any: true})
+		}
 	}
 	// Postponed steps were placed before later steps that start earlier.
 	slices.SortStableFunc(plan.Steps, func(a, b Step) int { return a.Start.Compare(b.Start) })
@@ -78,13 +90,23 @@ type sequencer struct {
 	active  []run // placed steps that may still run at or after the cursor
 	scratch []run // the steps of the phase, for a step moving ahead
 	stopped *Task // the on_failure "stop" task that failed in the cycle
-	span    Interval
-	cycle   Cycle
-	days    dayCache // the wall clocks of the dates recurrences look at
+	// pending is the first update that is not completed and will not be in
+	// this cycle, and pendingWhy its deferral's reason.
+	pending    *Task
+	pendingWhy string
+	span       Interval
+	cycle      Cycle
+	days       dayCache // the wall clocks of the dates recurrences look at
 
 	cursor     time.Time // no step starts before the start of the one placed before it
 	barrier    time.Time // the end of the previous phase
 	phaseStart int       // index in plan.Steps of the current phase's first step
+	// marks are the cursor before each step of the phase was placed, in
+	// plan.Steps order, kept only when a step may move ahead (anticipate):
+	// moving ahead of steps places them again from there.
+	marks       []time.Time
+	anticipates bool // an anticipate downtime touches the window
+	moving      bool // a step moves ahead: the steps it went before are placed again
 
 	spanDowntimes []Downtime  // the downtimes of the whole span, for slots outside the window
 	nexts         []nextDue   // by recurrence id, as worked out
@@ -127,8 +149,48 @@ func (s *sequencer) stoppedBy() *Task {
 	return nil
 }
 
+// notePending notes t, just deferred with reason, when it is an update the
+// self-update must wait for (rule 5): one that is enabled and matches the
+// site's tags, and is not settled as completed (reason "done"). A deferred
+// update is pending whatever the reason: it does not fit, a downtime keeps
+// it off, it failed in the cycle, or the cycle is stopped.
+func (s *sequencer) notePending(t *Task, reason string) {
+	if t.kind != Update || s.pending != nil {
+		return
+	}
+	switch reason {
+	case ReasonDisabled, ReasonTagMismatch, ReasonDone:
+		return
+	}
+	s.pending, s.pendingWhy = t, reason
+}
+
+// pendingUpdate returns the first update of p that is enabled, matches the
+// site's tags and that h does not show settled as completed in the cycle
+// of day (not settled, or settled by a failure), or nil when there is none.
+// The executor asks it before it starts the self-update, when the steps
+// before it have ended: the plan assumed that the updates it placed would
+// complete, and rule 5 holds only if they did.
+func (p *Profile) pendingUpdate(h FailureHistory, day string) *Task {
+	for _, t := range p.Updates {
+		if t.IsEnabled() && t.matches && (!h.Settled(t.Name, day) || h.Failed(t.Name, day)) {
+			return t
+		}
+	}
+	return nil
+}
+
+// failed reports whether the history says t failed in the cycle. A
+// History that is no [FailureHistory] knows of no failure.
+func (s *sequencer) failed(t *Task) bool {
+	f, ok := s.h.(FailureHistory)
+	return ok && f.Failed(t.Name, s.day)
+}
+
 // eligible defers t and returns false when it cannot run in the cycle
-// whatever the time: disabled, tag mismatch, settled, or stopped.
+// whatever the time: disabled, tag mismatch, settled, or stopped. A
+// settled task is deferred as failed when it failed in the cycle, and as
+// done when it did not (it completed, or the history knows no failures).
 func (s *sequencer) eligible(t *Task) bool {
 	switch {
 	case !t.IsEnabled():
@@ -138,9 +200,12 @@ func (s *sequencer) eligible(t *Task) bool {
 	case t.kind == Housekeeping && !s.due(t):
 		// deferred by due
 	case s.h != nil && s.h.Settled(t.Name, s.day):
-		if t.kind == Update || t.kind == SelfUpdate {
+		switch {
+		case s.failed(t):
+			s.defer_(t, ReasonFailed, "failed in the cycle of "+s.day)
+		case t.kind == Update || t.kind == SelfUpdate:
 			s.defer_(t, ReasonDone, "completed")
-		} else {
+		default:
 			s.defer_(t, ReasonDone, "already run in the cycle of "+s.day)
 		}
 	case s.stopped != nil:
@@ -310,10 +375,10 @@ func (s *sequencer) timers() {
 }
 
 // suppressing returns a suppress or stop downtime, touching the window, of
-// a resource t uses.
+// a resource t uses, that was not ended early.
 func (s *sequencer) suppressing(t *Task) *Downtime {
 	for i, o := range s.plan.Downtimes {
-		if (o.Action == ActionSuppress || o.Action == ActionStop) && slices.Contains(t.down, o.Resource) {
+		if (o.Action == ActionSuppress || o.Action == ActionStop) && !o.Ended && slices.Contains(t.down, o.Resource) {
 			return &s.plan.Downtimes[i]
 		}
 	}
@@ -321,10 +386,15 @@ func (s *sequencer) suppressing(t *Task) *Downtime {
 }
 
 // overlapping returns a downtime of a resource t uses that overlaps iv, a
-// slot of the span.
+// slot of the span. A suppress or stop downtime that was ended early keeps
+// t out of the span until its end.
 func (s *sequencer) overlapping(t *Task, iv Interval) *Downtime {
 	for i, o := range s.spanDowntimes {
-		if o.Overlaps(iv) && slices.Contains(t.down, o.Resource) {
+		keep := o.Interval
+		if o.Ended && (o.Action == ActionSuppress || o.Action == ActionStop) {
+			keep.Start = s.span.Start
+		}
+		if keep.Overlaps(iv) && slices.Contains(t.down, o.Resource) {
 			return &s.spanDowntimes[i]
 		}
 	}
@@ -336,218 +406,6 @@ func (s *sequencer) estimate(t *Task) time.Duration {
 		return t.estimate
 	}
 	return t.estimateFrom(s.h.Durations(t.Name))
-}
-
-// placement is what one step must respect besides lanes, contention and
-// holds: its earliest start, downtimes to stay out of, and an end to meet.
-type placement struct {
-	lower    time.Time
-	res      resources
-	blocks   []Interval // postpone and hold downtimes of resources it uses
-	deadline time.Time  // anticipate: end by the downtime's start; zero: the window's end
-	ahead    bool       // anticipate: may start before steps placed before it
-}
-
-// run is a placed step or a hold on the sequencer's time axis: Unix
-// nanoseconds, which compare in one instruction where time.Time takes
-// several. (Plans are for instants between the years 1678 and 2262, the
-// range of Unix nanoseconds: PlanAt refuses others.)
-type run struct {
-	start, end int64
-	res        *resources
-}
-
-func nanos(t time.Time) int64 { return t.UnixNano() }
-
-// place puts t at the earliest instant at or after pl.lower where a lane is
-// free, no contending step runs, and its whole projected run avoids the
-// holds it contends with and pl.blocks, and ends by the deadline and the
-// window's end. It appends the step and reports whether it placed it; it
-// defers nothing.
-//
-// Steps are placed in order of start, except those postponed past a
-// downtime: the steps that may overlap a run from the cursor on are those
-// still running at the cursor, never more than the lanes, and the postponed
-// ones. A step moving ahead (anticipate) looks at every step of its phase.
-func (s *sequencer) place(t *Task, pl placement) (Interval, bool) {
-	d := int64(s.estimate(t))
-	limit := nanos(s.end)
-	if !pl.deadline.IsZero() {
-		limit = min(limit, nanos(pl.deadline))
-	}
-	at := nanos(pl.lower)
-	steps := s.active
-	if pl.ahead {
-		steps = s.scratch[:0]
-		for _, st := range s.plan.Steps[s.phaseStart:] {
-			steps = append(steps, run{nanos(st.Start), nanos(st.End), &st.Task.res})
-		}
-		s.scratch = steps
-	} else {
-		// Drop what can no longer matter to this or any later step in
-		// order: they start at or after at.
-		live := s.active[:0]
-		for _, st := range s.active {
-			if st.end > at {
-				live = append(live, st)
-			}
-		}
-		s.active = live
-		steps = live
-	}
-	for {
-		stop := at + d
-		if stop > limit {
-			return Interval{}, false
-		}
-		next := at
-		// Lanes: at every instant of [at, stop) fewer than s.lanes steps
-		// may run. Use peaks at at or at a later step's start; steps in
-		// order of start (the usual case) leave only at to check.
-		next = max(next, s.laneFree(steps, at))
-		for _, st := range steps {
-			if st.start > at && st.start < stop {
-				next = max(next, s.laneFree(steps, st.start))
-			}
-		}
-		for _, st := range steps {
-			if st.start < stop && st.end > at && st.res.contends(pl.res) {
-				next = max(next, st.end)
-			}
-		}
-		for _, h := range s.holds {
-			if h.start >= stop {
-				break
-			}
-			if h.end > at && h.res.contends(pl.res) {
-				next = max(next, h.end)
-			}
-		}
-		for _, b := range pl.blocks {
-			if nanos(b.Start) < stop && nanos(b.End) > at {
-				next = max(next, nanos(b.End))
-			}
-		}
-		if next == at {
-			loc := s.p.Site.loc
-			step := Step{Task: t, Interval: Interval{Start: time.Unix(0, at).In(loc), End: time.Unix(0, stop).In(loc)}}
-			s.plan.Steps = append(s.plan.Steps, step)
-			s.active = append(s.active, run{at, stop, &t.res})
-			return step.Interval, true
-		}
-		at = next
-	}
-}
-
-// laneFree returns point when fewer than s.lanes of steps run at it, else
-// the first end among those that do: no step can run at point before then.
-func (s *sequencer) laneFree(steps []run, point int64) int64 {
-	n, first := 0, int64(0)
-	for _, st := range steps {
-		if st.start <= point && st.end > point {
-			if n == 0 || st.end < first {
-				first = st.end
-			}
-			n++
-		}
-	}
-	if n >= s.lanes {
-		return first
-	}
-	return point
-}
-
-// unplace removes the step just placed.
-func (s *sequencer) unplace() {
-	s.plan.Steps = s.plan.Steps[:len(s.plan.Steps)-1]
-	s.active = s.active[:len(s.active)-1]
-}
-
-// step places a housekeeping, update or self-update task of the current
-// phase, applying the downtimes of the resources it uses (rule 10), or
-// defers it. It moves the cursor as rule 3 says: to the step's start,
-// unless the step was postponed past a downtime or moved ahead.
-func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
-	pl := placement{lower: laterOf(s.cursor, s.barrier), res: res}
-	var skips []Downtime
-	var bound *Downtime // the downtime that bounds an anticipated step
-	for i := range s.plan.Downtimes {
-		o := &s.plan.Downtimes[i]
-		if !slices.Contains(t.down, o.Resource) {
-			continue
-		}
-		switch o.Action {
-		case ActionSuppress, ActionStop:
-			s.defer_(t, ReasonDowntime(o.Resource), o.Resource+" is down "+spanText(o.Interval)+" ("+o.Action+")")
-			return Interval{}, false
-		case ActionSkip:
-			skips = append(skips, *o)
-		case ActionPostpone, ActionHold:
-			pl.blocks = append(pl.blocks, o.Interval)
-		case ActionAnticipate:
-			if bound == nil || o.Start.Before(bound.Start) {
-				bound = o
-			}
-		}
-	}
-	if bound != nil {
-		pl.deadline, pl.ahead, pl.lower = bound.Start, true, s.barrier
-	}
-	iv, ok := s.place(t, pl)
-	if !ok {
-		d := s.estimate(t)
-		switch {
-		case bound != nil:
-			s.defer_(t, ReasonDowntime(bound.Resource), "needs "+shortDuration(d)+", no room to finish before "+
-				bound.Resource+" goes down at "+hhmm(bound.Start)+" (anticipate)")
-		case len(pl.blocks) > 0 && s.blockedBy(pl) != "":
-			r := s.blockedBy(pl)
-			s.defer_(t, ReasonDowntime(r), "needs "+shortDuration(d)+", no room after "+r+"'s downtime: carried to the next cycle")
-		default:
-			s.deferFull(t, d, pl.lower)
-		}
-		return Interval{}, false
-	}
-	for _, o := range skips {
-		if o.Overlaps(iv) {
-			s.unplace()
-			s.defer_(t, ReasonDowntime(o.Resource), "its run "+spanText(iv)+" would overlap "+o.Resource+"'s downtime "+spanText(o.Interval)+" (skip)")
-			return Interval{}, false
-		}
-	}
-	postponed := false
-	for _, b := range pl.blocks {
-		// Pushed past a postpone downtime that lay ahead of its earliest start.
-		if b.End.After(pl.lower) && !iv.Start.Before(b.End) && s.isPostpone(b) {
-			postponed = true
-		}
-	}
-	if !postponed && !pl.ahead {
-		s.cursor = iv.Start
-	}
-	return iv, true
-}
-
-// blockedBy names the resource of the first postpone or hold downtime in
-// pl.blocks that lies in the window.
-func (s *sequencer) blockedBy(pl placement) string {
-	for _, o := range s.plan.Downtimes {
-		for _, b := range pl.blocks {
-			if o.Interval == b {
-				return o.Resource
-			}
-		}
-	}
-	return ""
-}
-
-func (s *sequencer) isPostpone(b Interval) bool {
-	for _, o := range s.plan.Downtimes {
-		if o.Interval == b && o.Action == ActionPostpone {
-			return true
-		}
-	}
-	return false
 }
 
 // spanText formats an interval as "01:00-03:00" in its zone ("00:00-24:00"
