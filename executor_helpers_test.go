@@ -230,3 +230,26 @@ func one(t testing.TB, js []CycleJournal, task string, st State) Record {
 	}
 	return rs[0]
 }
+
+// runUntilEnded runs e until n runs have ended (finished or failed), then
+// stops it and fails t when Run returns an error.
+func runUntilEnded(t testing.TB, e *Executor, n int) {
+	t.Helper()
+	ch, unsub := e.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- e.Run(ctx) }()
+	ended := 0
+	for ev := range ch {
+		if ev.Kind == EventFinished || ev.Kind == EventFailed {
+			if ended++; ended == n {
+				break
+			}
+		}
+	}
+	unsub()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

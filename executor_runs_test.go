@@ -151,23 +151,7 @@ func TestCommandLineRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, unsub := e.Subscribe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- e.Run(ctx) }()
-	ended := 0
-	for ev := range ch {
-		if ev.Kind == EventFinished || ev.Kind == EventFailed {
-			if ended++; ended == 3 {
-				break
-			}
-		}
-	}
-	unsub()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runUntilEnded(t, e, 3)
 	js := e.Journal()
 	r := one(t, js, "env", StateCompleted)
 	want := "AFTERHOURS_CYCLE=2026-11-23\nAFTERHOURS_KIND=housekeeping\nAFTERHOURS_RUN=2026-11-23/env#1\nAFTERHOURS_TASK=env\n"

@@ -156,23 +156,7 @@ func TestRunAsAnotherUserCleanEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, unsub := e.Subscribe()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- e.Run(ctx) }()
-	ended := 0
-	for ev := range ch {
-		if ev.Kind == EventFinished || ev.Kind == EventFailed {
-			if ended++; ended == 2 {
-				break
-			}
-		}
-	}
-	unsub()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	runUntilEnded(t, e, 2)
 	js := e.Journal()
 	got := strings.Split(strings.TrimSpace(one(t, js, "env", StateCompleted).Output), "\n")
 	slices.Sort(got)
