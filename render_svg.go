@@ -258,7 +258,11 @@ func (d *svgDrawing) writeDeferred(buf *bytes.Buffer, y, width float64) float64 
 		fmt.Fprintf(buf, `<text x="%s" y="%s" font-size="13" font-weight="bold" fill="%s">Nothing is deferred: every task of the profile runs.</text>`+"\n", svgNum(svgMargin), svgNum(y), svgInk)
 		return y + 6
 	}
-	fmt.Fprintf(buf, `<text x="%s" y="%s" font-size="13" font-weight="bold" fill="%s">Deferred: %d task(s) do not run in this cycle</text>`+"\n", svgNum(svgMargin), svgNum(y), svgInk, len(p.Deferred))
+	heading := "Deferred: 1 task does not run in this cycle"
+	if n := len(p.Deferred); n > 1 {
+		heading = fmt.Sprintf("Deferred: %d tasks do not run in this cycle", n)
+	}
+	fmt.Fprintf(buf, `<text x="%s" y="%s" font-size="13" font-weight="bold" fill="%s">%s</text>`+"\n", svgNum(svgMargin), svgNum(y), svgInk, heading)
 	y += 20
 	chars := max(30, int((width-2*svgMargin-24)/svgSansW))
 	for _, def := range p.Deferred {
@@ -360,10 +364,11 @@ func (r *svgRow) label(x, w float64, text, ink string) {
 	ty := r.y + 4 + svgBarH + 11 + float64(line)*svgLineH
 	fmt.Fprintf(&r.leaders, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1"/>`+"\n",
 		svgNum(x+0.5), svgNum(r.y+4+svgBarH), svgNum(x+0.5), svgNum(ty-3), svgGrey)
-	// A white halo keeps the text readable over the leaders of the labels
+	// A pale ground keeps the text readable over the leaders of the labels
 	// below it.
-	fmt.Fprintf(&r.texts, `<text x="%s" y="%s"%s fill="%s" stroke="#ffffff" stroke-width="3" stroke-opacity="0.9" paint-order="stroke">%s</text>`+"\n",
-		svgNum(r.lab.lastX), svgNum(ty), svgMonoAttr, ink, svgEsc(text))
+	fmt.Fprintf(&r.texts, `<rect x="%s" y="%s" width="%s" height="12" fill="#ffffff" fill-opacity="0.85"/>`+"\n",
+		svgNum(r.lab.lastX-1), svgNum(ty-10), svgNum(tw+2))
+	fmt.Fprintf(&r.texts, `<text x="%s" y="%s"%s fill="%s">%s</text>`+"\n", svgNum(r.lab.lastX), svgNum(ty), svgMonoAttr, ink, svgEsc(text))
 }
 
 // end writes the row's labels and moves the drawing below the row.
