@@ -214,15 +214,16 @@ func (p *Plan) writeSVG(buf *bytes.Buffer) {
 	// Marks across the chart: offset changes and the instant planned from,
 	// labelled under it.
 	var lab svgLabeler
+	var marks bytes.Buffer // their labels, over every line
 	y := bottom + 4
 	mark := func(class string, at time.Time, ink, label, attrs string) {
-		x := ax.x(at)
-		line := lab.place(x-svgMonoWidth(label)/2, svgMonoWidth(label), ax.x0, width-svgMargin)
+		x, tw := ax.x(at), svgMonoWidth(label)
+		line := lab.place(x-tw/2, tw, ax.x0, width-svgMargin)
 		ty := y + 11 + float64(line)*svgLineH
 		fmt.Fprintf(buf, `<line class="%s" data-at="%s"%s x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="4 3"/>`+"\n",
 			class, svgInstant(at), attrs, svgNum(x), svgNum(top-4), svgNum(x), svgNum(ty-9), ink)
-		fmt.Fprintf(buf, `<text x="%s" y="%s" font-family="DejaVu Sans Mono, Liberation Mono, monospace" font-size="11" fill="%s">%s</text>`+"\n",
-			svgNum(lab.lastX), svgNum(ty), ink, svgEsc(label))
+		fmt.Fprintf(&marks, `<rect x="%s" y="%s" width="%s" height="12" fill="#ffffff"/>`+"\n", svgNum(lab.lastX-1), svgNum(ty-10), svgNum(tw+2))
+		fmt.Fprintf(&marks, `<text x="%s" y="%s"%s font-size="11" fill="%s">%s</text>`+"\n", svgNum(lab.lastX), svgNum(ty), svgMonoAttr, ink, svgEsc(label))
 	}
 	for _, s := range ax.shifts() {
 		verb := "clocks go forward"
@@ -235,6 +236,7 @@ func (p *Plan) writeSVG(buf *bytes.Buffer) {
 	if p.From.After(p.Window.Start) && p.From.Before(p.Window.End) {
 		mark("from", p.From, svgInk, "planned from "+textClock(p.From.In(loc)), "")
 	}
+	buf.Write(marks.Bytes())
 	y += float64(len(lab.ends))*svgLineH + 14
 
 	// Notes, then the deferred tasks.
