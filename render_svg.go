@@ -149,11 +149,9 @@ func (p *Plan) writeSVG(buf *bytes.Buffer) {
 	top := hourY + 8
 	bottom := top + d.y + 4
 
-	fmt.Fprintf(buf, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%%HEIGHT%%" viewBox="0 0 %s %%HEIGHT%%"`+
-		` data-client="%s" data-day="%s" data-zone="%s" data-from="%s" data-to="%s" data-x0="%s" data-px-per-minute="%s"`+
-		` font-family="DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif">`+"\n",
-		svgNum(width), svgNum(width), svgEsc(p.Client), svgEsc(p.Day), svgEsc(loc.String()),
-		svgInstant(ax.from), svgInstant(ax.to), svgNum(ax.x0), svgNum(ax.ppm))
+	// The body, below the root element whose height it sets.
+	root := buf
+	buf = new(bytes.Buffer)
 	buf.WriteString(svgDefs)
 	fmt.Fprintf(buf, `<rect width="%s" height="100%%" fill="#ffffff"/>`+"\n", svgNum(width))
 	buf.Write(head.Bytes())
@@ -248,9 +246,13 @@ func (p *Plan) writeSVG(buf *bytes.Buffer) {
 	y = d.writeDeferred(buf, y, width)
 	buf.WriteString("</svg>\n")
 
-	out := bytes.ReplaceAll(buf.Bytes(), []byte("%HEIGHT%"), []byte(svgNum(y+8)))
-	buf.Reset()
-	buf.Write(out)
+	height := svgNum(y + 8)
+	fmt.Fprintf(root, `<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s"`+
+		` data-client="%s" data-day="%s" data-zone="%s" data-from="%s" data-to="%s" data-x0="%s" data-px-per-minute="%s"`+
+		` font-family="DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif">`+"\n",
+		svgNum(width), height, svgNum(width), height, svgEsc(p.Client), svgEsc(p.Day), svgEsc(loc.String()),
+		svgInstant(ax.from), svgInstant(ax.to), svgNum(ax.x0), svgNum(ax.ppm))
+	root.Write(buf.Bytes())
 }
 
 // writeDeferred lists the deferred tasks from y on and returns the y after.

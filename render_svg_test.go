@@ -3,6 +3,7 @@ package afterhours
 import (
 	"bytes"
 	"encoding/xml"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,6 +156,38 @@ func TestWriteSVGGeometry(t *testing.T) {
 			var b bytes.Buffer
 			require.NoError(t, plan.WriteSVG(&b))
 			root, ax := parseSVG(t, b.Bytes())
+			checkSVGGeometry(t, p, plan, root, ax)
+		})
+	}
+}
+
+// TestWriteSVGGeometryEverywhere draws every golden plan of testdata and a
+// fortnight's forecast of the example (a Sunday downtime, closed days,
+// cycles from midnight to midnight) and checks each drawing's geometry.
+func TestWriteSVGGeometryEverywhere(t *testing.T) {
+	names := slices.Sorted(maps.Keys(goldenCases))
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			p, plan := svgCasePlan(t, filepath.Join("testdata", name+".profile.json"), goldenCases[name].now)
+			var b bytes.Buffer
+			require.NoError(t, plan.WriteSVG(&b))
+			root, ax := parseSVG(t, b.Bytes())
+			checkSVGGeometry(t, p, plan, root, ax)
+		})
+	}
+	p, err := LoadProfile("examples/plan/example.profile.json")
+	require.NoError(t, err)
+	plans, err := Forecast(p, fixedClock(time.Date(2026, 12, 19, 12, 0, 0, 0, time.UTC)), 14)
+	require.NoError(t, err)
+	for _, plan := range plans {
+		t.Run("example-"+plan.Day, func(t *testing.T) {
+			var b bytes.Buffer
+			require.NoError(t, plan.WriteSVG(&b))
+			root, ax := parseSVG(t, b.Bytes())
+			if plan.Window.Empty() {
+				require.Contains(t, b.String(), "no after-hours window in this cycle")
+				return
+			}
 			checkSVGGeometry(t, p, plan, root, ax)
 		})
 	}
