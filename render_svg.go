@@ -56,7 +56,13 @@ const svgDefs = `<defs>
 // neighbouring cycles paler); one row a lane, the steps, each in the first
 // lane free at its start, as the executor's parallel lanes run them; one row
 // a timer, a tick a run; one row a resource, its downtimes. The deferred
-// tasks follow the chart with their reasons and details.
+// tasks follow the chart with their reasons and details, after a note for
+// each slot of the cycle that lies off the chart (such as an anytime slot
+// at noon). A nil plan draws "no plan".
+//
+// The scale is the largest of a few round numbers of pixels a minute that
+// keeps the axis within 1,080 pixels. Patterns are defined with ids that
+// start with "afterhours-", so several drawings can share an HTML page.
 //
 // Programs can read the drawing back. The root element carries the scale:
 // an instant t lies at x = data-x0 + (minutes from data-from to t) ×

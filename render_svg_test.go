@@ -396,3 +396,25 @@ func TestWriteSVGNoPlan(t *testing.T) {
 	parseSVG(t, b.Bytes())
 	require.Contains(t, b.String(), "no after-hours window in this cycle")
 }
+
+// TestWriteSVGOffChart notes the slots of the cycle that lie off the chart:
+// renderProfile's anytime slot at noon, far from the night.
+func TestWriteSVGOffChart(t *testing.T) {
+	plan := renderPlan(t, "2026-06-16T12:00:00Z")
+	var b bytes.Buffer
+	require.NoError(t, plan.WriteSVG(&b))
+	root, ax := parseSVG(t, b.Bytes())
+	require.Contains(t, b.String(), "Off the chart: midday slot Wed 12:00-12:30 BST (report)")
+	require.LessOrEqual(t, ax.to.Sub(ax.from).Minutes()*ax.ppm, svgMaxChart)
+	for _, n := range root.byClass("slot") {
+		require.NotEqual(t, "midday", n.attr("data-token"), "a slot off the axis has no bar")
+	}
+	// The void early slot (07:50 BST, in business hours) is drawn, void.
+	var void []string
+	for _, n := range root.byClass("slot") {
+		if n.attr("data-void") == "true" {
+			void = append(void, n.attr("data-token"))
+		}
+	}
+	require.Equal(t, []string{"early"}, void)
+}
