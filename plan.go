@@ -114,6 +114,8 @@ type Plan struct {
 	Timers []TimerRun
 	// Deferred lists every task that does not run, with its reason.
 	Deferred []Deferral
+
+	site *Site // the site planned for: WriteSVG shades its business hours
 }
 
 // TimerRun is one occurrence of a timer: the instant it runs at.

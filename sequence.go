@@ -22,6 +22,7 @@ func (p *Profile) planCycle(c Cycle, now time.Time, h History) *Plan {
 		Span:   Interval{c.Span.Start.In(loc), c.Span.End.In(loc)},
 		Window: Interval{c.Window.Start.In(loc), end},
 		From:   from,
+		site:   &p.Site,
 	}
 	slots, neighbours, holds := p.slotsOf(c, from)
 	plan.Slots, plan.Neighbours = slots, neighbours

@@ -4,14 +4,16 @@
 //
 // Usage:
 //
-//	go run ./examples/plan [-profile FILE] [-at INSTANT] [-days N] [-downtimes] [-json]
+//	go run ./examples/plan [-profile FILE] [-at INSTANT] [-days N] [-downtimes] [-json|-svg]
 //
 // Without -profile it plans a built-in example, example.profile.json: a shop
 // in Leeds with a package-repository slot in UTC and a site-LAN slot in site
 // time. -at plans at an RFC 3339 instant instead of now; -days N prints a
 // forecast of N cycles (a line a cycle, then each plan); -downtimes prints
 // the affected-objects report of the downtimes in those cycles (14 without
-// -days) as CSV; -json prints the JSON form instead of text.
+// -days) as CSV; -json prints the JSON form instead of text; -svg draws the
+// plan as an SVG image instead (see [afterhours.Plan.WriteSVG]): go run
+// ./examples/plan -svg > plan.svg.
 //
 // A profile with problems is reported one problem a line, each with the path
 // of its field, and the exit status is 1; bad flags exit with 2.
@@ -56,8 +58,9 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 	asJSON := fs.Bool("json", false, "print the plan as JSON instead of text")
 	days := fs.Int("days", 0, "print a forecast of `N` cycles instead of one plan")
 	downtimes := fs.Bool("downtimes", false, "print the affected-objects report of the downtimes (CSV; JSON with -json)")
+	asSVG := fs.Bool("svg", false, "draw the plan as an SVG image instead of text")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: plan [-profile FILE] [-at INSTANT] [-days N] [-downtimes] [-json]")
+		fmt.Fprintln(fs.Output(), "usage: plan [-profile FILE] [-at INSTANT] [-days N] [-downtimes] [-json|-svg]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +76,10 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 	}
 	if *days < 0 {
 		fmt.Fprintf(stderr, "plan: -days %d: want a positive number of cycles\n", *days)
+		return 2
+	}
+	if *asSVG && (*asJSON || *days > 0 || *downtimes) {
+		fmt.Fprintln(stderr, "plan: -svg draws one plan: it goes with neither -json, -days nor -downtimes")
 		return 2
 	}
 	when := now
@@ -157,9 +164,12 @@ func run(args []string, stdout, stderr io.Writer, now time.Time) int {
 		}
 		return 0
 	}
-	if *days > 0 {
+	switch {
+	case *asSVG:
+		err = plans[0].WriteSVG(stdout)
+	case *days > 0:
 		err = afterhours.WriteForecast(stdout, plans)
-	} else {
+	default:
 		err = plans[0].WriteText(stdout)
 	}
 	if err != nil {

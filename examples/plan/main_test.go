@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +198,76 @@ func TestDowntimesReport(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no row for vacuum-db against Sunday's db downtime:\n%s", out.String())
+	}
+}
+
+// TestSVG draws tonight's plan: the SVG parses, names the client, and has a
+// bar for each step of the JSON form, at the same instants.
+func TestSVG(t *testing.T) {
+	code, out, errs := runPlan(t, tuesday, "-svg")
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	type node struct {
+		XMLName xml.Name
+		Attrs   []xml.Attr `xml:",any,attr"`
+		Nodes   []node     `xml:",any"`
+	}
+	attr := func(n node, name string) string {
+		for _, a := range n.Attrs {
+			if a.Name.Local == name {
+				return a.Value
+			}
+		}
+		return ""
+	}
+	var root node
+	if err := xml.Unmarshal([]byte(out), &root); err != nil {
+		t.Fatalf("the SVG does not parse: %v", err)
+	}
+	if root.XMLName.Local != "svg" || attr(root, "data-client") != "shop-0042" || attr(root, "data-day") != "2026-11-24" {
+		t.Fatalf("root <%s data-client=%q data-day=%q>, want the svg of shop-0042's 2026-11-24", root.XMLName.Local, attr(root, "data-client"), attr(root, "data-day"))
+	}
+	var bars []string
+	var walk func(n node)
+	walk = func(n node) {
+		if attr(n, "class") == "step" {
+			bars = append(bars, attr(n, "data-task")+" "+attr(n, "data-start")+" "+attr(n, "data-end"))
+		}
+		for _, c := range n.Nodes {
+			walk(c)
+		}
+	}
+	walk(root)
+
+	code, js, errs := runPlan(t, tuesday, "-json")
+	if code != 0 {
+		t.Fatalf("-json: exit %d, stderr %q", code, errs)
+	}
+	var plan struct {
+		Steps []struct{ Task, Start, End string }
+	}
+	if err := json.Unmarshal([]byte(js), &plan); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range plan.Steps {
+		start, _ := time.Parse(time.RFC3339, s.Start)
+		end, _ := time.Parse(time.RFC3339, s.End)
+		want = append(want, s.Task+" "+start.UTC().Format(time.RFC3339)+" "+end.UTC().Format(time.RFC3339))
+	}
+	slices.Sort(bars)
+	slices.Sort(want)
+	if len(want) == 0 || !slices.Equal(bars, want) {
+		t.Fatalf("step bars\n%q\nwant the plan's steps\n%q", bars, want)
+	}
+}
+
+func TestSVGAlone(t *testing.T) {
+	for _, args := range [][]string{{"-svg", "-json"}, {"-svg", "-days", "3"}, {"-svg", "-downtimes"}} {
+		code, out, errs := runPlan(t, tuesday, args...)
+		if code != 2 || out != "" || !strings.Contains(errs, "-svg") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and a message about -svg", args, code, out, errs)
+		}
 	}
 }
