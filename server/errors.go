@@ -23,3 +23,7 @@ var ErrReadOnly = errors.New("server: read-only transaction")
 
 // ErrClosed is returned by a [Store] used after Close.
 var ErrClosed = errors.New("server: store closed")
+
+// ErrBadAdminToken is returned by [New] for an admin token given with
+// [WithAdminToken] that is too short or has an unknown role.
+var ErrBadAdminToken = errors.New("server: invalid admin token")

@@ -62,32 +62,51 @@ const (
 	clientsPrefix = "clients/"
 )
 
-// FleetOption configures a [Fleet].
-type FleetOption func(*Fleet) error
+// Option configures a [Fleet] ([OpenFleet]) and the [Handler] over it
+// ([New]); a fleet ignores the options only a handler has.
+type Option func(*options) error
+
+type options struct {
+	clk    afterhours.Clock
+	admins []adminToken
+}
 
 // WithClock sets the clock whose date starts the year allocations are made
 // for (default: the system clock). A nil clock is an error
 // ([afterhours.ErrNilClock]).
-func WithClock(c afterhours.Clock) FleetOption {
-	return func(f *Fleet) error {
+func WithClock(c afterhours.Clock) Option {
+	return func(o *options) error {
 		if c == nil {
 			return afterhours.ErrNilClock
 		}
-		f.clk = c
+		o.clk = c
 		return nil
 	}
 }
 
 // OpenFleet returns the fleet kept in store: its config (an empty one when
 // the store has none) and its clients.
-func OpenFleet(store Store, opts ...FleetOption) (*Fleet, error) {
-	f := &Fleet{store: store, clk: systemClock{}, clients: map[string]*clientRecord{},
-		byCode: map[string]string{}, byToken: map[string]string{}, profiles: map[string]servedProfile{}}
-	for _, o := range opts {
-		if err := o(f); err != nil {
+func OpenFleet(store Store, opts ...Option) (*Fleet, error) {
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return openFleet(store, o)
+}
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{clk: systemClock{}}
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
 			return nil, err
 		}
 	}
+	return o, nil
+}
+
+func openFleet(store Store, o *options) (*Fleet, error) {
+	f := &Fleet{store: store, clk: o.clk, clients: map[string]*clientRecord{},
+		byCode: map[string]string{}, byToken: map[string]string{}, profiles: map[string]servedProfile{}}
 	err := store.View(func(tx Tx) error {
 		data, err := tx.Get(configKey)
 		if err != nil {
