@@ -18,7 +18,7 @@ import (
 const (
 	viewToken    = "view-token-0123456789"
 	operateToken = "operate-token-0123456789"
-	adminTok  = "admin-token-0123456789"
+	adminTok     = "admin-token-0123456789"
 )
 
 func testServer(t *testing.T) *httptest.Server {
