@@ -71,7 +71,9 @@ const MaxBody = 1 << 20
 //   - the agent API: POST /v1/agent/enroll exchanges an enrolment code for
 //     the client's token, and GET /v1/agent/clients/{id}/profile, with that
 //     token, returns the client's profile with an ETag (304 when
-//     If-None-Match has it). An agent reads only its own client's things.
+//     If-None-Match has it; with ?wait=30s, a long-poll: the answer waits
+//     for a new profile, up to the wait on the fleet's clock, at most 5
+//     minutes). An agent reads only its own client's things.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for

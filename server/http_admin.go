@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 )
 
 func (h *Handler) getConfig(w http.ResponseWriter, r *http.Request) {
@@ -138,11 +139,25 @@ func (h *Handler) enroll(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, enrolled{Client: id, Token: token})
 }
 
+// maxWait is the longest long-poll of a profile.
+const maxWait = 5 * time.Minute
+
 func (h *Handler) agentProfile(w http.ResponseWriter, r *http.Request) {
 	data, etag, err := h.fleet.Profile(r.PathValue("id"))
 	if err != nil {
 		fail(w, err)
 		return
+	}
+	if ws := r.URL.Query().Get("wait"); ws != "" && matches(r.Header.Get("If-None-Match"), etag) {
+		wait, err := time.ParseDuration(ws)
+		if err != nil || wait <= 0 || wait > maxWait {
+			writeError(w, http.StatusBadRequest, "wait: want a duration such as 30s, at most "+maxWait.String(), nil)
+			return
+		}
+		if data, etag, _, err = h.fleet.WaitProfile(r.Context(), r.PathValue("id"), etag, wait); err != nil {
+			fail(w, err)
+			return
+		}
 	}
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Cache-Control", "no-cache")

@@ -49,8 +49,17 @@ func (r response) errorBody(t *testing.T) errorBody {
 
 func call(t *testing.T, srv *httptest.Server, method, path, token string, body io.Reader, header ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, srv.URL+path, body)
+	r, err := do(srv, method, path, token, body, header...)
 	require.NoError(t, err)
+	return r
+}
+
+// do makes a request; it is safe in any goroutine.
+func do(srv *httptest.Server, method, path, token string, body io.Reader, header ...string) (response, error) {
+	req, err := http.NewRequest(method, srv.URL+path, body)
+	if err != nil {
+		return response{}, err
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
@@ -58,11 +67,12 @@ func call(t *testing.T, srv *httptest.Server, method, path, token string, body i
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := srv.Client().Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return response{}, err
+	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return response{resp.StatusCode, resp.Header, data}
+	return response{resp.StatusCode, resp.Header, data}, err
 }
 
 func TestHTTPAdminAuth(t *testing.T) {
