@@ -24,11 +24,16 @@ const tightConfig = `{
   "sets": [{"name": "all", "housekeeping": [{"name": "rotate", "run": ["/x"], "estimate": "5m"}]}]
 }`
 
-func testFleet(t testing.TB, store Store, config string) *Fleet {
-	t.Helper()
+// fixedClock is a fake clock at a Monday noon of November 2026.
+func fixedClock() *clock.Mock {
 	clk := clock.NewMock()
 	clk.Set(time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC))
-	f, err := OpenFleet(store, WithClock(clk))
+	return clk
+}
+
+func testFleet(t testing.TB, store Store, config string) *Fleet {
+	t.Helper()
+	f, err := OpenFleet(store, WithClock(fixedClock()))
 	require.NoError(t, err)
 	if config != "" {
 		require.NoError(t, f.SetConfig([]byte(config)))
