@@ -21,19 +21,26 @@ import (
 // either all of it is stored and then seen, or none of it (nothing is half
 // applied). A Fleet assumes it is the only writer of its store's keys.
 //
-// A Fleet is safe for concurrent use: reads (Config, Client, Profile,
-// Authenticate) run in parallel with each other; changes run one at a
-// time, and a read sees the state before or after a change, never a part
-// of it.
+// A Fleet is safe for concurrent use: reads (Config, Client, Clients,
+// Profile, Authenticate) run in parallel with each other and with the
+// work of a change (validation, allocation), and wait only while a change
+// is stored; changes run one at a time; a read sees the state before or
+// after a change, never a part of it.
 type Fleet struct {
 	store Store
 	clk   afterhours.Clock
 
+	// wmu orders the changes. Only its holder writes cfg and the maps,
+	// and then under mu too, so it may read them without mu; readers
+	// hold mu for reading.
+	wmu     sync.Mutex
 	mu      sync.RWMutex
 	cfg     *Config
 	clients map[string]*clientRecord
 	byCode  map[string]string // enrolment code hash -> client ID
 	byToken map[string]string // token hash -> client ID
+
+	beforeCommit func() // for tests: called by a change, its work done, before it is stored
 
 	cacheMu  sync.Mutex
 	profiles map[string]servedProfile // by client ID; valid for cfg and the placements
@@ -234,8 +241,8 @@ func (f *Fleet) Profile(id string) (data []byte, etag string, err error) {
 	}
 	sum := sha256.Sum256(data)
 	sp = servedProfile{data: data, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
-	// Changes take f.mu for writing: none can drop this entry's inputs
-	// while it is stored.
+	// Changes swap their state in under f.mu held for writing: none can
+	// change this entry's inputs while it is stored.
 	f.cacheMu.Lock()
 	f.profiles[id] = sp
 	f.cacheMu.Unlock()

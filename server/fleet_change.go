@@ -30,8 +30,8 @@ func (f *Fleet) SetConfig(data []byte) error {
 	if err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	return f.apply(cfg)
 }
 
@@ -51,8 +51,8 @@ func (f *Fleet) ValidateConfig(data []byte) error {
 // or adds it (see [Config.WithSet]), then applies the new config as
 // SetConfig does.
 func (f *Fleet) PutSet(name string, data []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	cfg, err := f.cfg.WithSet(name, data)
 	if err != nil {
 		return err
@@ -65,8 +65,8 @@ func (f *Fleet) PutSet(name string, data []byte) error {
 // SetConfig does: the clients of a changed site whose bases left its
 // windows are placed again.
 func (f *Fleet) PutSite(name string, data []byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	cfg, err := f.cfg.WithSite(name, data)
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func (f *Fleet) checkSites(cfg *Config) error {
 	return ps.err()
 }
 
-// apply makes cfg the fleet's config, with f.mu held for writing.
+// apply makes cfg the fleet's config, with f.wmu held.
 func (f *Fleet) apply(cfg *Config) error {
 	if err := f.checkSites(cfg); err != nil {
 		return err
@@ -121,22 +121,35 @@ func (f *Fleet) apply(cfg *Config) error {
 		return fmt.Errorf("server: encode config: %w", err)
 	}
 	recs := f.withPlacements(next)
-	err = f.store.Update(func(tx Tx) error {
+	return f.commit(func(tx Tx) error {
 		if err := tx.Put(configKey, data); err != nil {
 			return err
 		}
 		return putRecords(tx, recs)
+	}, func() {
+		f.cfg = cfg
+		for _, rec := range recs {
+			f.index(rec)
+		}
+		clear(f.profiles)
 	})
-	if err != nil {
+}
+
+// commit runs update in a transaction of the store and, when it commits,
+// swap, which makes the change seen: readers wait for both, so none sees
+// the store changed and the fleet not (a long-poll woken by the store's
+// watch finds the new profile). It is called with f.wmu held, after the
+// work of the change, which readers need not wait for.
+func (f *Fleet) commit(update func(Tx) error, swap func()) error {
+	if f.beforeCommit != nil {
+		f.beforeCommit()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.store.Update(update); err != nil {
 		return err
 	}
-	f.cfg = cfg
-	for _, rec := range recs {
-		f.index(rec)
-	}
-	f.cacheMu.Lock()
-	clear(f.profiles)
-	f.cacheMu.Unlock()
+	swap()
 	return nil
 }
 
@@ -193,8 +206,8 @@ func (f *Fleet) checkClient(c Client) error {
 // fails the whole call with an error wrapping [ErrBadClient], and nothing
 // changes.
 func (f *Fleet) Register(clients ...Client) ([]string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	seen := map[string]bool{}
 	for _, c := range clients {
 		if err := f.checkClient(c); err != nil {
@@ -237,11 +250,13 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 	}
 	recs := slices.Collect(maps.Values(changed))
 	slices.SortFunc(recs, func(a, b *clientRecord) int { return compareStrings(a.ID, b.ID) })
-	if err := f.store.Update(func(tx Tx) error { return putRecords(tx, recs) }); err != nil {
+	err = f.commit(func(tx Tx) error { return putRecords(tx, recs) }, func() {
+		for _, rec := range recs {
+			f.index(rec)
+		}
+	})
+	if err != nil {
 		return nil, err
-	}
-	for _, rec := range recs {
-		f.index(rec)
 	}
 	return codes, nil
 }
@@ -251,8 +266,8 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 // unplaced for are placed again, in the capacity the removed one frees. It fails with an error wrapping
 // [ErrNoClient] for a client the fleet lacks.
 func (f *Fleet) Remove(id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	rec := f.clients[id]
 	if rec == nil {
 		return fmt.Errorf("%w: %q", ErrNoClient, id)
@@ -272,20 +287,17 @@ func (f *Fleet) Remove(id string) error {
 		return err
 	}
 	recs := f.withPlacements(next)
-	err = f.store.Update(func(tx Tx) error {
+	return f.commit(func(tx Tx) error {
 		if err := tx.Delete(clientsPrefix + id); err != nil {
 			return err
 		}
 		return putRecords(tx, recs)
+	}, func() {
+		f.unindex(rec)
+		for _, r := range recs {
+			f.index(r)
+		}
 	})
-	if err != nil {
-		return err
-	}
-	f.unindex(rec)
-	for _, r := range recs {
-		f.index(r)
-	}
-	return nil
 }
 
 // Enroll exchanges a one-time enrolment code for the client's token (256
@@ -293,8 +305,8 @@ func (f *Fleet) Remove(id string) error {
 // is used up, and a token the client had before stops working. It fails
 // with [ErrBadCode] for a code unknown or already used.
 func (f *Fleet) Enroll(code string) (id, token string, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
 	h := hash(code)
 	id, ok := f.byCode[h]
 	if !ok || subtle.ConstantTimeCompare([]byte(f.clients[id].CodeHash), []byte(h)) != 1 {
@@ -309,10 +321,10 @@ func (f *Fleet) Enroll(code string) (id, token string, err error) {
 	token = halves[0] + halves[1]
 	rec := *f.clients[id]
 	rec.CodeHash, rec.TokenHash = "", hash(token)
-	if err := f.store.Update(func(tx Tx) error { return putRecords(tx, []*clientRecord{&rec}) }); err != nil {
+	err = f.commit(func(tx Tx) error { return putRecords(tx, []*clientRecord{&rec}) }, func() { f.index(&rec) })
+	if err != nil {
 		return "", "", err
 	}
-	f.index(&rec)
 	return id, token, nil
 }
 

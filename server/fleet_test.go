@@ -323,3 +323,29 @@ func TestFleetConcurrent(t *testing.T) {
 	require.Len(t, f.Clients(), 5)
 	require.Len(t, f.Config().sets, 7)
 }
+
+// Reads do not wait for the work of a change: a profile is served while
+// a registration has allocated and not yet stored, and shows the state
+// before it.
+func TestFleetReadsDuringChange(t *testing.T) {
+	f := testFleet(t, NewMemStore(), testConfig)
+	_, err := f.Register(Client{ID: "shop-1", Site: "leeds"})
+	require.NoError(t, err)
+	working, release := make(chan struct{}), make(chan struct{})
+	f.beforeCommit = func() {
+		close(working)
+		<-release
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.Register(Client{ID: "shop-2", Site: "leeds"})
+		done <- err
+	}()
+	<-working
+	_, _, err = f.Profile("shop-1")
+	require.NoError(t, err)
+	require.Len(t, f.Clients(), 1)
+	close(release)
+	require.NoError(t, <-done)
+	require.Len(t, f.Clients(), 2)
+}
