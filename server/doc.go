@@ -19,4 +19,10 @@
 // previous allocation, so no other client moves; a change of the sites or
 // of the sharing tokens re-allocates the tokens it touches, keeping every
 // base that still fits.
+//
+// # HTTP
+//
+// [New] returns the [Handler] that serves a fleet over HTTP: the admin API
+// behind bearer tokens with a [Role], and the agent's enrolment and
+// profile fetch (with an ETag, and a long-poll for the next one).
 package server
