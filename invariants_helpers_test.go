@@ -17,6 +17,9 @@ import (
 func invOccurrences(p *Profile, from, to time.Time) []invOccurrence {
 	var out []invOccurrence
 	for _, tok := range p.Sharing {
+		if tok.Unplaced != "" {
+			continue // the server gave it no base: it has no slot
+		}
 		zone := time.UTC
 		if tok.Zone == "site" {
 			zone = p.Site.Location()
@@ -47,6 +50,16 @@ func invOccurrences(p *Profile, from, to time.Time) []invOccurrence {
 		}
 	}
 	return out
+}
+
+// invTokenOf returns the token whose tasks include t, or nil.
+func invTokenOf(p *Profile, t *Task) *Token {
+	for _, tok := range p.Sharing {
+		if slices.Contains(tok.Tasks, t) {
+			return tok
+		}
+	}
+	return nil
 }
 
 // invAllTasks returns every task of the profile but the timers: slot

@@ -404,6 +404,16 @@ func (c *invChecker) checkAccounting() {
 		if void+nonVoid == 0 {
 			want[ReasonNoSlot] = 1
 		}
+		if tok := invTokenOf(c.p, t); tok != nil && tok.Unplaced != "" {
+			if void+nonVoid > 0 {
+				c.fail("slot task %s of unplaced token %s is under %d slots, want none", t.Name, tok.Token, void+nonVoid)
+			}
+			for _, d := range ds {
+				if d.Reason == ReasonNoSlot && d.Detail != "unplaced: "+tok.Unplaced {
+					c.fail("slot task %s of unplaced token %s deferred as no-slot with detail %q, want %q", t.Name, tok.Token, d.Detail, "unplaced: "+tok.Unplaced)
+				}
+			}
+		}
 		got := map[string]int{}
 		down := 0
 		for _, d := range ds {

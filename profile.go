@@ -60,8 +60,15 @@ type Profile struct {
 type Token struct {
 	// Token names the shared resource.
 	Token string `json:"token"`
-	// Base is the slot's start, "HH:MM" in Zone.
-	Base string `json:"base"`
+	// Base is the slot's start, "HH:MM" in Zone. It is required, unless
+	// Unplaced is set, and then it must be empty.
+	Base string `json:"base,omitempty"`
+	// Unplaced, when set, says why the fleet server could not give this
+	// client a base for the token (for instance: no window left under the
+	// token's capacity). The token then has no slot: planning defers each
+	// of its tasks as "no-slot", with "unplaced: " and this reason as the
+	// detail, and [Token.SlotOn] must not be asked for its slots.
+	Unplaced string `json:"unplaced,omitempty"`
 	// Zone is "UTC" (the default: fleet-wide resources) or "site" (the
 	// site's own zone: local resources such as the site LAN).
 	Zone string `json:"zone,omitempty"`
@@ -244,11 +251,21 @@ func uniqueName(ps *problems, path, what, name string, seen map[string]bool) {
 
 func (p *Profile) compileToken(ps *problems, tp string, tok *Token, seen map[string]bool) {
 	uniqueName(ps, tp+".token", "token", tok.Token, seen)
-	base, err := parseClock(tok.Base, false)
-	if err != nil {
-		ps.add(tp+".base", "%v", err)
+	tok.base = 0
+	switch {
+	case tok.Unplaced != "" && tok.Base != "":
+		ps.add(tp+".base", "must be empty: the token is unplaced (%s)", tok.Unplaced)
+	case tok.Unplaced != "":
+		// No base: the planner lists no slot for the token.
+	case tok.Base == "":
+		ps.add(tp+".base", "required: the slot's start, HH:MM (or \"unplaced\" with the reason the token has no base)")
+	default:
+		base, err := parseClock(tok.Base, false)
+		if err != nil {
+			ps.add(tp+".base", "%v", err)
+		}
+		tok.base = base
 	}
-	tok.base = base
 	switch tok.Zone {
 	case "", "UTC":
 		tok.loc = time.UTC

@@ -252,7 +252,11 @@ func (s *sequencer) slotTasks() {
 				}
 				sl.Tasks = append(sl.Tasks, t)
 			}
-			if !found {
+			switch {
+			case found:
+			case tok.Unplaced != "":
+				s.defer_(t, ReasonNoSlot, "unplaced: "+tok.Unplaced)
+			default:
 				s.defer_(t, ReasonNoSlot, fmt.Sprintf("token %s has no slot starting in the cycle", tok.Token))
 			}
 		}

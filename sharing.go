@@ -15,8 +15,13 @@ func (tok *Token) Location() *time.Location { return tok.loc }
 // SlotOn returns the token's slot on date d of its zone (see
 // [Token.Location]), under the wall-clock rule: its buffer zone and run, in
 // the token's zone. Its Tasks are the token's tasks, unfiltered. The fleet
-// side uses it to count who holds a resource when.
+// side uses it to count who holds a resource when. An unplaced token (see
+// [Token.Unplaced]) has no slot: SlotOn returns the zero Slot with only the
+// token's name and tasks, whose empty Run holds no minute.
 func (tok *Token) SlotOn(d Date) Slot {
+	if tok.Unplaced != "" {
+		return Slot{Token: tok.Token, Tasks: tok.Tasks, tok: tok}
+	}
 	buffer, run := tok.occurrence(d)
 	return Slot{Token: tok.Token, Buffer: buffer, Run: run, Tasks: tok.Tasks, tok: tok}
 }
@@ -37,6 +42,9 @@ func (tok *Token) occurrence(d Date) (buffer, run Interval) {
 func (p *Profile) slotsOf(c Cycle, from time.Time) (slots, neighbours []Slot, holds []run) {
 	loc := p.Site.loc
 	for _, tok := range p.Sharing {
+		if tok.Unplaced != "" {
+			continue // no base: no slot, its tasks are deferred as no-slot
+		}
 		first := DateOf(c.Span.Start.In(tok.loc)).AddDays(-1)
 		last := DateOf(c.Span.End.In(tok.loc)).AddDays(1)
 		var prev time.Time

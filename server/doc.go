@@ -1,0 +1,28 @@
+// Package server keeps a fleet for afterhours agents: the fleet config
+// ([Config]: sites, sharing tokens with their capacities, sets of tasks
+// chosen by site tags, FleetLock groups), the registered clients, the bases
+// [fleet.Allocate] gives them, and each client's profile, over a [Store]
+// ([NewMemStore] for tests, [OpenBoltStore] for one file on disk).
+//
+// # Profiles
+//
+// A client's profile is computed from the config and its placements
+// ([Config.Profile]): its site, the sharing tokens with its bases (or
+// "unplaced" with the reason the allocator gave), and the sets whose
+// selector matches its site's tags, merged in order. It is an ordinary
+// profile that [afterhours.ParseProfile] accepts. Every config is validated
+// the same way ([ParseConfig]): every problem with its path in the config.
+//
+// # Allocation
+//
+// [Fleet] places a client that joins with [fleet.Allocate] given the
+// previous allocation, so no other client moves; a change of the sites or
+// of the sharing tokens re-allocates the tokens it touches, keeping every
+// base that still fits.
+//
+// # HTTP
+//
+// [New] returns the [Handler] that serves a fleet over HTTP: the admin API
+// behind bearer tokens with a [Role], and the agent's enrolment and
+// profile fetch (with an ETag, and a long-poll for the next one).
+package server

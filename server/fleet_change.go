@@ -1,0 +1,360 @@
+package server
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/afterhours-go/afterhours"
+)
+
+// SetConfig replaces the config with the one in data, validated as
+// [ParseConfig] does and against the clients: a site that clients are
+// registered at cannot go. The tokens whose definition changed, and all of
+// them when a site changed, are allocated again: every base that still
+// fits is kept, and a client that no longer fits gets its token unplaced,
+// with the reason. The config and the changed placements are stored in
+// one transaction; on any error nothing changes.
+func (f *Fleet) SetConfig(data []byte) error {
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return err
+	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	return f.apply(cfg)
+}
+
+// ValidateConfig checks the config in data as SetConfig would, and changes
+// nothing.
+func (f *Fleet) ValidateConfig(data []byte) error {
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return err
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.checkSites(cfg)
+}
+
+// PutSet replaces the config's set of the given name with the set in data,
+// or adds it (see [Config.WithSet]), then applies the new config as
+// SetConfig does.
+func (f *Fleet) PutSet(name string, data []byte) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	cfg, err := f.cfg.WithSet(name, data)
+	if err != nil {
+		return err
+	}
+	return f.apply(cfg)
+}
+
+// PutSite replaces the config's site of the given name with the site in
+// data, or adds it (see [Config.WithSite]), then applies the new config as
+// SetConfig does: the clients of a changed site whose bases left its
+// windows are placed again.
+func (f *Fleet) PutSite(name string, data []byte) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	cfg, err := f.cfg.WithSite(name, data)
+	if err != nil {
+		return err
+	}
+	return f.apply(cfg)
+}
+
+// checkSites reports the clients whose site cfg lacks.
+func (f *Fleet) checkSites(cfg *Config) error {
+	gone := map[string][]string{}
+	for id, rec := range f.clients {
+		if cfg.Site(rec.Site) == nil {
+			gone[rec.Site] = append(gone[rec.Site], id)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	var ps problems
+	for _, site := range slices.Sorted(maps.Keys(gone)) {
+		ids := gone[site]
+		slices.Sort(ids)
+		ps.add("sites", "site %q is gone, but %d clients are registered there (first: %s): remove or move them first", site, len(ids), ids[0])
+	}
+	return ps.err()
+}
+
+// apply makes cfg the fleet's config, with f.wmu held.
+func (f *Fleet) apply(cfg *Config) error {
+	if err := f.checkSites(cfg); err != nil {
+		return err
+	}
+	redo := map[string]bool{}
+	old := map[string]any{}
+	for _, r := range f.cfg.Resources() {
+		old[r.Token] = r
+	}
+	sitesChanged := !slices.EqualFunc(f.cfg.sites, cfg.sites, func(a, b configSite) bool {
+		return a.name == b.name && bytes.Equal(a.raw, b.raw)
+	})
+	for _, r := range cfg.Resources() {
+		if sitesChanged || old[r.Token] != r {
+			redo[r.Token] = true
+		}
+	}
+	next, err := placements(cfg, f.clients, redo, f.today())
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("server: encode config: %w", err)
+	}
+	recs := f.withPlacements(next)
+	return f.commit(func(tx Tx) error {
+		if err := tx.Put(configKey, data); err != nil {
+			return err
+		}
+		return putRecords(tx, recs)
+	}, func() {
+		f.cfg = cfg
+		for _, rec := range recs {
+			f.index(rec)
+		}
+		clear(f.profiles)
+	})
+}
+
+// commit runs update in a transaction of the store and, when it commits,
+// swap, which makes the change seen: readers wait for both, so none sees
+// the store changed and the fleet not (a long-poll woken by the store's
+// watch finds the new profile). It is called with f.wmu held, after the
+// work of the change, which readers need not wait for.
+func (f *Fleet) commit(update func(Tx) error, swap func()) error {
+	if f.beforeCommit != nil {
+		f.beforeCommit()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.store.Update(update); err != nil {
+		return err
+	}
+	swap()
+	return nil
+}
+
+// withPlacements returns new records of the clients with the placements.
+func (f *Fleet) withPlacements(next map[string]map[string]Placement) []*clientRecord {
+	recs := make([]*clientRecord, 0, len(next))
+	for _, id := range slices.Sorted(maps.Keys(next)) {
+		rec := *f.clients[id]
+		rec.Placements = next[id]
+		recs = append(recs, &rec)
+	}
+	return recs
+}
+
+func putRecords(tx Tx, recs []*clientRecord) error {
+	for _, rec := range recs {
+		data, err := json.Marshal(rec)
+		if err != nil {
+			return fmt.Errorf("server: encode client %s: %w", rec.ID, err)
+		}
+		if err := tx.Put(clientsPrefix+rec.ID, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// today is the date, in UTC, that allocations start their year on.
+func (f *Fleet) today() afterhours.Date { return afterhours.DateOf(f.clk.Now().UTC()) }
+
+var clientID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+
+// checkClient reports what is wrong with a client to register.
+func (f *Fleet) checkClient(c Client) error {
+	switch {
+	case !clientID.MatchString(c.ID):
+		return fmt.Errorf("%w: id %q: want 1 to 128 letters, digits, '.', '_' or '-'", ErrBadClient, c.ID)
+	case f.cfg.Site(c.Site) == nil:
+		return fmt.Errorf("%w: client %q: no site %q in the config", ErrBadClient, c.ID, c.Site)
+	case len(c.LAN) > 128 || strings.IndexFunc(c.LAN, unicode.IsControl) >= 0:
+		return fmt.Errorf("%w: client %q: LAN %q: want at most 128 characters, none a control character", ErrBadClient, c.ID, c.LAN)
+	}
+	return nil
+}
+
+// Register adds the clients to the fleet, or changes the site and LAN of
+// those it has, and places them: each token is allocated with the previous
+// allocation, so no other client moves (unless a change of the config had
+// left its base outside its site's windows). A client that cannot fit gets
+// the token unplaced, with the reason. Each client gets a new one-time
+// enrolment code (128 random bits), returned in the order of the clients;
+// the fleet stores only its hash. A client that had enrolled keeps its
+// token until the new code is exchanged. A client that is not acceptable
+// fails the whole call with an error wrapping [ErrBadClient], and nothing
+// changes.
+func (f *Fleet) Register(clients ...Client) ([]string, error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	seen := map[string]bool{}
+	for _, c := range clients {
+		if err := f.checkClient(c); err != nil {
+			return nil, err
+		}
+		if seen[c.ID] {
+			return nil, fmt.Errorf("%w: id %q given twice", ErrBadClient, c.ID)
+		}
+		seen[c.ID] = true
+	}
+	codes := make([]string, len(clients))
+	all := maps.Clone(f.clients)
+	now := f.clk.Now().UTC()
+	changed := map[string]*clientRecord{}
+	for i, c := range clients {
+		code, err := secret()
+		if err != nil {
+			return nil, err
+		}
+		codes[i] = code
+		rec := &clientRecord{Client: c, CodeHash: hash(code), Joined: now}
+		if old := f.clients[c.ID]; old != nil {
+			rec.Placements, rec.TokenHash, rec.Joined = old.Placements, old.TokenHash, old.Joined
+		}
+		all[c.ID] = rec
+		changed[c.ID] = rec
+	}
+	redo := map[string]bool{}
+	for _, r := range f.cfg.Resources() {
+		redo[r.Token] = true
+	}
+	next, err := placements(f.cfg, all, redo, f.today())
+	if err != nil {
+		return nil, err
+	}
+	for id, p := range next {
+		rec := *all[id]
+		rec.Placements = p
+		changed[id] = &rec
+	}
+	recs := slices.Collect(maps.Values(changed))
+	slices.SortFunc(recs, func(a, b *clientRecord) int { return compareStrings(a.ID, b.ID) })
+	err = f.commit(func(tx Tx) error { return putRecords(tx, recs) }, func() {
+		for _, rec := range recs {
+			f.index(rec)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// Remove removes the client of the given ID, its credentials and its
+// placements; no other client moves, but clients that a token was
+// unplaced for are placed again, in the capacity the removed one frees. It fails with an error wrapping
+// [ErrNoClient] for a client the fleet lacks.
+func (f *Fleet) Remove(id string) error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	rec := f.clients[id]
+	if rec == nil {
+		return fmt.Errorf("%w: %q", ErrNoClient, id)
+	}
+	// The capacity it frees goes to clients that had none: placing them
+	// moves nobody.
+	rest := maps.Clone(f.clients)
+	delete(rest, id)
+	redo := map[string]bool{}
+	for _, other := range rest {
+		for tok, pl := range other.Placements {
+			redo[tok] = redo[tok] || pl.Unplaced != ""
+		}
+	}
+	next, err := placements(f.cfg, rest, redo, f.today())
+	if err != nil {
+		return err
+	}
+	recs := f.withPlacements(next)
+	return f.commit(func(tx Tx) error {
+		if err := tx.Delete(clientsPrefix + id); err != nil {
+			return err
+		}
+		return putRecords(tx, recs)
+	}, func() {
+		f.unindex(rec)
+		for _, r := range recs {
+			f.index(r)
+		}
+	})
+}
+
+// Enroll exchanges a one-time enrolment code for the client's token (256
+// random bits), which the agent keeps and presents from then on: the code
+// is used up, and a token the client had before stops working. It fails
+// with [ErrBadCode] for a code unknown or already used.
+func (f *Fleet) Enroll(code string) (id, token string, err error) {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	h := hash(code)
+	id, ok := f.byCode[h]
+	if !ok || subtle.ConstantTimeCompare([]byte(f.clients[id].CodeHash), []byte(h)) != 1 {
+		return "", "", ErrBadCode
+	}
+	var halves [2]string
+	for i := range halves {
+		if halves[i], err = secret(); err != nil {
+			return "", "", err
+		}
+	}
+	token = halves[0] + halves[1]
+	rec := *f.clients[id]
+	rec.CodeHash, rec.TokenHash = "", hash(token)
+	err = f.commit(func(tx Tx) error { return putRecords(tx, []*clientRecord{&rec}) }, func() { f.index(&rec) })
+	if err != nil {
+		return "", "", err
+	}
+	return id, token, nil
+}
+
+// Authenticate returns the ID of the client whose token this is, or
+// [ErrBadToken]. Tokens are kept as hashes and compared in constant time.
+func (f *Fleet) Authenticate(token string) (string, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	h := hash(token)
+	id, ok := f.byToken[h]
+	if !ok || subtle.ConstantTimeCompare([]byte(f.clients[id].TokenHash), []byte(h)) != 1 {
+		return "", ErrBadToken
+	}
+	return id, nil
+}
+
+// hash is how credentials are stored: the hex SHA-256. They are random
+// (128 bits or more), so a fast hash does not help a guesser.
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// secret returns 128 random bits, in lower-case base32 (26 characters).
+func secret() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("server: random: %w", err)
+	}
+	return strings.ToLower(secretEncoding.EncodeToString(b[:])), nil
+}
