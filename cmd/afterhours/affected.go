@@ -77,22 +77,26 @@ func runAffected(args []string, stdout, stderr io.Writer, now time.Time) int {
 	return exitOK
 }
 
-// textRow is a row for people: the downtime, the task, where its run lies,
-// and why.
+// textRow is a row for people: the cycle, the downtime, the task, where
+// its run lies against the downtime, and why.
 func textRow(a afterhours.Affected) string {
-	s := fmt.Sprintf("%s  %s  %s", a.Day, a, a.Task.Kind())
+	s := fmt.Sprintf("%s  %s %s-%s %s  %s (%s)  %s", a.Day, a.Resource, a.Down.Start.Format("Mon 15:04"),
+		a.Down.End.Format("Mon 15:04 MST"), a.Action, a.Task.Name, a.Task.Kind(), a.Relation)
 	if !a.Planned.Start.IsZero() {
-		s += fmt.Sprintf("  planned %s-%s", a.Planned.Start.Format("Mon 15:04 MST"), a.Planned.End.Format("15:04"))
+		s += fmt.Sprintf(": planned %s-%s", a.Planned.Start.Format("Mon 15:04"), a.Planned.End.Format("Mon 15:04 MST"))
 	}
 	if a.Relation == afterhours.RelationBefore {
 		if a.LikelyToFinish {
-			s += "  likely to finish first"
+			s += ", likely to finish first"
 		} else {
-			s += "  may not finish first"
+			s += ", may not finish first"
 		}
 	}
+	if a.Ended {
+		s += " [downtime ended]"
+	}
 	if a.Detail != "" {
-		s += "  (" + a.Detail + ")"
+		s += " (" + a.Detail + ")"
 	}
 	return s
 }
