@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -51,4 +52,41 @@ func TestParseAt(t *testing.T) {
 	if _, _, err := parseAt(london, "2026-02-29T21:00"); err == nil {
 		t.Error("2026-02-29 accepted")
 	}
+}
+
+// FuzzParseAt: -at never panics; what it accepts is an instant in the
+// site's zone; a site-local time read without a note reads back as it was
+// given, and one with a note is a time the zone skips or repeats.
+func FuzzParseAt(f *testing.F) {
+	for _, s := range []string{"2026-11-24T21:00", "2026-03-29T01:30", "2026-10-25T01:30:59", "2026-11-24T21:00:00Z",
+		"2026-11-24T21:00:00+05:45", "0000-01-01T00:00", "9999-12-31T23:59:59", "2026-02-29T21:00", "tonight"} {
+		f.Add(s)
+	}
+	site := &afterhours.Site{Timezone: "Europe/London"}
+	if err := site.Validate(); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, note, err := parseAt(site, s)
+		if err != nil {
+			return
+		}
+		if got.Location() != site.Location() {
+			t.Fatalf("%q: in %v", s, got.Location())
+		}
+		for _, layout := range localLayouts {
+			w, err := time.Parse(layout, s)
+			if err != nil {
+				continue
+			}
+			back := got.Format("2006-01-02T15:04:05")
+			if note == "" && back != w.Format("2006-01-02T15:04:05") {
+				t.Fatalf("%q read as %s with no note", s, got)
+			}
+			if note != "" && back == w.Format("2006-01-02T15:04:05") && !strings.Contains(note, "occurs twice") {
+				t.Fatalf("%q: note %q for a time read as given", s, note)
+			}
+			return
+		}
+	})
 }
