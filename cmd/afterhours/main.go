@@ -44,7 +44,9 @@
 // required commit, raise the requirement to a commit of main that has it, in
 // the same change or the next: `go mod edit -require` here and in go.work's
 // replace line (the test TestGoModPublishable checks that they agree and that
-// go.mod has no replace).
+// go.mod has no replace). Another module of the repository (the etcd store's)
+// joins with a `use` line in go.work; when it requires the root module at
+// the same version, the replace line serves it too.
 package main
 
 import (
@@ -124,7 +126,7 @@ func usage(w io.Writer) {
 // runHelp prints the usage, or a command's flags.
 func runHelp(args []string, stdout, stderr io.Writer, now time.Time) int {
 	switch {
-	case len(args) == 0:
+	case len(args) == 0, len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
 		usage(stdout)
 		return exitOK
 	case len(args) > 1:

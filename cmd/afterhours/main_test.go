@@ -98,6 +98,8 @@ func TestRunDispatch(t *testing.T) {
 		{"help", []string{"help"}, exitOK, []string{"usage: afterhours COMMAND", "export"}, nil},
 		{"help plan", []string{"help", "plan"}, exitOK, []string{"usage: afterhours plan FILE [-at TIME] [-json]", "-at TIME"}, nil},
 		{"help unknown", []string{"help", "frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}},
+		{"help -h", []string{"help", "-h"}, exitOK, []string{"usage: afterhours COMMAND"}, nil},
+		{"help help", []string{"help", "help"}, exitOK, []string{"usage: afterhours COMMAND"}, nil},
 		{"help two", []string{"help", "plan", "export"}, exitUsage, nil, []string{"usage: afterhours help"}},
 	}
 	for _, c := range cases {
