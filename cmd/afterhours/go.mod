@@ -2,7 +2,7 @@ module github.com/afterhours-go/afterhours/cmd/afterhours
 
 go 1.25
 
-require github.com/afterhours-go/afterhours v0.0.0-20261205225009-4ce76a9ba758
+require github.com/afterhours-go/afterhours v0.0.0-20261205231552-208c0437afa4
 
 require (
 	github.com/go-ole/go-ole v1.2.6 // indirect
