@@ -44,7 +44,9 @@
 // required commit, raise the requirement to a commit of main that has it, in
 // the same change or the next: `go mod edit -require` here and in go.work's
 // replace line (the test TestGoModPublishable checks that they agree and that
-// go.mod has no replace). Another module of the repository (the etcd store's)
+// go.mod has no replace; .ci/run checks that this module builds against the
+// required commit alone, that the commit is in the history of HEAD, and
+// prints the two commands that raise the requirement when it is not). Another module of the repository (the etcd store's)
 // joins with a `use` line in go.work; when it requires the root module at
 // the same version, the replace line serves it too.
 package main
