@@ -1,0 +1,150 @@
+// Command afterhours checks, plans and exports afterhours profiles from the
+// command line.
+//
+// Install it with
+//
+//	go install github.com/afterhours-go/afterhours/cmd/afterhours@latest
+//
+// Usage:
+//
+//	afterhours validate FILE
+//	afterhours plan FILE [-at TIME] [-json]
+//	afterhours forecast FILE -days N [-at TIME] [-json]
+//	afterhours export FILE -crontab|-systemd [-at TIME]
+//	afterhours affected FILE -resource R -days N [-at TIME] [-csv|-json]
+//	afterhours help [COMMAND]
+//
+// Every command takes -h. TIME is an RFC 3339 instant
+// (2026-11-24T21:00:00Z) or a site-local time without an offset
+// (2026-11-24T21:00, seconds optional), read in the profile's zone under the
+// library's wall-clock rule ([afterhours.Site.WallTime]): a local time that
+// a DST gap skips moves forward by the gap (Europe/London 2026-03-29T01:30
+// is 02:30 BST), one that occurs twice means the first (2026-10-25T01:30 is
+// 01:30 BST). Without -at, the current time.
+//
+// Exit status: 0 on success; 1 when the profile cannot be read, is invalid
+// (each problem is printed on stderr with its field path) or cannot be
+// planned; 2 for a bad command line; and for export, 3 when some tasks could
+// not be exported (each is named on stderr with the reason; the lines of the
+// others are printed).
+//
+// # Modules
+//
+// This command is its own module, so that its dependencies (the server's
+// store, later etcd's client) never become the library's. Its go.mod
+// requires the root module at a pseudo-version, a commit of main, and has no
+// replace directive, because `go install pkg@version` refuses a go.mod with
+// one: installed that way, the command builds against exactly the version
+// its go.mod names. While developing, go.work at the repository root makes
+// the working tree of the root module the one every module of the workspace
+// builds with; go.work also replaces that pseudo-version by the working tree,
+// since the go command reads the go.mod of a required version even when a
+// workspace module stands in for it, and the commit is not published yet.
+// When the command starts to use an API of the root module newer than the
+// required commit, raise the requirement to a commit of main that has it, in
+// the same change or the next: `go mod edit -require` here and in go.work's
+// replace line (the test TestGoModPublishable checks that they agree and that
+// go.mod has no replace; .ci/run checks that this module builds against the
+// required commit alone, that the commit is in the history of HEAD, and
+// prints the two commands that raise the requirement when it is not). Another module of the repository (the etcd store's)
+// joins with a `use` line in go.work; when it requires the root module at
+// the same version, the replace line serves it too.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, time.Now()))
+}
+
+// command is one subcommand: its name, a line of usage and the function that
+// runs it. Each writes its output to stdout and its problems to stderr and
+// returns the exit status; now stands for the current time.
+type command struct {
+	name, usage, summary string
+	run                  func(args []string, stdout, stderr io.Writer, now time.Time) int
+}
+
+// commands lists the subcommands in the order help shows them.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"validate", "validate FILE", "check a profile; print every problem with its field path", runValidate},
+		{"plan", "plan FILE [-at TIME] [-json]", "print the plan of the cycle at TIME (default now)", runPlan},
+		{"forecast", "forecast FILE -days N [-at TIME] [-json]", "print the plans of N consecutive cycles", runForecast},
+		{"export", "export FILE -crontab|-systemd [-at TIME]", "print recurring tasks as crontab lines or systemd units", runExport},
+		{"affected", "affected FILE -resource R -days N [-at TIME] [-csv|-json]", "list the tasks a resource's downtimes affect", runAffected},
+		{"help", "help [COMMAND]", "print this help, or a command's", runHelp},
+	}
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the profile cannot be read, is invalid, or cannot be planned
+	exitUsage   = 2 // a bad command line
+	exitPartial = 3 // export: some tasks could not be exported
+)
+
+// run is the whole command: it dispatches args[0] to its subcommand.
+func run(args []string, stdout, stderr io.Writer, now time.Time) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		usage(stdout)
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr, now)
+		}
+	}
+	fmt.Fprintf(stderr, "afterhours: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: afterhours COMMAND [ARGS]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "TIME is RFC 3339 (2026-11-24T21:00:00Z) or site-local (2026-11-24T21:00).")
+	fmt.Fprintln(w, "Run \"afterhours help COMMAND\" or \"afterhours COMMAND -h\" for a command's flags.")
+}
+
+// runHelp prints the usage, or a command's flags.
+func runHelp(args []string, stdout, stderr io.Writer, now time.Time) int {
+	switch {
+	case len(args) == 0, len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
+		usage(stdout)
+		return exitOK
+	case len(args) > 1:
+		fmt.Fprintln(stderr, "usage: afterhours help [COMMAND]")
+		return exitUsage
+	}
+	for _, c := range commands {
+		if c.name == args[0] && c.name != "help" {
+			return c.run([]string{"-h"}, stdout, stderr, now)
+		}
+	}
+	if args[0] == "help" {
+		usage(stdout)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "afterhours: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
