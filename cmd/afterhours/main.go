@@ -8,7 +8,7 @@
 // Usage:
 //
 //	afterhours validate FILE
-//	afterhours plan FILE [-at TIME] [-json]
+//	afterhours plan FILE [-at TIME] [-json|-svg]
 //	afterhours forecast FILE -days N [-at TIME] [-json]
 //	afterhours export FILE -crontab|-systemd [-at TIME]
 //	afterhours affected FILE -resource R -days N [-at TIME] [-csv|-json]
@@ -76,7 +76,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"validate", "validate FILE", "check a profile; print every problem with its field path", runValidate},
-		{"plan", "plan FILE [-at TIME] [-json]", "print the plan of the cycle at TIME (default now)", runPlan},
+		{"plan", "plan FILE [-at TIME] [-json|-svg]", "print the plan of the cycle at TIME (default now)", runPlan},
 		{"forecast", "forecast FILE -days N [-at TIME] [-json]", "print the plans of N consecutive cycles", runForecast},
 		{"export", "export FILE -crontab|-systemd [-at TIME]", "print recurring tasks as crontab lines or systemd units", runExport},
 		{"affected", "affected FILE -resource R -days N [-at TIME] [-csv|-json]", "list the tasks a resource's downtimes affect", runAffected},

@@ -96,7 +96,7 @@ func TestRunDispatch(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`, "usage: afterhours COMMAND", "validate"}},
 		{"-h", []string{"-h"}, exitOK, []string{"usage: afterhours COMMAND", "forecast", "affected"}, nil},
 		{"help", []string{"help"}, exitOK, []string{"usage: afterhours COMMAND", "export"}, nil},
-		{"help plan", []string{"help", "plan"}, exitOK, []string{"usage: afterhours plan FILE [-at TIME] [-json]", "-at TIME"}, nil},
+		{"help plan", []string{"help", "plan"}, exitOK, []string{"usage: afterhours plan FILE [-at TIME] [-json|-svg]", "-at TIME"}, nil},
 		{"help unknown", []string{"help", "frobnicate"}, exitUsage, nil, []string{`unknown command "frobnicate"`}},
 		{"help -h", []string{"help", "-h"}, exitOK, []string{"usage: afterhours COMMAND"}, nil},
 		{"help help", []string{"help", "help"}, exitOK, []string{"usage: afterhours COMMAND"}, nil},

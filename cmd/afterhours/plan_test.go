@@ -2,7 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"encoding/xml"
+	"io"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestPlan(t *testing.T) {
@@ -82,4 +86,77 @@ func TestPlanBadAt(t *testing.T) {
 	runArgs("plan", missingProfile).check(t, exitFailed, nil, []string{"no-such.profile.json"})
 	// Planning's own errors exit 1.
 	runArgs("plan", exampleProfile, "-at", "2300-01-01T00:00:00Z").check(t, exitFailed, nil, []string{"out of range"})
+}
+
+// TestPlanSVG: -svg draws the same plan -json prints: one step bar per
+// step, with its task and instants, and -json with -svg is a usage error.
+func TestPlanSVG(t *testing.T) {
+	r := runArgs("plan", exampleProfile, "-at", "2026-11-24T21:00", "-svg")
+	r.check(t, exitOK, []string{"<svg"}, nil)
+	j := runArgs("plan", exampleProfile, "-at", "2026-11-24T21:00", "-json")
+	var p struct {
+		Steps []struct{ Task, Start, End string }
+	}
+	if err := json.Unmarshal([]byte(j.stdout), &p); err != nil {
+		t.Fatal(err)
+	}
+	bars := svgSteps(t, r.stdout)
+	if len(bars) != len(p.Steps) {
+		t.Fatalf("%d step bars, %d steps", len(bars), len(p.Steps))
+	}
+	byTask := map[string]bar{} // bars come lane by lane, steps in plan order
+	for _, b := range bars {
+		byTask[b.task] = b
+	}
+	for _, s := range p.Steps {
+		b, ok := byTask[s.Task]
+		if !ok || !b.start.Equal(parseTime(t, s.Start)) || !b.end.Equal(parseTime(t, s.End)) {
+			t.Errorf("step %+v: bar %+v (found %v)", s, b, ok)
+		}
+	}
+	u := runArgs("plan", exampleProfile, "-json", "-svg")
+	if u.code != exitUsage || !strings.Contains(u.stderr, "-json and -svg exclude each other") {
+		t.Errorf("-json -svg: exit %d, stderr %q", u.code, u.stderr)
+	}
+}
+
+type bar struct {
+	task       string
+	start, end time.Time
+}
+
+// svgSteps reads the step bars of an SVG drawing, in document order.
+func svgSteps(t *testing.T, svg string) []bar {
+	t.Helper()
+	var bars []bar
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return bars
+		}
+		if err != nil {
+			t.Fatalf("SVG: %v", err)
+		}
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		attr := map[string]string{}
+		for _, a := range el.Attr {
+			attr[a.Name.Local] = a.Value
+		}
+		if attr["class"] == "step" {
+			bars = append(bars, bar{attr["data-task"], parseTime(t, attr["data-start"]), parseTime(t, attr["data-end"])})
+		}
+	}
+}
+
+func parseTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
