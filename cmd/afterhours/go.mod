@@ -2,7 +2,7 @@ module github.com/afterhours-go/afterhours/cmd/afterhours
 
 go 1.25
 
-require github.com/afterhours-go/afterhours v0.0.0-20261205233029-46aeb9f80c4f
+require github.com/afterhours-go/afterhours v0.0.0-20261205234010-dd95648b04a2
 
 require (
 	github.com/go-ole/go-ole v1.2.6 // indirect
