@@ -54,8 +54,12 @@ func runServe(args []string, stdout, stderr io.Writer, _ time.Time) int {
 // serve runs the fleet server until ctx is done, then shuts it down: it
 // stops accepting, lets the requests in flight finish (the long-polls
 // answer at once, as when their wait ends) for up to shutdownTimeout, and
-// closes the store. It listens on ln when not nil (tests), else on -listen.
+// closes the store. It listens on ln when not nil (tests), else on -listen;
+// either way it closes the listener before it returns.
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.Listener) int {
+	if ln != nil {
+		defer ln.Close()
+	}
 	f := newFlags("serve", serveUsage)
 	dir := f.String("data", "", "the data directory (created 0700): the store `DIR`/fleet.db, and DIR/admin.token")
 	listen := f.String("listen", "", "the `ADDR`ess to listen on (default 127.0.0.1:8443 with TLS, 127.0.0.1:8080 without)")
@@ -128,6 +132,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		if err != nil {
 			return failed("serve", stderr, err)
 		}
+		defer ln.Close()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	srv := &http.Server{
