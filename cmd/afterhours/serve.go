@@ -135,8 +135,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		defer ln.Close()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	var handler http.Handler = h
+	if wrapHandler != nil {
+		handler = wrapHandler(handler)
+	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           handler,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -173,6 +177,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	log.Info("afterhours serve: stopped")
 	return exitOK
 }
+
+// wrapHandler, when a test sets it, wraps the fleet's handler, so that the
+// test sees when a request reaches it.
+var wrapHandler func(http.Handler) http.Handler
 
 // dataDir creates dir (mode 0700) when missing and checks that it can be
 // trusted: a directory, not a symbolic link, of this user, not writable by

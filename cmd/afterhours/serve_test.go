@@ -55,25 +55,7 @@ func (b *syncBuffer) String() string {
 type served struct {
 	addr           string
 	stdout, stderr *syncBuffer
-	stop           func() int    // cancels the context and returns the exit status
-	accepted       chan struct{} // a value for each connection accepted
-}
-
-// acceptListener tells of each connection it accepts.
-type acceptListener struct {
-	net.Listener
-	accepted chan struct{}
-}
-
-func (l acceptListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		select {
-		case l.accepted <- struct{}{}:
-		default:
-		}
-	}
-	return c, err
+	stop           func() int // cancels the context and returns the exit status
 }
 
 // startServe runs serve with args on a listener of 127.0.0.1:0; the
@@ -85,9 +67,9 @@ func startServe(t *testing.T, args ...string) *served {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &served{addr: ln.Addr().String(), stdout: &syncBuffer{}, stderr: &syncBuffer{}, accepted: make(chan struct{}, 100)}
+	s := &served{addr: ln.Addr().String(), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
 	done := make(chan int, 1)
-	go func() { done <- serve(ctx, args, s.stdout, s.stderr, acceptListener{ln, s.accepted}) }()
+	go func() { done <- serve(ctx, args, s.stdout, s.stderr, ln) }()
 	var once sync.Once
 	code := -1
 	s.stop = func() int {
@@ -252,6 +234,16 @@ func TestServeRestart(t *testing.T) {
 // TestServeLongPollEndsOnStop: a long-poll waiting for a new profile
 // answers (304) as soon as serve is stopped, and serve exits 0.
 func TestServeLongPollEndsOnStop(t *testing.T) {
+	polling := make(chan struct{}, 1)
+	wrapHandler = func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Query().Get("wait") != "" {
+				polling <- struct{}{}
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	t.Cleanup(func() { wrapHandler = nil })
 	dir := filepath.Join(t.TempDir(), "data")
 	s := startServe(t, "-data", dir)
 	base := "http://" + s.addr
@@ -261,24 +253,23 @@ func TestServeLongPollEndsOnStop(t *testing.T) {
 	request(t, c, "PUT", base+"/v1/config", admin, fleetConfig).want(t, http.StatusOK)
 	r := request(t, c, "PUT", base+"/v1/clients/shop-1", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
 	var reg struct{ Code string }
-	json.Unmarshal(r.body, &reg)
+	if err := json.Unmarshal(r.body, &reg); err != nil {
+		t.Fatal(err)
+	}
 	r = request(t, c, "POST", base+"/v1/agent/enroll", "", `{"code": "`+reg.Code+`"}`).want(t, http.StatusOK)
 	var enrolled struct{ Token string }
-	json.Unmarshal(r.body, &enrolled)
+	if err := json.Unmarshal(r.body, &enrolled); err != nil {
+		t.Fatal(err)
+	}
 	profileURL := base + "/v1/agent/clients/shop-1/profile"
 	etag := request(t, c, "GET", profileURL, enrolled.Token, "").want(t, http.StatusOK).header.Get("ETag")
 
-	// Once the server has accepted the poll's connection (a new one), the
-	// shutdown waits for its request: stopped then, serve must answer it.
-	for len(s.accepted) > 0 {
-		<-s.accepted
-	}
 	polled := make(chan reply, 1)
 	go func() {
 		req, _ := http.NewRequest("GET", profileURL+"?wait=5m", nil)
 		req.Header.Set("Authorization", "Bearer "+enrolled.Token)
 		req.Header.Set("If-None-Match", etag)
-		resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			polled <- reply{status: -1, body: []byte(err.Error())}
 			return
@@ -287,7 +278,8 @@ func TestServeLongPollEndsOnStop(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		polled <- reply{status: resp.StatusCode, body: data}
 	}()
-	<-s.accepted
+	// Once the poll has reached the handler, the shutdown waits for it.
+	<-polling
 	if code := s.stop(); code != exitOK {
 		t.Fatalf("serve exited %d:\n%s", code, s.stderr)
 	}
