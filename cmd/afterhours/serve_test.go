@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -16,11 +17,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/testenv"
 )
 
 // fleetConfig is a small valid fleet config: one site, one sharing token,
@@ -457,5 +463,68 @@ func TestServeRefuses(t *testing.T) {
 		if entries, _ := os.ReadDir(d); len(entries) != 0 {
 			t.Errorf("%s: a refused serve created %d file(s)", d, len(entries))
 		}
+	}
+}
+
+// TestServeBinary runs the built command as a user does: it says where it
+// listens on stderr, serves, and exits 0 on SIGTERM.
+func TestServeBinary(t *testing.T) {
+	gotool := goTool()
+	testenv.Require(t, gotool != "", "the go command is needed to build the binary")
+	bin := filepath.Join(t.TempDir(), "afterhours")
+	if out, err := exec.Command(gotool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(bin, "serve", "-data", dir, "-listen", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	// Wait for the start line, which names the address.
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	addrRE := regexp.MustCompile(`addr=(\S+)`)
+	deadline := time.After(time.Minute)
+	addr := ""
+	var seen []string
+	for addr == "" {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("serve ended before listening:\n%s", strings.Join(seen, "\n"))
+			}
+			seen = append(seen, line)
+			if m := addrRE.FindStringSubmatch(line); m != nil && strings.Contains(line, "listening") {
+				addr = m[1]
+			}
+		case <-deadline:
+			t.Fatalf("no start line within a minute:\n%s", strings.Join(seen, "\n"))
+		}
+	}
+	request(t, &http.Client{}, "GET", "http://"+addr+"/v1/config", generatedToken(t, dir), "").want(t, http.StatusOK)
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for line := range lines {
+		seen = append(seen, line)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v\n%s", err, strings.Join(seen, "\n"))
+	}
+	if !strings.Contains(strings.Join(seen, "\n"), "stopped") {
+		t.Errorf("no line says serve stopped:\n%s", strings.Join(seen, "\n"))
 	}
 }
