@@ -76,12 +76,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		return f.usageError(stderr, "-tls-cert and -tls-key go together")
 	}
 	useTLS := *certFile != ""
-	if *listen == "" {
-		*listen = "127.0.0.1:8080"
-		if useTLS {
-			*listen = "127.0.0.1:8443"
-		}
-	}
 
 	var tlsConfig *tls.Config
 	if useTLS {
@@ -93,6 +87,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	}
 	if err := dataDir(*dir); err != nil {
 		return failed("serve", stderr, err)
+	}
+	dbPath := filepath.Join(*dir, storeFile)
+	if fi, err := os.Lstat(dbPath); err == nil {
+		if err := trustedPath(dbPath, fi, false); err != nil {
+			return failed("serve", stderr, err)
+		}
 	}
 	tokens := *tokensFile
 	if tokens == "" {
@@ -110,12 +110,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		return failed("serve", stderr, err)
 	}
 
-	dbPath := filepath.Join(*dir, storeFile)
-	if fi, err := os.Lstat(dbPath); err == nil {
-		if err := trustedPath(dbPath, fi, false); err != nil {
-			return failed("serve", stderr, err)
-		}
-	}
 	store, err := server.OpenBoltStore(dbPath)
 	if err != nil {
 		return failed("serve", stderr, err)
@@ -128,7 +122,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	}
 
 	if ln == nil {
-		ln, err = net.Listen("tcp", *listen)
+		ln, err = net.Listen("tcp", listenAddr(*listen, useTLS))
 		if err != nil {
 			return failed("serve", stderr, err)
 		}
@@ -176,6 +170,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	}
 	log.Info("afterhours serve: stopped")
 	return exitOK
+}
+
+// listenAddr returns the address of -listen, or its default: port 8443 of
+// the loopback with TLS, 8080 without.
+func listenAddr(listen string, useTLS bool) string {
+	switch {
+	case listen != "":
+		return listen
+	case useTLS:
+		return "127.0.0.1:8443"
+	}
+	return "127.0.0.1:8080"
 }
 
 // wrapHandler, when a test sets it, wraps the fleet's handler, so that the

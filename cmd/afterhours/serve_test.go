@@ -430,6 +430,11 @@ func TestServeRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	certFile, _, _ := selfSigned(t, tmp)
+	openDB := filepath.Join(tmp, "opendb")
+	if err := os.Mkdir(openDB, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeTokens(t, filepath.Join(openDB, storeFile), "", 0o666)
 
 	cases := []struct {
 		name string
@@ -444,6 +449,7 @@ func TestServeRefuses(t *testing.T) {
 		{"a short token", []string{"-data", good, "-tokens", short}, exitFailed, "short.tokens:1: the token is shorter than 16 bytes"},
 		{"an unknown role", []string{"-data", good, "-tokens", badRole}, exitFailed, `role.tokens:1: unknown role "root"`},
 		{"tokens through a link", []string{"-data", good, "-tokens", tokLink}, exitFailed, "it is a symbolic link"},
+		{"a store writable by others", []string{"-data", openDB}, exitFailed, "fleet.db: it is writable by group or others (mode 0666)"},
 		{"no -data", nil, exitUsage, "-data is required"},
 		{"a certificate without its key", []string{"-data", good, "-tls-cert", certFile}, exitUsage, "-tls-cert and -tls-key go together"},
 		{"an argument", []string{"-data", good, "extra"}, exitUsage, "want 0 argument(s), got 1"},
@@ -459,8 +465,8 @@ func TestServeRefuses(t *testing.T) {
 			}
 		})
 	}
-	for _, d := range []string{open, good} {
-		if entries, _ := os.ReadDir(d); len(entries) != 0 {
+	for _, d := range []string{open, good, openDB} {
+		if entries, _ := os.ReadDir(d); len(entries) != 0 && (d != openDB || len(entries) != 1) {
 			t.Errorf("%s: a refused serve created %d file(s)", d, len(entries))
 		}
 	}
@@ -526,5 +532,21 @@ func TestServeBinary(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(seen, "\n"), "stopped") {
 		t.Errorf("no line says serve stopped:\n%s", strings.Join(seen, "\n"))
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	for _, c := range []struct {
+		listen string
+		tls    bool
+		want   string
+	}{
+		{"", false, "127.0.0.1:8080"},
+		{"", true, "127.0.0.1:8443"},
+		{":9000", true, ":9000"},
+	} {
+		if got := listenAddr(c.listen, c.tls); got != c.want {
+			t.Errorf("listenAddr(%q, %v) = %q, want %q", c.listen, c.tls, got, c.want)
+		}
 	}
 }
