@@ -12,6 +12,7 @@
 //	afterhours forecast FILE -days N [-at TIME] [-json]
 //	afterhours export FILE -crontab|-systemd [-at TIME]
 //	afterhours affected FILE -resource R -days N [-at TIME] [-csv|-json]
+//	afterhours serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE]
 //	afterhours help [COMMAND]
 //
 // Every command takes -h. TIME is an RFC 3339 instant
@@ -27,6 +28,25 @@
 // planned; 2 for a bad command line; and for export, 3 when some tasks could
 // not be exported (each is named on stderr with the reason; the lines of the
 // others are printed).
+//
+// # Serve
+//
+// serve runs the fleet server of package server until SIGINT or SIGTERM,
+// on the bbolt store DIR/fleet.db. DIR is created (mode 0700) when missing
+// and refused when it is a symbolic link, is not this user's, or is
+// writable by group or others, as the agent's state directory is. The admin
+// tokens are read from -tokens FILE, lines "ROLE TOKEN" (ROLE view, operate
+// or admin; a token of 16 bytes at least; blank lines and # comments
+// skipped), a file of this user that group and others can neither read nor
+// write. Without -tokens they are read from DIR/admin.token in the same
+// format; when it is missing, serve writes it (mode 0600) with one admin
+// token of 32 random bytes and says where on stderr, never printing the
+// token. The address defaults to 127.0.0.1:8443 with TLS (-tls-cert and
+// -tls-key, both or neither; TLS 1.2 at least) and 127.0.0.1:8080 without.
+// serve logs on stderr (log/slog), a line at start with the address and
+// whether TLS is on; stopped, it stops accepting, answers the requests in
+// flight (a long-poll at once, as when its wait ends) within 10 seconds, and
+// closes the store. Exit status 1 when it cannot start.
 //
 // # Modules
 //
@@ -80,6 +100,7 @@ func init() {
 		{"forecast", "forecast FILE -days N [-at TIME] [-json]", "print the plans of N consecutive cycles", runForecast},
 		{"export", "export FILE -crontab|-systemd [-at TIME]", "print recurring tasks as crontab lines or systemd units", runExport},
 		{"affected", "affected FILE -resource R -days N [-at TIME] [-csv|-json]", "list the tasks a resource's downtimes affect", runAffected},
+		{"serve", serveUsage, "run the fleet server on a data directory until SIGINT or SIGTERM", runServe},
 		{"help", "help [COMMAND]", "print this help, or a command's", runHelp},
 	}
 }
