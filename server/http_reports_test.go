@@ -145,3 +145,28 @@ func TestHTTPCommandsAndReportsSurviveRestart(t *testing.T) {
 	r = o.call("POST", "/v1/agent/clients/leeds-1/commands/c1/ack", o.tokens["leeds-1"], `{"result": "refused", "reason": "killed"}`)
 	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
 }
+
+// A removed client's commands and reports go with it: registered again
+// under its ID, it starts afresh.
+func TestRemoveClientDropsCommandsAndReports(t *testing.T) {
+	o := newOpsFleet(t)
+	r := o.call("POST", "/v1/commands", operateToken, `{"id": "c1", "run": ["/bin/true"], "tags": ["uk"]}`)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	r = o.report("leeds-1", fmt.Sprintf(failedReport, 1, false))
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	f := o.h.Fleet()
+	require.NoError(t, f.Remove("leeds-1"))
+	_, err := f.Register(Client{ID: "leeds-1", Site: "leeds"})
+	require.NoError(t, err)
+	cmds, err := f.Commands("leeds-1", false)
+	require.NoError(t, err)
+	require.Empty(t, cmds)
+	reps, err := f.Reports("leeds-1")
+	require.NoError(t, err)
+	require.Empty(t, reps)
+	st := o.status()
+	require.Equal(t, "leeds-1", st[1].Client)
+	require.Nil(t, st[1].Last)
+	require.True(t, st[1].LastSeen.IsZero())
+	require.Len(t, o.agentCommands("leeds-2"), 1, "another client keeps its commands")
+}

@@ -321,3 +321,31 @@ func (s *lastSeen) store(tx Tx, client string, t time.Time) error {
 	s.set(client, t)
 	return tx.Put(seenPrefix+client, []byte(t.Format(time.RFC3339Nano)))
 }
+
+func (s *lastSeen) forget(client string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.at, client)
+}
+
+// deleteClientOps deletes in tx the client's commands, reports and last
+// seen time: a client registered again under its ID starts afresh.
+func deleteClientOps(tx Tx, client string) error {
+	var keys []string
+	for _, prefix := range []string{commandsPrefix, reportsPrefix} {
+		err := tx.Scan(prefix+client+"/", func(k string, _ []byte) error {
+			keys = append(keys, k)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	keys = append(keys, seenPrefix+client)
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
