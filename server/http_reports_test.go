@@ -87,6 +87,16 @@ func TestHTTPReports(t *testing.T) {
 	require.Equal(t, "2026-12-26", reps[len(reps)-1].Cycle)
 	require.Equal(t, "2026-11-27", reps[0].Cycle)
 	require.Equal(t, "2026-12-26", o.status()[1].Last.Cycle)
+	// A late report of an older cycle is that cycle's, not the newest; one
+	// older than every cycle kept is ignored.
+	require.Equal(t, "stored", result(o.report("leeds-1", `{"cycle": "2026-11-30", "seq": 2, "counts": {"failed": 1}}`)))
+	require.Equal(t, "stale", result(o.report("leeds-1", `{"cycle": "2026-11-01", "seq": 9, "counts": {"failed": 1}}`)))
+	require.Equal(t, "2026-12-26", o.status()[1].Last.Cycle)
+	reps, err = o.h.Fleet().Reports("leeds-1")
+	require.NoError(t, err)
+	require.Len(t, reps, KeepCycles)
+	require.Equal(t, "2026-11-27", reps[0].Cycle)
+	require.Equal(t, map[afterhours.State]int{"failed": 1}, reps[3].Counts)
 	r = o.call("GET", "/v1/failed", viewToken, "")
 	require.JSONEq(t, `[]`, string(r.body))
 
@@ -100,7 +110,8 @@ func TestHTTPReports(t *testing.T) {
 		{`{"cycle": "2026-11-24", "seq": 3, "failed": [{"kind": "housekeeping"}]}`, []string{"failed[0].task"}},
 		{`{"cycle": "2026-11-24", "seq": 3, "extra": 1}`, []string{"extra"}},
 		{`{"cycle": "2026-11-24", "seq": 3, "seq": 4}`, []string{"seq"}},
-		{`{"cycle": "2026-11-24", "seq": "3"}`, []string{""}},
+		{`{"cycle": "2026-11-24", "seq": "3"}`, []string{"seq"}},
+		{`{"cycle": "2026-11-24", "seq": 3, "failed": [{"task": "x", "exit": 1}]}`, []string{"failed"}},
 	} {
 		r := o.report("leeds-1", tt.body)
 		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", tt.body, r.body)

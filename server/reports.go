@@ -61,6 +61,7 @@ const KeepCycles = 30
 
 const (
 	reportsPrefix = "reports/" // "reports/<client>/<cycle>"
+	lastPrefix    = "last/"    // "last/<client>": the report of the newest cycle
 	seenPrefix    = "seen/"    // "seen/<client>": RFC 3339 instant
 )
 
@@ -96,25 +97,14 @@ func (r *Report) check() error {
 }
 
 // ParseReport decodes a report strictly (unknown fields, repeated keys
-// at the top and values of the wrong type are problems) and validates it:
+// and values of the wrong type are problems, with their paths) and validates it:
 // a cycle date, a sequence number from 1, counts by known states and not
 // negative, a task for each failed run.
 func ParseReport(data []byte) (Report, error) {
 	var r Report
-	var ps problems
 	known := []string{"cycle", "seq", "sent", "counts", "failed", "killed", "closed"}
-	if !json.Valid(data) {
-		ps.add("", "invalid JSON")
-		return r, ps.err()
-	}
-	if _, ok := readObject(&ps, "", data, known); !ok || len(ps.list) > 0 {
-		return r, ps.err()
-	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		ps.add("", "%v", err)
-		return r, ps.err()
+	if err := decodeStrictStruct(data, known, &r); err != nil {
+		return Report{}, err
 	}
 	return r, r.check()
 }
@@ -126,13 +116,15 @@ type ReportResult string
 const (
 	ReportStored    ReportResult = "stored"    // the newest of its cycle
 	ReportDuplicate ReportResult = "duplicate" // its (cycle, seq) was stored before: nothing changed
-	ReportStale     ReportResult = "stale"     // a newer seq of its cycle was stored: ignored
+	ReportStale     ReportResult = "stale"     // a newer seq of its cycle was stored, or the cycle is older than those kept: ignored
 )
 
 // PutReport stores the client's report, the last of its cycle, unless the
 // cycle has one of the same or a higher sequence number (then nothing
 // changes: a retried or late report is no error); the client's last
-// [KeepCycles] cycles are kept. It records that the client was heard
+// [KeepCycles] cycles are kept, and a report of an older one is ignored.
+// A late report of an older cycle is stored as that cycle's, and leaves
+// the newest cycle the one [Fleet.Status] shows. It records that the client was heard
 // from, and fails with [ErrNoClient] for a client the fleet lacks.
 func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 	if err := r.check(); err != nil {
@@ -174,6 +166,17 @@ func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 		if err := tx.Put(key, data); err != nil {
 			return err
 		}
+		// The newest cycle's report is kept under its own key too, so
+		// that the status reads one report per client.
+		newest, err := lastCycle(tx, client)
+		if err != nil {
+			return err
+		}
+		if r.Cycle >= newest {
+			if err := tx.Put(lastPrefix+client, data); err != nil {
+				return err
+			}
+		}
 		var cycles []string
 		err = tx.Scan(reportsPrefix+client+"/", func(k string, _ []byte) error {
 			cycles = append(cycles, k)
@@ -185,6 +188,9 @@ func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 		for len(cycles) > KeepCycles {
 			if err := tx.Delete(cycles[0]); err != nil {
 				return err
+			}
+			if cycles[0] == key {
+				result = ReportStale // older than every cycle kept
 			}
 			cycles = cycles[1:]
 		}
@@ -229,12 +235,12 @@ func (f *Fleet) Status() ([]ClientStatus, error) {
 	last := map[string]*StoredReport{}
 	stored := map[string]time.Time{}
 	err := f.store.View(func(tx Tx) error {
-		err := tx.Scan(reportsPrefix, func(k string, v []byte) error {
+		err := tx.Scan(lastPrefix, func(k string, v []byte) error {
 			r := new(StoredReport)
 			if err := json.Unmarshal(v, r); err != nil {
 				return fmt.Errorf("server: stored report %s: %w", k, err)
 			}
-			last[r.Client] = r // keys are in cycle order: the last wins
+			last[r.Client] = r
 			return nil
 		})
 		if err != nil {
@@ -341,11 +347,24 @@ func deleteClientOps(tx Tx, client string) error {
 			return err
 		}
 	}
-	keys = append(keys, seenPrefix+client)
+	keys = append(keys, seenPrefix+client, lastPrefix+client)
 	for _, k := range keys {
 		if err := tx.Delete(k); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// lastCycle returns the cycle of the client's newest report in tx, or "".
+func lastCycle(tx Tx, client string) (string, error) {
+	data, err := tx.Get(lastPrefix + client)
+	if err != nil || data == nil {
+		return "", err
+	}
+	var r StoredReport
+	if err := json.Unmarshal(data, &r); err != nil {
+		return "", fmt.Errorf("server: stored %s%s: %w", lastPrefix, client, err)
+	}
+	return r.Cycle, nil
 }
