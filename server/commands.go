@@ -285,7 +285,45 @@ func (f *Fleet) Ack(client, command, result, reason string) (QueuedCommand, erro
 		if err := tx.Put(key, data); err != nil {
 			return err
 		}
+		if err := pruneAcked(tx, client); err != nil {
+			return err
+		}
 		return f.seen.store(tx, client, now)
 	})
 	return q, err
+}
+
+// KeepAcked is how many acknowledged commands the server keeps per client,
+// to list them with their results; older ones are deleted as others are
+// acknowledged. Commands not acknowledged yet are always kept.
+const KeepAcked = 100
+
+// pruneAcked deletes in tx the client's acknowledged commands but the
+// KeepAcked acknowledged last.
+func pruneAcked(tx Tx, client string) error {
+	type acked struct {
+		key string
+		at  time.Time
+	}
+	var list []acked
+	err := tx.Scan(commandsPrefix+client+"/", func(k string, v []byte) error {
+		var q QueuedCommand
+		if err := json.Unmarshal(v, &q); err != nil {
+			return fmt.Errorf("server: stored command %s: %w", k, err)
+		}
+		if q.State != CommandQueued {
+			list = append(list, acked{k, q.Acked})
+		}
+		return nil
+	})
+	if err != nil || len(list) <= KeepAcked {
+		return err
+	}
+	slices.SortStableFunc(list, func(a, b acked) int { return a.at.Compare(b.at) })
+	for _, a := range list[:len(list)-KeepAcked] {
+		if err := tx.Delete(a.key); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -245,4 +246,29 @@ func TestHTTPCommandsLongPoll(t *testing.T) {
 	r = o.call("GET", "/v1/agent/clients/austin-1/commands?wait=1h", o.tokens["austin-1"], "")
 	require.Equal(t, http.StatusBadRequest, r.status)
 	r.errorBody(t)
+}
+
+// Only the last KeepAcked acknowledged commands are kept; those not
+// acknowledged yet always are.
+func TestAckedCommandsPruned(t *testing.T) {
+	o := newOpsFleet(t)
+	f := o.h.Fleet()
+	_, _, err := f.Queue(NewCommand{ID: "pending", Run: []string{"/bin/true"}, Clients: []string{"leeds-1"}})
+	require.NoError(t, err)
+	for i := range KeepAcked + 3 {
+		id := fmt.Sprintf("c%03d", i)
+		_, _, err := f.Queue(NewCommand{ID: id, Run: []string{"/bin/true"}, Clients: []string{"leeds-1"}})
+		require.NoError(t, err)
+		o.clk.Add(time.Second)
+		_, err = f.Ack("leeds-1", id, CommandAccepted, "")
+		require.NoError(t, err)
+	}
+	cmds, err := f.Commands("leeds-1", false)
+	require.NoError(t, err)
+	require.Len(t, cmds, KeepAcked+1)
+	require.Equal(t, "c003", cmds[0].ID)
+	require.Equal(t, "pending", cmds[len(cmds)-1].ID)
+	pending, err := f.Commands("leeds-1", true)
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
 }
