@@ -107,7 +107,7 @@ func TestHTTPReports(t *testing.T) {
 		paths []string
 	}{
 		{`{"cycle": "24 Nov", "seq": 0, "counts": {"done": 1, "failed": -1}}`, []string{"cycle", "seq", "counts.done", "counts.failed"}},
-		{`{"cycle": "2026-11-24", "seq": 3, "failed": [{"kind": "housekeeping"}]}`, []string{"failed[0].task"}},
+		{`{"cycle": "2026-11-24", "seq": 3, "failed": [{"kind": "housekeeping"}, {"task": "x"}]}`, []string{"failed[0].task", "failed[1].kind"}},
 		{`{"cycle": "2026-11-24", "seq": 3, "extra": 1}`, []string{"extra"}},
 		{`{"cycle": "2026-11-24", "seq": 3, "seq": 4}`, []string{"seq"}},
 		{`{"cycle": "2026-11-24", "seq": "3"}`, []string{"seq"}},

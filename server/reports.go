@@ -92,6 +92,9 @@ func (r *Report) check() error {
 		if f.Task == "" {
 			ps.add(fmt.Sprintf("failed[%d].task", i), "required")
 		}
+		if _, err := f.Kind.MarshalText(); err != nil {
+			ps.add(fmt.Sprintf("failed[%d].kind", i), "required: housekeeping, update, self-update, shared, command or timer")
+		}
 	}
 	return ps.err()
 }
@@ -99,7 +102,7 @@ func (r *Report) check() error {
 // ParseReport decodes a report strictly (unknown fields, repeated keys
 // and values of the wrong type are problems, with their paths) and validates it:
 // a cycle date, a sequence number from 1, counts by known states and not
-// negative, a task for each failed run.
+// negative, a task and a kind for each failed run.
 func ParseReport(data []byte) (Report, error) {
 	var r Report
 	known := []string{"cycle", "seq", "sent", "counts", "failed", "killed", "closed"}
