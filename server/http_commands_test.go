@@ -246,6 +246,14 @@ func TestHTTPCommandsLongPoll(t *testing.T) {
 	r = o.call("GET", "/v1/agent/clients/austin-1/commands?wait=1h", o.tokens["austin-1"], "")
 	require.Equal(t, http.StatusBadRequest, r.status)
 	r.errorBody(t)
+
+	// Every agent request, a poll too, is the client heard from.
+	o.clk.Add(time.Hour)
+	require.Empty(t, o.agentCommands("austin-1"))
+	st := o.status()
+	require.Equal(t, "austin-1", st[0].Client)
+	require.Equal(t, o.clk.Now().UTC(), st[0].LastSeen.UTC())
+	require.True(t, st[1].LastSeen.IsZero(), "leeds-1 never asked")
 }
 
 // Only the last KeepAcked acknowledged commands are kept; those not
