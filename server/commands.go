@@ -130,7 +130,9 @@ func (f *Fleet) targets(c *NewCommand) ([]string, error) {
 // the clients'. Queuing again a command of the same ID for a client that
 // has it is no change when it is the same command (a retried request),
 // and fails with [ErrConflict] when it is another. A selector that matches
-// no client is a problem too: a command for nobody is a mistake.
+// no client is a problem too: a command for nobody is a mistake. The
+// selector picks the clients registered when the command is queued; a
+// client registered later does not get it.
 func (f *Fleet) Queue(c NewCommand) (id string, clients []string, err error) {
 	if err := c.check(); err != nil {
 		return "", nil, err
@@ -153,6 +155,9 @@ func (f *Fleet) Queue(c NewCommand) (id string, clients []string, err error) {
 	now := f.clk.Now().UTC()
 	err = f.store.Update(func(tx Tx) error {
 		for _, client := range ids {
+			if err := clientExists(tx, client); err != nil {
+				return err
+			}
 			key := commandsPrefix + client + "/" + c.ID
 			old, err := tx.Get(key)
 			if err != nil {
@@ -260,6 +265,9 @@ func (f *Fleet) Ack(client, command, result, reason string) (QueuedCommand, erro
 	now := f.clk.Now().UTC()
 	var q QueuedCommand
 	err := f.store.Update(func(tx Tx) error {
+		if err := clientExists(tx, client); err != nil {
+			return err
+		}
 		key := commandsPrefix + client + "/" + command
 		data, err := tx.Get(key)
 		if err != nil {

@@ -164,6 +164,12 @@ func TestHTTPQueueCommands(t *testing.T) {
 		})
 	}
 	require.Equal(t, map[string]string{"fix-2": "queued"}, o.states("leeds-1"))
+
+	// A client registered later does not get the commands its tags would
+	// have selected.
+	_, err := o.h.Fleet().Register(Client{ID: "leeds-3", Site: "leeds"})
+	require.NoError(t, err)
+	require.Empty(t, o.states("leeds-3"))
 }
 
 func TestHTTPAckCommands(t *testing.T) {

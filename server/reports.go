@@ -139,6 +139,9 @@ func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 	now := f.clk.Now().UTC()
 	result := ReportStored
 	err := f.store.Update(func(tx Tx) error {
+		if err := clientExists(tx, client); err != nil {
+			return err
+		}
 		key := reportsPrefix + client + "/" + r.Cycle
 		old, err := tx.Get(key)
 		if err != nil {
@@ -370,4 +373,17 @@ func lastCycle(tx Tx, client string) (string, error) {
 		return "", fmt.Errorf("server: stored %s%s: %w", lastPrefix, client, err)
 	}
 	return r.Cycle, nil
+}
+
+// clientExists fails with [ErrNoClient] when tx has no record of the
+// client: a change that races with its removal stores nothing of it.
+func clientExists(tx Tx, client string) error {
+	data, err := tx.Get(clientsPrefix + client)
+	if err != nil {
+		return err
+	}
+	if data == nil {
+		return fmt.Errorf("%w: %q", ErrNoClient, client)
+	}
+	return nil
 }
