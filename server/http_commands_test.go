@@ -213,6 +213,9 @@ func TestHTTPAckCommands(t *testing.T) {
 	}
 	r = ack("leeds-1", "c9", tok, `{"result": "accepted"}`)
 	require.Equal(t, http.StatusNotFound, r.status)
+	r = o.call("GET", "/v1/clients/nope/commands", viewToken, "")
+	require.Equal(t, http.StatusNotFound, r.status)
+	r.errorBody(t)
 
 	// An acknowledged command is never delivered again.
 	require.Empty(t, o.agentCommands("leeds-1"))
