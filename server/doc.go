@@ -25,4 +25,16 @@
 // [New] returns the [Handler] that serves a fleet over HTTP: the admin API
 // behind bearer tokens with a [Role], and the agent's enrolment and
 // profile fetch (with an ETag, and a long-poll for the next one).
+//
+// # Commands and reports
+//
+// An operator queues a command ([Fleet.Queue]) for clients by ID or by a
+// selector of their sites' tags; each client's agent long-polls for its
+// commands ([Fleet.WaitCommands]) and acknowledges each once it has stored
+// it ([Fleet.Ack]): accepted, or refused with the reason. A command is
+// delivered until acknowledged, never after, so it is delivered at least
+// once and, as the agent's executor runs a command ID once, run at most
+// once. Agents post a [Report] of their cycle ([Fleet.PutReport]),
+// idempotent by cycle and sequence number; [Fleet.Status] and
+// [Fleet.Failed] give every client's last report and the failed lists.
 package server

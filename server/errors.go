@@ -27,3 +27,11 @@ var ErrClosed = errors.New("server: store closed")
 // ErrBadAdminToken is returned by [New] for an admin token given with
 // [WithAdminToken] that is too short or has an unknown role.
 var ErrBadAdminToken = errors.New("server: invalid admin token")
+
+// ErrNoCommand is returned for a command ID a client does not have.
+var ErrNoCommand = errors.New("server: no such command")
+
+// ErrConflict is returned for a change that contradicts what is stored: a
+// command ID queued before with another command, or an acknowledgement
+// whose result differs from the first one.
+var ErrConflict = errors.New("server: conflicts with what is stored")

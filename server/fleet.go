@@ -44,6 +44,8 @@ type Fleet struct {
 
 	cacheMu  sync.Mutex
 	profiles map[string]servedProfile // by client ID; valid for cfg and the placements
+
+	seen lastSeen // when each client's agent was last heard from
 }
 
 // servedProfile is a client's profile as served, and its ETag.

@@ -261,8 +261,8 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 	return codes, nil
 }
 
-// Remove removes the client of the given ID, its credentials and its
-// placements; no other client moves, but clients that a token was
+// Remove removes the client of the given ID, its credentials, its
+// placements, its queued commands and its reports; no other client moves, but clients that a token was
 // unplaced for are placed again, in the capacity the removed one frees. It fails with an error wrapping
 // [ErrNoClient] for a client the fleet lacks.
 func (f *Fleet) Remove(id string) error {
@@ -291,8 +291,12 @@ func (f *Fleet) Remove(id string) error {
 		if err := tx.Delete(clientsPrefix + id); err != nil {
 			return err
 		}
+		if err := deleteClientOps(tx, id); err != nil {
+			return err
+		}
 		return putRecords(tx, recs)
 	}, func() {
+		f.seen.forget(id)
 		f.unindex(rec)
 		for _, r := range recs {
 			f.index(r)

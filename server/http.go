@@ -74,11 +74,20 @@ const MaxBody = 1 << 20
 //     If-None-Match has it; with ?wait=30s, a long-poll: the answer waits
 //     for a new profile, up to the wait on the fleet's clock, at most 5
 //     minutes). An agent reads only its own client's things.
+//   - commands and reports: POST /v1/commands (operate) queues a command
+//     ([Fleet.Queue]), GET /v1/clients/{id}/commands (view) lists a
+//     client's with their states; the agent long-polls GET
+//     /v1/agent/clients/{id}/commands?wait=30s ([Fleet.WaitCommands]),
+//     acknowledges each with POST .../commands/{cid}/ack ([Fleet.Ack]:
+//     409 for a result other than the first), and posts its cycle
+//     reports to POST .../reports ([Report], [Fleet.PutReport]); GET
+//     /v1/status and GET /v1/failed (view) give every client's last
+//     report and the failed lists ([Fleet.Status], [Fleet.Failed]).
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
 // a missing or unknown token, 403 for a token that may not do this, 404
-// for an unknown client, 413 for a body over [MaxBody]. Bodies are decoded
+// for an unknown client or command, 409 for a conflict, 413 for a body over [MaxBody]. Bodies are decoded
 // strictly: unknown fields, repeated keys and values of the wrong type
 // are problems.
 //
@@ -125,6 +134,13 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("DELETE /v1/clients/{id}", h.admin(RoleAdmin, h.deleteClient))
 	h.mux.HandleFunc("POST /v1/agent/enroll", h.enroll)
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/profile", h.agent(h.agentProfile))
+	h.mux.HandleFunc("POST /v1/commands", h.admin(RoleOperate, h.postCommand))
+	h.mux.HandleFunc("GET /v1/clients/{id}/commands", h.admin(RoleView, h.clientCommands))
+	h.mux.HandleFunc("GET /v1/status", h.admin(RoleView, h.status))
+	h.mux.HandleFunc("GET /v1/failed", h.admin(RoleView, h.failed))
+	h.mux.HandleFunc("GET /v1/agent/clients/{id}/commands", h.agent(h.agentCommands))
+	h.mux.HandleFunc("POST /v1/agent/clients/{id}/commands/{cid}/ack", h.agent(h.ackCommand))
+	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
@@ -184,6 +200,7 @@ func (h *Handler) agent(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, http.StatusForbidden, "an agent reads only its own client's things", nil)
 			return
 		}
+		h.fleet.Seen(id)
 		next(w, r)
 	}
 }
@@ -223,8 +240,10 @@ func fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &ve):
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("%d problems", len(ve.Problems)), ve.Problems)
-	case errors.Is(err, ErrNoClient):
+	case errors.Is(err, ErrNoClient), errors.Is(err, ErrNoCommand):
 		writeError(w, http.StatusNotFound, err.Error(), nil)
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, err.Error(), nil)
 	case errors.Is(err, ErrBadClient):
 		writeError(w, http.StatusBadRequest, err.Error(), nil)
 	case errors.Is(err, ErrBadCode):
