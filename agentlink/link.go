@@ -96,24 +96,37 @@ func LastProfile(store afterhours.Store) (*afterhours.Profile, error) {
 	return afterhours.ParseProfile(data)
 }
 
-// Run runs the profile and command loops until ctx ends or both stop for
-// [ErrUnauthorized] or [ErrUnknownClient]. Network errors and 5xx answers
-// are retried with [Backoff]. It returns ctx.Err() or the loops' errors.
+// Run runs the profile, command and report loops until ctx ends or one of
+// them stops for [ErrUnauthorized] or [ErrUnknownClient], which ends the
+// others: a bad token or a removed client is the same for all. Network
+// errors and 5xx answers are retried with [Backoff], never ending Run. It
+// returns ctx.Err(), or the error that ended the loops; the executor is
+// never stopped.
 func (l *Link) Run(ctx context.Context) error {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, loop := range []func(context.Context) error{l.profileLoop, l.commandLoop} {
+	errs := make([]error, 3)
+	for i, loop := range []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = loop(ctx)
+			if errs[i] = loop(lctx); lctx.Err() == nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return errors.Join(errs...)
+	var out []error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			out = append(out, err)
+		}
+	}
+	return errors.Join(out...)
 }
 
 // statusError is an answer other than the one expected.
