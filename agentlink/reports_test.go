@@ -60,3 +60,42 @@ func TestLinkReportsKill(t *testing.T) {
 	require.Eventually(t, func() bool { r := fl.lastReport(); return r != nil && !r.Killed }, 10*time.Second, 5*time.Millisecond)
 	require.Greater(t, fl.lastReport().Seq, int64(1), "seq increases per cycle")
 }
+
+func TestLinkReportsFailure(t *testing.T) {
+	fl := newFleet(t)
+	creds, err := Enroll(context.Background(), fl.srv.URL, fl.code, nil)
+	require.NoError(t, err)
+	p, err := afterhours.ParseProfile([]byte(`{"client": "leeds-1",
+	  "site": {"timezone": "Europe/London", "business_hours": {"mon": ["08:00-18:00"]}},
+	  "housekeeping": [{"name": "broken", "run": ["/bin/false"], "estimate": "2m"}]}`))
+	require.NoError(t, err)
+	eclk := clock.NewMock()
+	eclk.Set(time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC))
+	exec, err := afterhours.NewExecutor(p, afterhours.WithClock(eclk))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { exec.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	// The run fails before the link starts (else the server's profile,
+	// which lacks "broken", could replace the local one first).
+	require.Eventually(t, func() bool { eclk.Add(time.Second); return len(exec.Status().Failed) == 1 }, 10*time.Second, 10*time.Millisecond)
+	l, err := New(exec, afterhours.NewMemoryStore(), creds, WithLogger(quiet()), WithClock(clock.NewMock()))
+	require.NoError(t, err)
+	running(t, l)
+
+	failed := func() bool {
+		st, err := fl.f.Status()
+		require.NoError(t, err)
+		if len(st) != 1 || st[0].Last == nil {
+			return false
+		}
+		for _, f := range st[0].Last.Failed {
+			if f.Task == "broken" && f.ExitCode == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	require.Eventually(t, func() bool { eclk.Add(time.Second); return failed() }, 10*time.Second, 10*time.Millisecond)
+}
