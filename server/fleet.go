@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -206,18 +207,8 @@ func (f *Fleet) Clients() []ClientInfo {
 	for _, rec := range f.clients {
 		out = append(out, rec.info())
 	}
-	slices.SortFunc(out, func(a, b ClientInfo) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b ClientInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Profile returns the profile of the client of the given ID (see

@@ -249,7 +249,7 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 		changed[id] = &rec
 	}
 	recs := slices.Collect(maps.Values(changed))
-	slices.SortFunc(recs, func(a, b *clientRecord) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(recs, func(a, b *clientRecord) int { return strings.Compare(a.ID, b.ID) })
 	err = f.commit(func(tx Tx) error { return putRecords(tx, recs) }, func() {
 		for _, rec := range recs {
 			f.index(rec)
