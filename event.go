@@ -87,7 +87,8 @@ func (e Event) String() string {
 		s += " " + e.TaskKind.String() + " " + e.Task
 	}
 	if e.Kind == EventPlanned && e.Plan != nil {
-		s += fmt.Sprintf(" cycle %s: %d steps, %d slots, %d timer runs, %d deferred", e.Plan.Day, len(e.Plan.Steps), len(e.Plan.Slots), len(e.Plan.Timers), len(e.Plan.Deferred))
+		s += fmt.Sprintf(" cycle %s: %s, %s, %s, %d deferred", e.Plan.Day, plural(len(e.Plan.Steps), "step"),
+			plural(len(e.Plan.Slots), "slot"), plural(len(e.Plan.Timers), "timer run"), len(e.Plan.Deferred))
 	}
 	if e.Reason != "" {
 		s += " (" + e.Reason + ")"
@@ -99,6 +100,14 @@ func (e Event) String() string {
 		s += fmt.Sprintf(" [%d events lost before]", e.Dropped)
 	}
 	return s
+}
+
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // SubscriberBuffer is how many events a subscriber's channel holds.
