@@ -110,20 +110,20 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// SubscriberBuffer is how many events a subscriber's channel holds.
-const SubscriberBuffer = 256
+// subscriberBuffer is how many events a subscriber's channel holds.
+const subscriberBuffer = 256
 
 // Subscribe returns a channel of the executor's events and a function that
 // ends the subscription and closes the channel.
 //
 // A subscriber never blocks the executor: the channel holds
-// [SubscriberBuffer] events, and while it is full, new events are dropped
+// 256 events, and while it is full, new events are dropped
 // for that subscriber alone. The next event it does get says, in Dropped,
 // how many it lost. The journal ([Executor.Journal]) and [Executor.Status]
 // have everything a lost event said.
 func (e *Executor) Subscribe() (<-chan Event, func()) {
 	e.mu.Lock()
-	ch, sub := e.subs.Add(SubscriberBuffer)
+	ch, sub := e.subs.Add(subscriberBuffer)
 	e.mu.Unlock()
 	return ch, func() {
 		e.mu.Lock()

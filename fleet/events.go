@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// EventBuffer is how many events a subscriber's channel holds. A subscriber
+// eventBuffer is how many events a subscriber's channel holds. A subscriber
 // that falls this far behind loses the events that do not fit (see
 // [Rollout.Subscribe]).
-const EventBuffer = 1024
+const eventBuffer = 1024
 
 // EventKind says what an [Event] reports.
 type EventKind uint8
@@ -86,7 +86,7 @@ type Event struct {
 // subscription made after Run returned gets a closed channel.
 //
 // A slow subscriber never slows the rollout: the channel holds
-// [EventBuffer] events, and an event that finds it full is dropped for that
+// 1,024 events, and an event that finds it full is dropped for that
 // subscriber. The next event that fits says how many were lost in Missed.
 // What is lost are those events themselves: the state they reported is
 // still in [Rollout.Status] and [Rollout.Report], which a subscriber that
@@ -94,7 +94,7 @@ type Event struct {
 func (r *Rollout) Subscribe() (<-chan Event, func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ch, sub := r.subs.Add(EventBuffer) // closed already once Run has returned
+	ch, sub := r.subs.Add(eventBuffer) // closed already once Run has returned
 	return ch, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()

@@ -67,8 +67,8 @@ func TestSlowSubscriber(t *testing.T) {
 	for range deaf {
 		got++
 	}
-	if got != EventBuffer {
-		t.Errorf("deaf subscriber got %d events, want the buffer's %d", got, EventBuffer)
+	if got != eventBuffer {
+		t.Errorf("deaf subscriber got %d events, want the buffer's %d", got, eventBuffer)
 	}
 
 	// 2,000 targets start and wait: 4,000 events for a buffer of 1,024.
@@ -81,13 +81,13 @@ func TestSlowSubscriber(t *testing.T) {
 	for range 2000 {
 		<-started
 	}
-	for range EventBuffer {
+	for range eventBuffer {
 		<-events
 	}
 	r.Kill("test")
 	e := <-events
-	if e.Kind != EventStopping || e.Missed != 4000-EventBuffer {
-		t.Errorf("first event after the gap: %v, missed %d; want stopping, missed %d", e.Kind, e.Missed, 4000-EventBuffer)
+	if e.Kind != EventStopping || e.Missed != 4000-eventBuffer {
+		t.Errorf("first event after the gap: %v, missed %d; want stopping, missed %d", e.Kind, e.Missed, 4000-eventBuffer)
 	}
 	unsubscribe()
 	unsubscribe()
