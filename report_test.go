@@ -14,12 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/afterhours-go/afterhours/internal/csvsafe"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 func TestAffectedReport(t *testing.T) {
 	p, err := LoadProfile(filepath.Join("testdata", "report", "shop.profile.json"))
 	require.NoError(t, err)
-	rows, err := AffectedReport(p, fixedClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)), 2)
+	rows, err := AffectedReport(p, fakeclock.Fixed(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)), 2)
 	require.NoError(t, err)
 	var got []string
 	for _, r := range rows {
@@ -111,7 +113,7 @@ func TestAffectedCSVFormulaSafe(t *testing.T) {
 	  "housekeeping":[{"name":` + strconv.Quote(evil) + `,"run":["/x"],"uses":["@db"]},{"name":"'quoted","run":["/y"],"uses":["@db"]}],
 	  "resources":[{"name":"@db","downtimes":[{"dates":["2026-03-29"]}]}]}`))
 	require.NoError(t, err)
-	rows, err := AffectedReport(p, fixedClock(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)), 2)
+	rows, err := AffectedReport(p, fakeclock.Fixed(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)), 2)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	require.Equal(t, `@db 00:00-24:00 suppress: `+evil+` deferred`, rows[0].String())

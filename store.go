@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/afterhours-go/afterhours/internal/atomicfile"
 )
 
 // Store keeps the executor's state: the journal of each cycle, the queued
@@ -301,42 +301,14 @@ func (s *FileStore) Save(key string, data []byte) error {
 	if err := s.checkDir(); err != nil {
 		return err
 	}
-	f, tmp, err := s.createTemp(key)
-	if err != nil {
+	var hook func()
+	if s.crashHook != nil {
+		hook = func() { s.crashHook(key) }
+	}
+	if err := atomicfile.Write(s.Where(key), data, 0o600, hook); err != nil {
 		return fmt.Errorf("file store: save %s: %w", key, err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && s.crashHook != nil {
-		s.crashHook(key)
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.Where(key)) // replaces a symbolic link, never follows it
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("file store: save %s: %w", key, err)
-	}
-	return s.syncDir()
-}
-
-// createTemp creates a new temporary file for key, mode 0600, with O_EXCL
-// and O_NOFOLLOW: never an existing file, never through a link.
-func (s *FileStore) createTemp(key string) (*os.File, string, error) {
-	for range 100 {
-		name := filepath.Join(s.dir, "."+key+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, name, err
-	}
-	return nil, "", fmt.Errorf("no free temporary file name in %s", s.dir)
+	return nil
 }
 
 // Delete removes the record of key.
@@ -370,17 +342,7 @@ func (s *FileStore) Keys() ([]string, error) {
 	return keys, nil
 }
 
-func (s *FileStore) syncDir() error {
-	d, err := os.OpenFile(s.dir, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (s *FileStore) syncDir() error { return atomicfile.SyncDir(s.dir) }
 
 // loadError is the error of a store's Load of the record at where: a
 // *StateError naming it, unless the store gave one already.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // TestEvents: a subscriber sees each target start, begin its phases and
@@ -97,13 +99,13 @@ func TestSlowSubscriber(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	tries := map[string]int{}
 	phases := []Phase{{Name: "patch", Retries: 2, RetryDelay: time.Minute, Run: func(_ context.Context, tg Target) error {
 		tries[tg.ID]++
 		if tg.ID == "flaky" && tries[tg.ID] < 3 || tg.ID == "broken" {
 			if tries[tg.ID] < 3 { // a retry follows: let its delay pass
-				go func() { clk.waitTimers(1); clk.Advance(time.Minute) }()
+				go func() { clk.WaitTimers(1); clk.Advance(time.Minute) }()
 			}
 			return fmt.Errorf("try %d", tries[tg.ID])
 		}
@@ -127,10 +129,10 @@ func TestRetries(t *testing.T) {
 
 // TestKillDuringRetryDelay: the killswitch ends the wait before a retry.
 func TestKillDuringRetryDelay(t *testing.T) {
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	var r *Rollout
 	phases := []Phase{{Name: "patch", Retries: 5, RetryDelay: time.Hour, Run: func(context.Context, Target) error {
-		go func() { clk.waitTimers(1); r.Kill("enough") }()
+		go func() { clk.WaitTimers(1); r.Kill("enough") }()
 		return errBoom
 	}}}
 	r = mustRollout(t, makeTargets(1, 0), phases, WithClock(clk))
