@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/afterhours-go/afterhours/internal/atomicfile"
+	"github.com/afterhours-go/afterhours/internal/trust"
 )
 
 // Store keeps the executor's state: the journal of each cycle, the queued
@@ -206,23 +207,8 @@ func refuse(path, why string) error {
 // set, else a regular file, of the executor's user, not writable by group
 // or others.
 func trusted(path string, fi fs.FileInfo, dir bool) error {
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return refuse(path, "it is a symbolic link")
-	case dir && !fi.IsDir():
-		return refuse(path, "it is not a directory")
-	case !dir && !fi.Mode().IsRegular():
-		return refuse(path, "it is not a regular file")
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return refuse(path, "its owner cannot be read")
-	}
-	if euid := os.Geteuid(); st.Uid != uint32(euid) {
-		return refuse(path, fmt.Sprintf("it is owned by uid %d, not by the executor's uid %d", st.Uid, euid))
-	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return refuse(path, fmt.Sprintf("it is writable by group or others (mode %04o)", perm))
+	if why := trust.Why(fi, dir); why != "" {
+		return refuse(path, why)
 	}
 	return nil
 }
