@@ -63,7 +63,7 @@
 // When the command starts to use an API of the root module newer than the
 // required commit, raise the requirement to a commit of main that has it, in
 // the same change or the next: `go mod edit -require` here and in go.work's
-// replace line (the test TestGoModPublishable checks that they agree and that
+// replace line (the test TestModulesPublishable of the root module checks that they agree and that
 // go.mod has no replace; .ci/run checks that this module builds against the
 // required commit alone, that the commit is in the history of HEAD, and
 // prints the two commands that raise the requirement when it is not). Another module of the repository (the etcd store's)
