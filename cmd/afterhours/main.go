@@ -12,6 +12,8 @@
 //	afterhours forecast FILE -days N [-at TIME] [-json]
 //	afterhours export FILE -crontab|-systemd [-at TIME]
 //	afterhours affected FILE -resource R -days N [-at TIME] [-csv|-json]
+//	afterhours explain FILE TASK [-at TIME] [-days N] [-json]
+//	afterhours schema
 //	afterhours serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE]
 //	afterhours help [COMMAND]
 //
@@ -100,6 +102,8 @@ func init() {
 		{"forecast", "forecast FILE -days N [-at TIME] [-json]", "print the plans of N consecutive cycles", runForecast},
 		{"export", "export FILE -crontab|-systemd [-at TIME]", "print recurring tasks as crontab lines or systemd units", runExport},
 		{"affected", "affected FILE -resource R -days N [-at TIME] [-csv|-json]", "list the tasks a resource's downtimes affect", runAffected},
+		{"explain", explainUsage, "say why a task runs when it does, or why not, cycle by cycle", runExplain},
+		{"schema", "schema", "print the JSON Schema of the profile", runSchema},
 		{"serve", serveUsage, "run the fleet server on a data directory until SIGINT or SIGTERM", runServe},
 		{"help", "help [COMMAND]", "print this help, or a command's", runHelp},
 	}
