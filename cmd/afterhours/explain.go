@@ -135,6 +135,7 @@ type explainedCycle struct {
 	LastEnd  time.Time `json:"last_end,omitzero"`
 }
 
+// explainedStep is the task's placed step.
 type explainedStep struct {
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
@@ -153,20 +154,24 @@ type explainedDowntime struct {
 	Ended    bool      `json:"ended,omitempty"`
 }
 
+// explainedSlot is a slot occurrence: one the task runs in, or one whose
+// hold it contends with.
 type explainedSlot struct {
 	Token  string              `json:"token"`
 	Buffer afterhours.Interval `json:"buffer"`
 	Run    afterhours.Interval `json:"run"`
 	Void   bool                `json:"void,omitempty"`
-	Tasks  []string            `json:"-"`
+	Tasks  []string            `json:"tasks,omitempty"`
 }
 
+// explainedTimers are a timer's runs in the cycle's span.
 type explainedTimers struct {
 	Runs  int       `json:"runs"`
 	First time.Time `json:"first"`
 	Last  time.Time `json:"last"`
 }
 
+// explainedDeferral is the planner's deferral of the task.
 type explainedDeferral struct {
 	Reason string `json:"reason"`
 	Detail string `json:"detail"`

@@ -31,6 +31,19 @@
 // not be exported (each is named on stderr with the reason; the lines of the
 // others are printed).
 //
+// # Explain and schema
+//
+// explain says why TASK runs when it does, or why not, over N consecutive
+// cycles (default 7) from the one plan would print, as forecast plans them
+// (assuming that placed work completes): the task's recurrence, estimate,
+// resources, selector and constraints, then per cycle the window, the
+// task's placement (start, end, lane, and what ends where it starts: a
+// step, a hold, a downtime) or its deferral with the planner's reason and
+// detail, when a recurring task is next due, the holds and downtimes it
+// contends with, and its estimate against the room left in the window. An
+// unknown TASK is exit status 1, with the profile's task names on stderr.
+// schema prints the profile's JSON Schema ([afterhours.ProfileSchema]).
+//
 // # Serve
 //
 // serve runs the fleet server of package server until SIGINT or SIGTERM,
