@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -24,7 +25,7 @@ import (
 
 // compileProfileSchema compiles the embedded schema with a draft 2020-12
 // validator.
-func compileProfileSchema(t *testing.T) *jsonschema.Schema {
+func compileProfileSchema(t testing.TB) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(ProfileSchema()))
 	require.NoError(t, err)
@@ -68,7 +69,7 @@ func TestProfileSchemaIsTheEmbeddedFile(t *testing.T) {
 // profileFiles lists the profiles of the repository: every *profile.json
 // under testdata/, examples/ and cmd/afterhours/testdata/. Read them with
 // readProfile.
-func profileFiles(t *testing.T) []string {
+func profileFiles(t testing.TB) []string {
 	t.Helper()
 	var files []string
 	for _, dir := range []string{"testdata", "examples", filepath.Join("cmd", "afterhours", "testdata")} {
@@ -180,7 +181,7 @@ func explainedBeyondSchema(err error) []string {
 // (the fuzz seeds, the hostile-profile and validation tables, the
 // property profiles: whatever tests are added later), the fuzz corpus under
 // testdata/fuzz, and the repository's profiles.
-func hostileInputs(t *testing.T) map[string][]byte {
+func hostileInputs(t testing.TB) map[string][]byte {
 	t.Helper()
 	inputs := map[string][]byte{}
 	fset := token.NewFileSet()
@@ -226,7 +227,7 @@ func hostileInputs(t *testing.T) map[string][]byte {
 // readProfile reads a profile of the repository. The agent example's
 // profile names its scripts under "${AGENT_DIR}", which the example
 // replaces with its directory before parsing; so does readProfile.
-func readProfile(t *testing.T, name string) []byte {
+func readProfile(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(name)
 	require.NoError(t, err)
@@ -296,6 +297,29 @@ func TestProfileSchemaAgreesWithParseProfile(t *testing.T) {
 		len(inputs), accepted, rejectedBoth, beyond)
 	require.Positive(t, accepted)
 	require.Positive(t, rejectedBoth)
+}
+
+// FuzzProfileSchema looks for inputs on which the schema and ParseProfile
+// disagree beyond the rules of beyondSchema, starting from every input
+// TestProfileSchemaAgreesWithParseProfile checks.
+func FuzzProfileSchema(f *testing.F) {
+	sch := compileProfileSchema(f)
+	inputs := hostileInputs(f)
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
+		f.Add(inputs[name])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, perr := ParseProfile(data)
+		ok, why := schemaAccepts(sch, data)
+		switch {
+		case perr == nil && !ok:
+			t.Fatalf("ParseProfile accepts, the schema rejects: %s\n%q", why, data)
+		case perr != nil && ok:
+			if left := explainedBeyondSchema(perr); len(left) > 0 {
+				t.Fatalf("the schema accepts, ParseProfile rejects for a rule the schema could express:\n  %s\n%q", strings.Join(left, "\n  "), data)
+			}
+		}
+	})
 }
 
 // schemaDefs maps each struct type of the profile to the schema objects
