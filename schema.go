@@ -32,7 +32,8 @@ const ProfileSchemaID = "https://afterhours-go.github.io/afterhours/profile.sche
 //   - names unique across sections (task names across the profile,
 //     resource names, tokens) and a selector with both "x" and "!x";
 //   - business intervals of a day that overlap or end before they start,
-//     and business hours that leave no after-hours window;
+//     and business hours that leave no after-hours window; a downtime
+//     whose to equals its from;
 //   - bounds on durations beyond their sign (grace up to 12h, a token's
 //     buffer plus duration up to 24h, estimate up to timeout,
 //     disk_busy_over up to 1m, sub-nanosecond or overflowing values);

@@ -138,6 +138,7 @@ var beyondSchema = []struct {
 	{"business intervals overlap", regexp.MustCompile(`^site\.business_hours\.\w+$`), regexp.MustCompile(`overlap$`)},
 	{"business intervals end after they start", regexp.MustCompile(`^site\.business_hours\.\w+\[\d+\]$`), regexp.MustCompile(`ends before it starts`)},
 	{"business hours leave a window", regexp.MustCompile(`^site\.business_hours$`), regexp.MustCompile(`^no after-hours window`)},
+	{"a downtime's to other than its from", regexp.MustCompile(`\.downtimes\[\d+\]\.to$`), regexp.MustCompile(`^equals from`)},
 	{"grace up to 12h", regexp.MustCompile(`^site\.grace$`), regexp.MustCompile(`out of range: want 0 to 12h`)},
 	{"buffer and duration up to 24h", regexp.MustCompile(`^sharing\[\d+\]$`), regexp.MustCompile(`exceed 24h`)},
 	{"estimate up to timeout", regexp.MustCompile(`\.estimate$`), regexp.MustCompile(`exceeds the timeout`)},
@@ -446,68 +447,76 @@ func isConstraintOnly(p map[string]any) bool {
 var schemaEdges = []struct {
 	name, doc string
 	ok        bool
+	beyond    bool // ParseProfile rejects it for a rule of beyondSchema, the schema accepts it
 }{
 	{"null leaves a field unset", `{"client":"c","site":{"timezone":"UTC","tags":null,"grace":null,"business_hours":{"mon":null}},
 	  "sharing":null,"updates":[{"name":"u","run":["/u",null],"enabled":null,"on_failure":null,"schedule":null}],
-	  "self_update":null,"parallel":null,"constraints":{"max_load":null,"min_free_disk":{"/var":null}}}`, true},
+	  "self_update":null,"parallel":null,"constraints":{"max_load":null,"min_free_disk":{"/var":null}}}`, true, false},
 	{"durations Go reads", `{"client":"c","site":{"timezone":"UTC","grace":"+1.h"},"housekeeping":[
-	  {"name":"a","run":["/a"],"estimate":".5m","timeout":"1h0m0.5s"},{"name":"b","run":["/b"],"estimate":"-0s","timeout":"90µs"}]}`, true},
-	{"a negative duration", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"estimate":"-1m"}]}`, false},
-	{"a duration without a unit", `{"client":"c","site":{"timezone":"UTC","grace":"30"}}`, false},
-	{"a zero slot", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","base":"01:00","duration":"0s"}]}`, false},
+	  {"name":"a","run":["/a"],"estimate":".5m","timeout":"1h0m0.5s"},{"name":"b","run":["/b"],"estimate":"-0s","timeout":"90µs"}]}`, true, false},
+	{"a negative duration", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"estimate":"-1m"}]}`, false, false},
+	{"a duration without a unit", `{"client":"c","site":{"timezone":"UTC","grace":"30"}}`, false, false},
+	{"a zero slot", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","base":"01:00","duration":"0s"}]}`, false, false},
 	{"sizes ParseFloat reads", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_memory":"0x1p20",
-	  "min_free_disk":{"/":" 1.5 GiB","/var":"-0","/tmp":1e6,"/srv":"2E3KB"}}}`, true},
-	{"NaN is no size", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_memory":"NaN"}}`, false},
-	{"a negative size", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_memory":"-5MB"}}`, false},
-	{"a relative disk path", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_disk":{"var":"1GiB"}}}`, false},
+	  "min_free_disk":{"/":" 1.5 GiB","/var":"-0","/tmp":1e6,"/srv":"2E3KB"}}}`, true, false},
+	{"NaN is no size", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_memory":"NaN"}}`, false, false},
+	{"a negative size", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_memory":"-5MB"}}`, false, false},
+	{"a relative disk path", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"min_free_disk":{"var":"1GiB"}}}`, false, false},
 	{"cron specs and descriptors", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[
 	  {"name":"a","run":["/a"],"schedule":" 0 3 * JAN-MAR sun,7 "},{"name":"b","run":["/b"],"schedule":"@midnight"},
-	  {"name":"c","run":["/c"],"schedule":"*/15 2-4 1,15 * ?","start":"2026-01-01T00:00:00,5+05:45"}]}`, true},
-	{"a cron spec of 4 fields", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"schedule":"0 3 * *"}]}`, false},
-	{"@every", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"@every 1h"}]}`, false},
-	{"a time zone prefix", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"TZ=UTC 0 3 * * *"}]}`, false},
-	{"a timer without a schedule", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"]}]}`, false},
-	{"a schedule and a repeat", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"@daily","repeat":"daily","start":"2026-01-01T00:00:00Z"}]}`, false},
-	{"a repeat without a start", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"repeat":"daily"}]}`, false},
-	{"a start alone", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"start":"2026-01-01T00:00:00Z"}]}`, false},
-	{"an update that recurs", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["/a"],"schedule":"@daily"}]}`, false},
-	{"an unknown repeat", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"repeat":"yearly","start":"2026-01-01T00:00:00Z"}]}`, false},
-	{"a lower-case t in an instant", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"repeat":"daily","start":"2026-01-01t00:00:00Z"}]}`, false},
-	{"the zone Local", `{"client":"c","site":{"timezone":"Local"}}`, false},
-	{"zones", `{"client":"c","site":{"timezone":"America/Argentina/Buenos_Aires"},"sharing":[{"token":"t","base":"23:59","zone":"site","duration":"1m"}]}`, true},
-	{"Etc zones", `{"client":"c","site":{"timezone":"Etc/GMT+5"}}`, true},
-	{"a site tag with !", `{"client":"c","site":{"timezone":"UTC","tags":["!x"]}}`, false},
-	{"a tag twice", `{"client":"c","site":{"timezone":"UTC","tags":["x","x"]}}`, false},
-	{"a selector of !", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"tags":["!"]}]}`, false},
-	{"business hours to 24:00", `{"client":"c","site":{"timezone":"UTC","business_hours":{"mon":["00:00-08:00","18:00-24:00"]}}}`, true},
-	{"business hours from 24:00", `{"client":"c","site":{"timezone":"UTC","business_hours":{"mon":["24:00-24:00"]}}}`, false},
-	{"a weekday in full", `{"client":"c","site":{"timezone":"UTC","business_hours":{"monday":["08:00-18:00"]}}}`, false},
-	{"a closed date of one digit", `{"client":"c","site":{"timezone":"UTC","closed":["2026-1-01"]}}`, false},
-	{"an unplaced token", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","unplaced":"full","duration":"20m","tasks":[{"name":"s","run":["/s"]}]}]}`, true},
-	{"an unplaced token with a base", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","unplaced":"full","base":"01:00","duration":"20m"}]}`, false},
-	{"a token without a base", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","duration":"20m"}]}`, false},
-	{"a token zone", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","base":"01:00","zone":"local","duration":"20m"}]}`, false},
+	  {"name":"c","run":["/c"],"schedule":"*/15 2-4 1,15 * ?","start":"2026-01-01T00:00:00,5+05:45"}]}`, true, false},
+	{"a cron spec of 4 fields", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"schedule":"0 3 * *"}]}`, false, false},
+	{"@every", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"@every 1h"}]}`, false, false},
+	{"a time zone prefix", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"TZ=UTC 0 3 * * *"}]}`, false, false},
+	{"a timer without a schedule", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"]}]}`, false, false},
+	{"a schedule and a repeat", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"@daily","repeat":"daily","start":"2026-01-01T00:00:00Z"}]}`, false, false},
+	{"a repeat without a start", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"repeat":"daily"}]}`, false, false},
+	{"a start alone", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"start":"2026-01-01T00:00:00Z"}]}`, false, false},
+	{"an update that recurs", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["/a"],"schedule":"@daily"}]}`, false, false},
+	{"an unknown repeat", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"repeat":"yearly","start":"2026-01-01T00:00:00Z"}]}`, false, false},
+	{"a lower-case t in an instant", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"repeat":"daily","start":"2026-01-01t00:00:00Z"}]}`, false, false},
+	{"the zone Local", `{"client":"c","site":{"timezone":"Local"}}`, false, false},
+	{"zones", `{"client":"c","site":{"timezone":"America/Argentina/Buenos_Aires"},"sharing":[{"token":"t","base":"23:59","zone":"site","duration":"1m"}]}`, true, false},
+	{"Etc zones", `{"client":"c","site":{"timezone":"Etc/GMT+5"}}`, true, false},
+	{"a site tag with !", `{"client":"c","site":{"timezone":"UTC","tags":["!x"]}}`, false, false},
+	{"a tag twice", `{"client":"c","site":{"timezone":"UTC","tags":["x","x"]}}`, false, false},
+	{"a selector of !", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"tags":["!"]}]}`, false, false},
+	{"business hours to 24:00", `{"client":"c","site":{"timezone":"UTC","business_hours":{"mon":["00:00-08:00","18:00-24:00"]}}}`, true, false},
+	{"business hours from 24:00", `{"client":"c","site":{"timezone":"UTC","business_hours":{"mon":["24:00-24:00"]}}}`, false, false},
+	{"a weekday in full", `{"client":"c","site":{"timezone":"UTC","business_hours":{"monday":["08:00-18:00"]}}}`, false, false},
+	{"a closed date of one digit", `{"client":"c","site":{"timezone":"UTC","closed":["2026-1-01"]}}`, false, false},
+	{"an unplaced token", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","unplaced":"full","duration":"20m","tasks":[{"name":"s","run":["/s"]}]}]}`, true, false},
+	{"an unplaced token with a base", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","unplaced":"full","base":"01:00","duration":"20m"}]}`, false, false},
+	{"a token without a base", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","duration":"20m"}]}`, false, false},
+	{"a token zone", `{"client":"c","site":{"timezone":"UTC"},"sharing":[{"token":"t","base":"01:00","zone":"local","duration":"20m"}]}`, false, false},
 	{"downtimes", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[
 	  {"dates":["2026-11-24"],"from":"23:00","to":"24:00","action":"anticipate","once":true,"ended":"2026-11-24T23:30:00Z"},
-	  {"days":["sun"],"action":""}]}]}`, true},
-	{"a downtime with neither dates nor days", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"dates":[]}]}]}`, false},
-	{"a downtime from without to", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"from":"01:00"}]}]}`, false},
-	{"a weekly downtime once", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"once":true}]}]}`, false},
-	{"an unknown action", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"action":"pause"}]}]}`, false},
-	{"a probe", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"probe":"HTTPS://example.com:8443/health","probe_timeout":"2s","max_disk_busy":100,"disk_busy_over":"1m"}}`, true},
-	{"a probe by ftp", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"probe":"ftp://example.com/"}}`, false},
-	{"a busy disk over 100%", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"max_disk_busy":101}}`, false},
-	{"negative parallel", `{"client":"c","site":{"timezone":"UTC"},"parallel":-1}`, false},
-	{"parallel beyond int32", `{"client":"c","site":{"timezone":"UTC"},"parallel":2147483648}`, false},
-	{"an unknown on_failure", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["/a"],"on_failure":"retry"}]}`, false},
-	{"a relative command", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["a"]}]}`, false},
-	{"no command", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":[]}]}`, false},
+	  {"days":["sun"],"action":""}]}]}`, true, false},
+	{"a downtime with neither dates nor days", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"dates":[]}]}]}`, false, false},
+	{"a downtime from without to", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"from":"01:00"}]}]}`, false, false},
+	{"a weekly downtime once", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"once":true}]}]}`, false, false},
+	{"a downtime from 00:00 to 24:00", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"from":"00:00","to":"24:00"}]}]}`, false, true},
+	{"x with !x", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"tags":["x","!x"]}]}`, false, true},
+	{"an estimate over the timeout", `{"client":"c","site":{"timezone":"UTC"},"housekeeping":[{"name":"a","run":["/a"],"estimate":"2h","timeout":"1h"}]}`, false, true},
+	{"a date that does not exist", `{"client":"c","site":{"timezone":"UTC","closed":["2026-02-30"]}}`, false, true},
+	{"a zone the database lacks", `{"client":"c","site":{"timezone":"Nowhere/Land"}}`, false, true},
+	{"a cron minute of 60", `{"client":"c","site":{"timezone":"UTC"},"timers":[{"name":"a","run":["/a"],"schedule":"60 * * * *"}]}`, false, true},
+	{"a task name twice", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["/a"]},{"name":"a","run":["/a"]}]}`, false, true},
+	{"an unknown action", `{"client":"c","site":{"timezone":"UTC"},"resources":[{"name":"db","downtimes":[{"days":["mon"],"action":"pause"}]}]}`, false, false},
+	{"a probe", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"probe":"HTTPS://example.com:8443/health","probe_timeout":"2s","max_disk_busy":100,"disk_busy_over":"1m"}}`, true, false},
+	{"a probe by ftp", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"probe":"ftp://example.com/"}}`, false, false},
+	{"a busy disk over 100%", `{"client":"c","site":{"timezone":"UTC"},"constraints":{"max_disk_busy":101}}`, false, false},
+	{"negative parallel", `{"client":"c","site":{"timezone":"UTC"},"parallel":-1}`, false, false},
+	{"parallel beyond int32", `{"client":"c","site":{"timezone":"UTC"},"parallel":2147483648}`, false, false},
+	{"an unknown on_failure", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["/a"],"on_failure":"retry"}]}`, false, false},
+	{"a relative command", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":["a"]}]}`, false, false},
+	{"no command", `{"client":"c","site":{"timezone":"UTC"},"updates":[{"name":"a","run":[]}]}`, false, false},
 }
 
 // TestProfileSchemaEdges checks the schema and ParseProfile on inputs at the
 // edges of the formats: ParseProfile as the table says, and the schema the
-// same (a rejection by the schema alone would break TestProfileSchemaAgreesWithParseProfile's
-// rule; one by ParseProfile alone must be a rule beyond the schema).
+// same, but for the inputs that break a rule beyond the schema, which the
+// schema accepts.
 func TestProfileSchemaEdges(t *testing.T) {
 	sch := compileProfileSchema(t)
 	for _, tt := range schemaEdges {
@@ -520,6 +529,11 @@ func TestProfileSchemaEdges(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
+			if tt.beyond {
+				require.True(t, ok, "the schema rejects: %s", why)
+				require.Empty(t, explainedBeyondSchema(err))
+				return
+			}
 			require.False(t, ok, "the schema accepts what ParseProfile rejects with %v", err)
 		})
 	}
