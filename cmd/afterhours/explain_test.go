@@ -29,6 +29,8 @@ func TestExplain(t *testing.T) {
 			[]string{"cycle 2026-03-29: window Sun 00:00 GMT - Mon 08:00 BST (31h)", "hold      lan-leeds: buffer Sun 02:15 BST, slot Sun 02:30 BST - Sun 03:00 BST"}},
 		{"DST night and a postponing downtime", []string{exampleProfile, "vacuum-db", "-at", "2026-03-29T01:30", "-days", "2"}, "explain/example.vacuum-db.dst.golden",
 			[]string{"runs      Sun 04:00 BST - Sun 04:20 BST, lane 1", "after     db's downtime Sun 02:00 BST - Sun 04:00 BST (postpone)"}},
+		{"window full", []string{"../../testdata/full-window.profile.json", "reindex-catalog", "-at", "2026-01-14T23:30", "-days", "1"}, "explain/full-window.reindex-catalog.golden",
+			[]string{"deferred  window-full: needs 2h, no room from 23:32 to the window's end at 07:00", "room      needs 2h; 48m left in the window after Thu 06:12 GMT"}},
 		{"slot task", []string{springProfile, "sync-pos-catalog", "-at", "2026-03-28T21:00", "-days", "2"}, "explain/spring.sync-pos-catalog.golden",
 			[]string{"no-slot: token lan-leeds has no slot starting in the cycle", "slot      lan-leeds: buffer Mon 01:15 BST, slot Mon 01:30 BST - Mon 02:00 BST"}},
 	}
