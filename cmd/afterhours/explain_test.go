@@ -11,8 +11,10 @@ import (
 // TestExplain compares explain's text with golden files: a task of the
 // README's example over the default 7 cycles (a weekly schedule: not due,
 // then due and placed), a task a downtime defers (Christmas Eve's network
-// downtime with action skip), and a task over London's spring-forward
-// night, whose window is 31 hours long.
+// downtime with action skip), tasks over London's spring-forward night,
+// whose window is 31 hours long (one of them, planned from 01:30 in the
+// gap, postponed after a downtime), a task the window has no room for,
+// and a slot task.
 func TestExplain(t *testing.T) {
 	cases := []struct {
 		name   string
