@@ -416,7 +416,7 @@ func parseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 || v*float64(mult) >= 1<<63 {
+	if err != nil || !(v >= 0) || v*float64(mult) >= 1<<63 { // !(v >= 0): negative, or NaN
 		return 0, bad
 	}
 	return ByteSize(v * float64(mult)), nil
