@@ -82,7 +82,12 @@ const MaxBody = 1 << 20
 //     409 for a result other than the first), and posts its cycle
 //     reports to POST .../reports ([Report], [Fleet.PutReport]); GET
 //     /v1/status and GET /v1/failed (view) give every client's last
-//     report and the failed lists ([Fleet.Status], [Fleet.Failed]).
+//     report and the failed lists ([Fleet.Status], [Fleet.Failed]);
+//   - FleetLock, the reboot manager protocol of Fedora CoreOS's Zincati,
+//     without a token: POST /v1/pre-reboot and POST /v1/steady-state, and
+//     GET /v1/fleetlock (view) and DELETE
+//     /v1/fleetlock/{group}/holders/{id} (operate) (see
+//     [Fleet.FleetLockLock]).
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -141,6 +146,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/commands", h.agent(h.agentCommands))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/commands/{cid}/ack", h.agent(h.ackCommand))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
+	// FleetLock (Zincati's reboot manager protocol): http_fleetlock.go.
+	h.fleetlockRoutes()
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
