@@ -34,6 +34,10 @@ const (
 	// target fails, and the action's goroutine lives on (see
 	// [Phase].Timeout).
 	EventAbandoned
+	// EventWaiting: a target with a site found no room for its phases in
+	// the site's window now and waits until Until, its NextStart (Target,
+	// Group; Reason says why); the targets after it go on.
+	EventWaiting
 )
 
 var eventNames = [...]string{
@@ -44,10 +48,11 @@ var eventNames = [...]string{
 	EventStatusFile: "status-file",
 	EventEnded:      "ended",
 	EventAbandoned:  "abandoned",
+	EventWaiting:    "waiting",
 }
 
 // String returns the kind's name: started, phase, finished, stopping,
-// status-file, ended or abandoned.
+// status-file, ended, abandoned or waiting.
 func (k EventKind) String() string {
 	if k >= EventStarted && int(k) < len(eventNames) {
 		return eventNames[k]
@@ -74,6 +79,8 @@ type Event struct {
 	// State and Reason are the rollout's, for EventStopping and EventEnded.
 	State  State
 	Reason string
+	// Until is when a waiting target will start, for EventWaiting.
+	Until time.Time
 	// Missed is how many events this subscriber lost, for want of room in
 	// its channel, just before this one.
 	Missed int
