@@ -77,6 +77,9 @@ func (l *Link) applyKill(ks killState) killState {
 			l.exec.Kill(KillReasonPrefix + ks.Reason)
 			st = l.exec.Status()
 			ks.Applied = &appliedKill{Reason: st.KillReason, At: st.KilledAt}
+			if st.KillReason != KillReasonPrefix+ks.Reason {
+				ks.Applied = nil // the application's Kill came first: ours changed nothing
+			}
 			l.log.Warn("agentlink: executor killed by the fleet's killswitch", "reason", ks.Reason)
 		case !ks.Applied.ours(st):
 			ks.Applied = nil // killed by the application: its kill, not ours
