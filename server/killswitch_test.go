@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -285,4 +286,34 @@ func TestKillSwitchDurable(t *testing.T) {
 	require.Equal(t, want, got)
 	require.Nil(t, got.Fleet)
 	require.Equal(t, []string{"austin-1"}, killed(t, f))
+}
+
+// A tag's switch holds the clients whose site has the tag; the fleet-wide
+// switch holds every client and gives the reason.
+func ExampleFleet_KillTag() {
+	f, _ := OpenFleet(NewMemStore(), WithClock(fixedClock()))
+	_ = f.SetConfig([]byte(`{"sites": [
+	  {"name": "leeds", "timezone": "Europe/London", "tags": ["uk"], "business_hours": {"mon": ["08:00-18:00"]}},
+	  {"name": "austin", "timezone": "America/Chicago", "tags": ["us"], "business_hours": {"mon": ["08:00-18:00"]}}]}`))
+	_, _ = f.Register(Client{ID: "leeds-1", Site: "leeds"}, Client{ID: "austin-1", Site: "austin"})
+
+	_, _ = f.KillTag("uk", "bad openssl build", "operate")
+	ids, _ := f.KilledClients()
+	fmt.Println(ids)
+	ck, _, _ := f.ClientKill("leeds-1")
+	fmt.Printf("%t %q %v\n", ck.On, ck.Reason, ck.Tags)
+
+	_, _ = f.KillFleet("incident 42", "admin")
+	ck, _, _ = f.ClientKill("leeds-1")
+	fmt.Printf("%t %q fleet=%t %v\n", ck.On, ck.Reason, ck.Fleet, ck.Tags)
+
+	_ = f.ResumeFleet()
+	_ = f.ResumeTag("uk")
+	ids, _ = f.KilledClients()
+	fmt.Println(ids)
+	// Output:
+	// [leeds-1]
+	// true "bad openssl build" [uk]
+	// true "incident 42" fleet=true [uk]
+	// []
 }
