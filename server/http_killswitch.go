@@ -20,12 +20,7 @@ func (h *Handler) getKillSwitch(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	ids, err := h.fleet.KilledClients()
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, killswitchView{KillSwitches: ks, KilledClients: len(ids)})
+	writeJSON(w, http.StatusOK, killswitchView{KillSwitches: ks, KilledClients: len(h.fleet.killedBy(ks))})
 }
 
 // killReason reads the body {"reason": "..."}; it writes the error and

@@ -302,6 +302,11 @@ func (f *Fleet) KilledClients() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.killedBy(ks), nil
+}
+
+// killedBy returns the IDs of the clients ks holds, sorted.
+func (f *Fleet) killedBy(ks KillSwitches) []string {
 	ids := []string{}
 	for id, tags := range f.siteTags() {
 		if ks.holds(tags).On {
@@ -309,7 +314,7 @@ func (f *Fleet) KilledClients() ([]string, error) {
 		}
 	}
 	slices.Sort(ids)
-	return ids, nil
+	return ids
 }
 
 // markKilled sets KillSwitch in each line of st.
