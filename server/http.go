@@ -87,7 +87,17 @@ const MaxBody = 1 << 20
 //     without a token: POST /v1/pre-reboot and POST /v1/steady-state, and
 //     GET /v1/fleetlock (view) and DELETE
 //     /v1/fleetlock/{group}/holders/{id} (operate) (see
-//     [Fleet.FleetLockLock]).
+//     [Fleet.FleetLockLock]);
+//   - the fleet killswitch: PUT /v1/killswitch {"reason": "..."} turns it
+//     on for the whole fleet, PUT /v1/killswitch/tags/{tag} for the
+//     clients whose site has the tag (operate; the reason is required, at
+//     most [MaxKillReason] bytes), DELETE on either turns it off (operate),
+//     GET /v1/killswitch (view) gives {"fleet": {"reason", "by", "since"}
+//     or null, "tags": {"uk": {...}}, "killed_clients": N}, as each change
+//     does too; the agent long-polls GET
+//     /v1/agent/clients/{id}/killswitch?wait=30s&since=ETAG for its
+//     client's [ClientKill] ([Fleet.WaitClientKill]), and GET /v1/status
+//     says which clients the killswitch holds.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -148,6 +158,13 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
 	// FleetLock (Zincati's reboot manager protocol): http_fleetlock.go.
 	h.fleetlockRoutes()
+	// The fleet killswitch.
+	h.mux.HandleFunc("GET /v1/killswitch", h.admin(RoleView, h.getKillSwitch))
+	h.mux.HandleFunc("PUT /v1/killswitch", h.admin(RoleOperate, h.putKillFleet))
+	h.mux.HandleFunc("DELETE /v1/killswitch", h.admin(RoleOperate, h.deleteKillFleet))
+	h.mux.HandleFunc("PUT /v1/killswitch/tags/{tag}", h.admin(RoleOperate, h.putKillTag))
+	h.mux.HandleFunc("DELETE /v1/killswitch/tags/{tag}", h.admin(RoleOperate, h.deleteKillTag))
+	h.mux.HandleFunc("GET /v1/agent/clients/{id}/killswitch", h.agent(h.agentKillSwitch))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
