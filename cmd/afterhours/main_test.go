@@ -128,6 +128,9 @@ func TestHelpFlag(t *testing.T) {
 			if c.name == "serve" {
 				missing = "-data is required"
 			}
+			if c.name == "agent" {
+				missing = "-state is required"
+			}
 			runArgs(c.name).check(t, exitUsage, nil, []string{missing, want})
 		})
 	}
