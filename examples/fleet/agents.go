@@ -40,14 +40,14 @@ var work = map[string]time.Duration{
 	"fetch-packages": 5 * time.Minute,
 }
 
-// fleetConfig is the server's config: every site is open 08:00-20:00 every
-// day, so each night 20:00-08:00 local is a window; one sharing token with
+// fleetConfig is the server's config: every site is open 07:00-23:00 every
+// day, so each night 23:00-07:00 local is a window; one sharing token with
 // a capacity; housekeeping for every site. The command lines are those a
 // real fleet would run; the example's agents replace them by Go actions.
 func fleetConfig() []byte {
 	hours := map[string][]string{}
 	for _, d := range []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"} {
-		hours[d] = []string{"08:00-20:00"}
+		hours[d] = []string{"07:00-23:00"}
 	}
 	var ss []map[string]any
 	for _, s := range sites {
@@ -249,8 +249,13 @@ type tally struct {
 	completed, failed, injected int // housekeeping runs
 	// done: every housekeeping task due so far ran, and every one of at
 	// least one cycle did.
-	done     bool
+	done bool
+	// missed says why a due housekeeping task did not run, when one did not.
+	missed   string
 	commands map[string]bool
+	// sharedDeferred counts the shared task's deferrals by reason, in the
+	// cycles counted.
+	sharedDeferred map[string]int
 }
 
 // count reads the agent's journal as of now, the agent having started at
@@ -258,7 +263,7 @@ type tally struct {
 // after from and it did not run. The cycle under way when the agent
 // started, whose window was over, is not counted.
 func (a *simAgent) count(from, now time.Time) tally {
-	t := tally{done: true, commands: map[string]bool{}}
+	t := tally{done: true, commands: map[string]bool{}, sharedDeferred: map[string]int{}}
 	full := false
 	for _, cj := range a.exec.Journal() {
 		if !cj.Window.End.After(from) {
@@ -269,6 +274,8 @@ func (a *simAgent) count(from, now time.Time) tally {
 			switch {
 			case r.Kind == afterhours.CommandKind && r.State == afterhours.StateCompleted:
 				t.commands[r.Command] = true
+			case r.Kind == afterhours.Shared && r.State == afterhours.StateDeferred:
+				t.sharedDeferred[r.Reason]++
 			case r.Kind != afterhours.Housekeeping:
 			case r.State == afterhours.StateCompleted:
 				t.completed++
@@ -283,6 +290,9 @@ func (a *simAgent) count(from, now time.Time) tally {
 				due++
 			case !cj.Window.End.After(now):
 				due++ // its window is over and it did not run
+				if t.missed == "" {
+					t.missed = fmt.Sprintf("%s of %s: %s %s %s", r.Task, cj.Day, r.State, r.Reason, r.Detail)
+				}
 			}
 		}
 		if due > ran {

@@ -19,10 +19,10 @@ type fastClock struct {
 }
 
 func newFastClock(start time.Time, speed float64) *fastClock {
-	return &fastClock{start: start, speed: speed, origin: time.Now()}
+	return &fastClock{start: start, speed: speed}
 }
 
-// begin sets the origin to now: the clock reads start again.
+// begin starts the clock: it reads start now, and runs from there.
 func (c *fastClock) begin() {
 	c.mu.Lock()
 	c.origin = time.Now()
@@ -33,6 +33,9 @@ func (c *fastClock) Now() time.Time {
 	c.mu.Lock()
 	origin := c.origin
 	c.mu.Unlock()
+	if origin.IsZero() {
+		return c.start
+	}
 	return c.start.Add(time.Duration(float64(time.Since(origin)) * c.speed))
 }
 

@@ -8,8 +8,8 @@
 //	go run ./examples/fleet -days 1 -speed 40000
 //
 // The clients are spread over three sites in three zones (London, New
-// York, Tokyo), open 08:00-20:00 every day: each night is a maintenance
-// window. Every client runs three housekeeping tasks a night and fetches
+// York, Tokyo), open 07:00-23:00 every day: each night, 23:00-07:00
+// local, is a maintenance window. Every client runs three housekeeping tasks a night and fetches
 // packages in its slot of the shared package repository (capacity 10
 // clients at once), whose base the server allocates. The tasks are Go
 // actions that take simulated time and fail now and then (-fail runs in
@@ -23,7 +23,7 @@
 // themselves.
 //
 // The clock runs -speed times faster than real time (default 10080: a week
-// in 60 seconds) from Monday 23 November 2026 10:00 UTC; the executors,
+// in 60 seconds) from Monday 23 November 2026 12:30 UTC; the executors,
 // their actions and the links' retries follow it. The server reads its
 // instants from the same clock but waits its long-polls in real time (see
 // serverClock). The operator's command is a real process (/bin/true), since
@@ -37,10 +37,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,9 +51,11 @@ import (
 	"github.com/afterhours-go/afterhours/server"
 )
 
-// simStart is when the simulation starts: a Monday, before the night's
-// windows of London (20:00 UTC) and Tokyo (11:00 UTC), inside New York's.
-var simStart = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+// simStart is when the simulation starts: a Monday, in business hours at
+// every site, before the night's windows of Tokyo (14:00-22:00 UTC), London
+// (23:00-07:00 UTC) and New York (04:00-12:00 UTC): each simulated day
+// holds a whole window of each site.
+var simStart = time.Date(2026, 11, 23, 12, 30, 0, 0, time.UTC)
 
 // statusEvery is how often, in simulated time, the status is printed.
 const statusEvery = 6 * time.Hour
@@ -252,6 +256,10 @@ func printStatus(w io.Writer, admin *adminClient, m *meter, at time.Time) error 
 	if err := admin.do("GET", "/v1/failed", nil, &failed); err != nil {
 		return err
 	}
+	onList := map[string]bool{}
+	for _, f := range failed {
+		onList[f.Client] = true
+	}
 	var ok, failing, killed, silent, completed, failedRuns int
 	for _, c := range st {
 		switch {
@@ -259,7 +267,7 @@ func printStatus(w io.Writer, admin *adminClient, m *meter, at time.Time) error 
 			silent++
 		case c.Last != nil && c.Last.Killed:
 			killed++
-		case c.Last != nil && len(c.Last.Failed) > 0:
+		case onList[c.Client]:
 			failing++
 		default:
 			ok++
@@ -278,8 +286,16 @@ func printStatus(w io.Writer, admin *adminClient, m *meter, at time.Time) error 
 // summary prints what the agents' journals and the meter say at the end.
 func summary(w io.Writer, agents []*simAgent, m *meter, now time.Time, commandID, tag string, commandFor []string, took time.Duration) {
 	var completed, failed, injected, done, ran int
+	var missed []string
+	deferred := map[string]int{}
 	for _, a := range agents {
 		t := a.count(simStart, now)
+		for why, n := range t.sharedDeferred {
+			deferred[why] += n
+		}
+		if t.missed != "" {
+			missed = append(missed, a.id+": "+strings.TrimSpace(t.missed))
+		}
 		completed += t.completed
 		failed += t.failed
 		injected += t.injected
@@ -294,7 +310,13 @@ func summary(w io.Writer, agents []*simAgent, m *meter, now time.Time, commandID
 	fmt.Fprintf(w, "summary at %s (%s of real time):\n", stamp(now), took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  housekeeping runs: %d completed, %d failed (%d of them injected)\n", completed, failed, injected)
 	fmt.Fprintf(w, "  clients that ran all their due housekeeping: %d/%d\n", done, len(agents))
+	for _, m := range missed {
+		fmt.Fprintf(w, "    missed: %s\n", m)
+	}
 	fmt.Fprintf(w, "  %s: %d runs, peak %d clients at once, capacity %d, minutes over capacity: %d\n", sharedToken, runs, peak, sharedCapacity, over)
+	for _, why := range slices.Sorted(maps.Keys(deferred)) {
+		fmt.Fprintf(w, "    %s deferred: %d (%s)\n", sharedToken, deferred[why], why)
+	}
 	if commandFor == nil {
 		fmt.Fprintf(w, "  command %s: not queued (the run ended first)\n", commandID)
 	} else {
