@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -264,5 +265,57 @@ func TestCheckServerURL(t *testing.T) {
 		if got != c.out || (err == nil) != (c.out != "") {
 			t.Errorf("checkServerURL(%q) = %q, %v; want %q", c.in, got, err, c.out)
 		}
+	}
+}
+
+// TestAgentTLS: against serve with a certificate of a private CA, the
+// agent fails to enrol without -ca (the certificate is not trusted, the
+// code is not spent) and enrols with it; its context's end stops it with
+// status 0.
+func TestAgentTLS(t *testing.T) {
+	tmp := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, tmp)
+	tokens := filepath.Join(tmp, "tokens")
+	writeTokens(t, tokens, "admin admin-token-0123456789\n", 0o600)
+	s := startServe(t, "-data", filepath.Join(tmp, "data"), "-tls-cert", certFile, "-tls-key", keyFile, "-tokens", tokens)
+	base := "https://" + s.addr
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	const admin = "admin-token-0123456789"
+	request(t, c, "PUT", base+"/v1/config", admin, agentFleetConfig).want(t, http.StatusOK)
+	r := request(t, c, "PUT", base+"/v1/clients/shop-2", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
+	var reg struct{ Code string }
+	if err := json.Unmarshal(r.body, &reg); err != nil || reg.Code == "" {
+		t.Fatalf("registration %s: %v", r.body, err)
+	}
+	state := filepath.Join(tmp, "state")
+
+	var out, errOut syncBuffer
+	if code := agent(context.Background(), []string{"-server", base, "-enroll", reg.Code, "-state", state}, &out, &errOut); code != exitFailed || !strings.Contains(errOut.String(), "certificate") {
+		t.Fatalf("enrolment without -ca: exit %d\n%s", code, errOut.String())
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	errOut = syncBuffer{}
+	go func() {
+		done <- agent(ctx, []string{"-server", base, "-enroll", reg.Code, "-state", state, "-ca", certFile}, &out, &errOut)
+	}()
+	waitFor(t, "enrolment over TLS", func() bool {
+		r := request(t, c, "GET", base+"/v1/clients/shop-2", admin, "").want(t, http.StatusOK)
+		return strings.Contains(string(r.body), `"enrolled":true`)
+	})
+	waitFor(t, "the agent's start line", func() bool { return strings.Contains(errOut.String(), "afterhours agent: starting") })
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("agent exited %d:\n%s", code, errOut.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("the agent did not stop within a minute of its context's end:\n%s", errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "server="+base) {
+		t.Errorf("start line lacks the server:\n%s", errOut.String())
 	}
 }
