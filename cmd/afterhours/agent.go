@@ -85,8 +85,13 @@ func agent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log.Info("afterhours agent: starting", "client", creds.Client, "server", creds.Server, "state", *state)
 
 	p, err := agentlink.LastProfile(store)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		log.Warn("afterhours agent: no profile yet, and the agent cannot plan without one: waiting for the server to serve it")
+		p, err = fetchProfile(ctx, client, creds, log)
+	case err != nil && !errors.Is(err, afterhours.ErrUnsafeState):
+		// A stored profile this version cannot use: the server's is.
+		log.Warn("afterhours agent: the stored profile is unusable; waiting for the server to serve one", "err", err)
 		p, err = fetchProfile(ctx, client, creds, log)
 	}
 	if ctx.Err() != nil {

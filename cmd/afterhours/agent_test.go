@@ -166,6 +166,9 @@ func TestAgentBinary(t *testing.T) {
 	if !strings.Contains(string(r.body), `"enrolled":true`) {
 		t.Errorf("client after enrolment: %s", r.body)
 	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state directory: %v, mode %v, want 0700", err, fi.Mode().Perm())
+	}
 	fi, err := os.Stat(filepath.Join(state, agentlink.CredentialsKey+".json"))
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +209,65 @@ func TestAgentBinary(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut.String(), `credentials of client "shop-1"`) || !strings.Contains(errOut.String(), "-reenroll") {
 		t.Errorf("-enroll over credentials: exit %d\n%s", code, errOut.String())
 	}
+
+	// With -reenroll, the state directory takes another client's
+	// credentials.
+	r = request(t, c, "PUT", base+"/v1/clients/shop-9", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
+	if err := json.Unmarshal(r.body, &reg); err != nil || reg.Code == "" {
+		t.Fatalf("registration %s: %v", r.body, err)
+	}
+	runAgentBriefly(t, "-server", base, "-enroll", reg.Code, "-reenroll", "-state", state)
+	if creds := storedCredentials(t, state); creds.Client != "shop-9" || creds.Server != base {
+		t.Errorf("credentials after -reenroll: %+v", creds)
+	}
+	// A -server given without -enroll replaces the stored URL.
+	moved := "http://localhost:" + s.addr[strings.LastIndex(s.addr, ":")+1:]
+	runAgentBriefly(t, "-server", moved, "-state", state)
+	if creds := storedCredentials(t, state); creds.Client != "shop-9" || creds.Server != moved {
+		t.Errorf("credentials after -server %s: %+v", moved, creds)
+	}
+}
+
+// runAgentBriefly runs the agent command in process until its start line,
+// then ends its context and checks that it exits 0.
+func runAgentBriefly(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- agent(ctx, args, &out, &errOut) }()
+	waitFor(t, "the agent's start line", func() bool {
+		select {
+		case code := <-done:
+			t.Fatalf("agent %v exited %d before starting:\n%s", args, code, errOut.String())
+		default:
+		}
+		return strings.Contains(errOut.String(), "afterhours agent: starting")
+	})
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("agent %v exited %d:\n%s", args, code, errOut.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("agent %v did not stop within a minute of its context's end:\n%s", args, errOut.String())
+	}
+}
+
+// storedCredentials reads the credentials in the state directory.
+func storedCredentials(t *testing.T, state string) agentlink.Credentials {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(state, agentlink.CredentialsKey+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c agentlink.Credentials
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestAgentRefuses: plain http to a remote host, an untrusted state
