@@ -188,8 +188,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	now := clk.Now()
 	stopAgents()
 	wg.Wait()
+	// Interrupted (Ctrl-C), the example still prints the summary so far.
 	summary(stdout, agents, m, now, commandID, commandTag, commandFor, time.Since(realStart))
-	return ctx.Err()
+	return nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -12,8 +12,8 @@ import (
 	"github.com/afterhours-go/afterhours"
 )
 
-// TestFleetDay runs the example for one simulated day at 20,000 times real
-// speed (about 4 s): every client ran all its due housekeeping, every
+// TestFleetDay runs the example for one simulated day at 10,000 times real
+// speed (about 9 s): every client ran all its due housekeeping, every
 // failed housekeeping run is an injected one, the shared repository never
 // had more clients in a minute than its capacity, the midday command ran on
 // every client of the tagged site, and the status was printed every 6
@@ -23,7 +23,7 @@ func TestFleetDay(t *testing.T) {
 		t.Skip("runs a simulated day (seconds of real time)")
 	}
 	var out, errOut strings.Builder
-	if err := run(context.Background(), []string{"-days", "1", "-speed", "20000"}, &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"-days", "1", "-speed", "10000"}, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &errOut)
 	}
 	got := out.String()
