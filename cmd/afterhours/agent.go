@@ -88,11 +88,11 @@ func agent(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		log.Warn("afterhours agent: no profile yet, and the agent cannot plan without one: waiting for the server to serve it")
-		p, err = fetchProfile(ctx, client, creds, log)
+		p, err = fetchProfile(ctx, client, creds, log, time.After)
 	case err != nil && !errors.Is(err, afterhours.ErrUnsafeState):
 		// A stored profile this version cannot use: the server's is.
 		log.Warn("afterhours agent: the stored profile is unusable; waiting for the server to serve one", "err", err)
-		p, err = fetchProfile(ctx, client, creds, log)
+		p, err = fetchProfile(ctx, client, creds, log, time.After)
 	}
 	if ctx.Err() != nil {
 		log.Info("afterhours agent: stopped before it had a profile")
@@ -197,9 +197,9 @@ func agentCredentials(ctx context.Context, store *afterhours.FileStore, serverUR
 }
 
 // fetchProfile asks the server for the client's profile until it serves
-// one that parses, waiting [agentlink.Backoff] between attempts. A token
-// the server refuses (401, 403) ends it, as does ctx.
-func fetchProfile(ctx context.Context, client *http.Client, creds agentlink.Credentials, log *slog.Logger) (*afterhours.Profile, error) {
+// one that parses, waiting [agentlink.Backoff] (on after) between attempts.
+// A token the server refuses (401, 403) ends it, as does ctx.
+func fetchProfile(ctx context.Context, client *http.Client, creds agentlink.Credentials, log *slog.Logger, after func(time.Duration) <-chan time.Time) (*afterhours.Profile, error) {
 	path := creds.Server + "/v1/agent/clients/" + url.PathEscape(creds.Client) + "/profile"
 	for attempt := 0; ; attempt++ {
 		p, status, err := getProfile(ctx, client, path, creds.Token)
@@ -214,7 +214,7 @@ func fetchProfile(ctx context.Context, client *http.Client, creds agentlink.Cred
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-time.After(d):
+		case <-after(d):
 		}
 	}
 }

@@ -5,11 +5,15 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -177,6 +181,9 @@ func TestAgentBinary(t *testing.T) {
 		t.Errorf("credentials mode %04o, want 0600", fi.Mode().Perm())
 	}
 	runCommand(t, base, admin, "shop-1", "touch-1", filepath.Join(work, "one"), a)
+	if !strings.Contains(a.stderr.String(), "no profile yet, and the agent cannot plan without one") {
+		t.Errorf("the first run does not say it waits for a profile:\n%s", a.stderr)
+	}
 	if code := a.stop(t); code != exitOK {
 		t.Fatalf("agent exited %d after SIGTERM:\n%s", code, a.stderr)
 	}
@@ -379,5 +386,50 @@ func TestAgentTLS(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "server="+base) {
 		t.Errorf("start line lacks the server:\n%s", errOut.String())
+	}
+}
+
+// TestFetchProfile: with no stored profile the agent asks the server until
+// it serves one, waiting a backoff between attempts (503, then a profile
+// that does not parse, then a good one); a refused token ends it at once.
+func TestFetchProfile(t *testing.T) {
+	var mu sync.Mutex
+	answers := []int{http.StatusServiceUnavailable, http.StatusOK, http.StatusOK}
+	bodies := []string{"busy", `{"client": 1}`, `{"client": "shop-1", "site": {"timezone": "UTC", "business_hours": {"mon": ["08:00-18:00"]}}}`}
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.URL.Path != "/v1/agent/clients/shop-1/profile" || r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		i := min(calls, len(answers)-1)
+		calls++
+		w.WriteHeader(answers[i])
+		io.WriteString(w, bodies[i])
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	after := func(d time.Duration) <-chan time.Time {
+		waits = append(waits, d)
+		ch := make(chan time.Time, 1)
+		ch <- time.Time{}
+		return ch
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	creds := agentlink.Credentials{Server: srv.URL, Client: "shop-1", Token: "tok"}
+	p, err := fetchProfile(context.Background(), srv.Client(), creds, log, after)
+	if err != nil || p.Client != "shop-1" {
+		t.Fatalf("fetchProfile: %v, %v", p, err)
+	}
+	if calls != 3 || len(waits) != 2 || waits[0] >= agentlink.BackoffBase || waits[1] >= 2*agentlink.BackoffBase {
+		t.Errorf("%d calls, waits %v: want 3 calls and 2 backoffs under 1s and 2s", calls, waits)
+	}
+
+	waits = nil
+	creds.Token = "wrong"
+	if _, err := fetchProfile(context.Background(), srv.Client(), creds, log, after); err == nil || !strings.Contains(err.Error(), "refuses the token") || len(waits) != 0 {
+		t.Errorf("with a refused token: %v after %d waits", err, len(waits))
 	}
 }
