@@ -5,29 +5,32 @@
 // minute.
 //
 //	go run ./examples/fleet                  # a week in about a minute
-//	go run ./examples/fleet -days 1 -speed 40000
+//	go run ./examples/fleet -days 1 -speed 10000      # a day in about 9 s
 //
 // The clients are spread over three sites in three zones (London, New
-// York, Tokyo), open 07:00-23:00 every day: each night, 23:00-07:00
-// local, is a maintenance window. Every client runs three housekeeping tasks a night and fetches
-// packages in its slot of the shared package repository (capacity 10
-// clients at once), whose base the server allocates. The tasks are Go
-// actions that take simulated time and fail now and then (-fail runs in
-// 100, decided by a hash of -seed, the client and the run: the same flags
-// give the same failures). Midway, an operator's command is queued for the
-// sites tagged "uk". Every 6 simulated hours the example prints the fleet's
-// status as the admin API gives it, and at the end a summary read from the
-// agents' journals: housekeeping runs completed and failed, whether every
-// client ran all its due housekeeping, the command's runs, and the shared
-// repository's peak load against its capacity, measured from the runs
-// themselves.
+// York, Tokyo), open 07:00-23:00 every day: each night, 23:00-07:00 local,
+// is a maintenance window. Every client runs three housekeeping tasks a
+// night and fetches packages in its slot of the shared package repository
+// (capacity 10 clients at once), whose base the server allocates. The
+// tasks are Go actions that take simulated time and fail now and then
+// (-fail runs in 100, decided by a hash of -seed, the client and the run's
+// id, so that the same flags inject failures into the same runs). Midway,
+// an operator's command is queued for the sites tagged "uk". Every 6
+// simulated hours the example prints the fleet's status as the admin API
+// gives it, and at the end a summary read from the agents' journals:
+// housekeeping runs completed and failed, whether every client ran all its
+// due housekeeping (and, for any that did not, why), the command's runs,
+// and the shared repository's peak load against its capacity, measured
+// from the runs themselves.
 //
 // The clock runs -speed times faster than real time (default 10080: a week
 // in 60 seconds) from Monday 23 November 2026 12:30 UTC; the executors,
 // their actions and the links' retries follow it. The server reads its
 // instants from the same clock but waits its long-polls in real time (see
 // serverClock). The operator's command is a real process (/bin/true), since
-// commands come from the server as command lines.
+// commands come from the server as command lines. The agents keep their Go
+// actions because the profile does not change during the run (see
+// linkETagKey): a changed profile would bring the config's command lines.
 package main
 
 import (
