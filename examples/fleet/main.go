@@ -36,6 +36,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -89,11 +90,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var o options
 	fs.IntVar(&o.days, "days", 7, "how many days to simulate")
-	fs.Float64Var(&o.speed, "speed", 7*24*60, "how many times faster than real time the clock runs (default: a week in a minute)")
+	fs.Float64Var(&o.speed, "speed", 7*24*60, "how many times faster than real time the clock runs (10080: a week in a minute)")
 	fs.IntVar(&o.agents, "agents", 50, "how many agents")
 	fs.Uint64Var(&o.seed, "seed", 1, "the seed of the injected failures")
 	fs.IntVar(&o.fail, "fail", 5, "how many runs in 100 fail")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	switch {

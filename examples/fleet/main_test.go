@@ -96,3 +96,20 @@ func TestMeter(t *testing.T) {
 		t.Errorf("load(2) = %d runs, peak %d, %d minutes over; want 4, 3, 1", runs, peak, over)
 	}
 }
+
+// TestFlags: -h prints the flags and is no error; values out of range are
+// refused before anything starts.
+func TestFlags(t *testing.T) {
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"-h"}, &out, &errOut); err != nil || !strings.Contains(errOut.String(), "-speed") {
+		t.Errorf("-h: %v\n%s", err, &errOut)
+	}
+	for _, args := range [][]string{{"-days", "0"}, {"-speed", "0.5"}, {"-agents", "0"}, {"-fail", "101"}} {
+		if err := run(context.Background(), args, &out, &errOut); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	if out.Len() > 0 {
+		t.Errorf("stdout: %q", &out)
+	}
+}
