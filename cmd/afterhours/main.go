@@ -15,6 +15,7 @@
 //	afterhours explain FILE TASK [-at TIME] [-days N] [-json]
 //	afterhours schema
 //	afterhours serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE]
+//	afterhours agent -state DIR [-server URL] [-enroll CODE [-reenroll]] [-ca FILE]
 //	afterhours help [COMMAND]
 //
 // Every command takes -h. TIME is an RFC 3339 instant
@@ -62,6 +63,32 @@
 // whether TLS is on; stopped, it stops accepting, answers the requests in
 // flight (a long-poll at once, as when its wait ends) within 10 seconds, and
 // closes the store. Exit status 1 when it cannot start.
+//
+// # Agent
+//
+// agent runs an executor of real processes linked to a fleet server
+// (package agentlink) until SIGINT or SIGTERM. Its state directory -state
+// DIR holds the executor's journal, the credentials (agentlink.json, mode
+// 0600) and the last profile; it is created (mode 0700) when missing and
+// refused, as serve's data directory is, when it is a symbolic link, is not
+// this user's, or is writable by group or others. The first run enrols:
+// -server URL -enroll CODE trades the one-time code the admin API gave at
+// registration for the client's token. -enroll is refused when the
+// directory already holds credentials, unless -reenroll is given, which
+// replaces them (the journal is kept). Later runs need neither flag: they
+// use the stored credentials, and a -server given then replaces the stored
+// URL (a moved server). Without credentials, agent exits 1 and says to
+// enrol. The URL must be https, unless its host is a loopback address or
+// localhost: the bearer token must not cross a network in clear. -ca FILE
+// adds the PEM certificates of a private CA to the system's. The agent
+// runs from the last profile it applied, so it starts without a network;
+// on its first run it waits for the server to serve a profile (with
+// backoff, saying so on stderr), since it cannot plan without one. It logs
+// on stderr (log/slog), a line at start with the client, the server and
+// the state directory. On SIGINT or SIGTERM it stops the link and the
+// executor, whose runs in flight get SIGTERM then SIGKILL after the grace
+// and are recorded as interrupted, and exits 0. Exit status 1 when it
+// cannot start.
 //
 // # Modules
 //
@@ -118,6 +145,7 @@ func init() {
 		{"explain", explainUsage, "say why a task runs when it does, or why not, cycle by cycle", runExplain},
 		{"schema", "schema", "print the JSON Schema of the profile", runSchema},
 		{"serve", serveUsage, "run the fleet server on a data directory until SIGINT or SIGTERM", runServe},
+		{"agent", agentUsage, "run a fleet agent: the executor linked to a server, until SIGINT or SIGTERM", runAgent},
 		{"help", "help [COMMAND]", "print this help, or a command's", runHelp},
 	}
 }

@@ -133,6 +133,9 @@ func TestHelpFlag(t *testing.T) {
 			case "schema":
 				return // it takes no argument: schema_test.go
 			}
+			if c.name == "agent" {
+				missing = "-state is required"
+			}
 			runArgs(c.name).check(t, exitUsage, nil, []string{missing, want})
 		})
 	}
