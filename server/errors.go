@@ -35,3 +35,15 @@ var ErrNoCommand = errors.New("server: no such command")
 // command ID queued before with another command, or an acknowledgement
 // whose result differs from the first one.
 var ErrConflict = errors.New("server: conflicts with what is stored")
+
+// ErrNoResource is returned by [Fleet.EndDowntime] for a resource no set
+// declares, a set that does not declare it, or a downtime index it lacks.
+var ErrNoResource = errors.New("server: no such resource or downtime")
+
+// ErrAmbiguousResource is returned by [Fleet.EndDowntime] when no set is
+// named and several sets declare the resource; the error names them.
+var ErrAmbiguousResource = errors.New("server: resource declared by several sets")
+
+// ErrNotRunning is returned by [Fleet.EndDowntime] when no occurrence of the
+// downtime is running now at any site it affects.
+var ErrNotRunning = errors.New("server: downtime not running now")

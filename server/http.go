@@ -83,6 +83,25 @@ const MaxBody = 1 << 20
 //     reports to POST .../reports ([Report], [Fleet.PutReport]); GET
 //     /v1/status and GET /v1/failed (view) give every client's last
 //     report and the failed lists ([Fleet.Status], [Fleet.Failed]).
+//   - resources (seed 004): GET /v1/resources?days=7 (view; 1 to 60 days)
+//     lists each resource per declaring set, each downtime as declared
+//     with its occurrences at each affected site up to the horizon, the
+//     affected client IDs, and the affected tasks per site, the same for
+//     every client of the site ([Fleet.Resources], [DowntimeInfo]):
+//     {"now": "...", "days": 7, "resources": [{"name": "db", "set":
+//     "retail", "downtimes": [{"index": 0, "action": "postpone", "from":
+//     "01:00", "to": "03:00", "days": ["tue"], "running": true,
+//     "occurrences": [{"site": "leeds", "start": "2026-11-24T01:00:00Z",
+//     "end": "2026-11-24T03:00:00Z", "action": "postpone", "running":
+//     true}], "clients": ["shop-1"], "tasks": [{"name": "vacuum", "kind":
+//     "housekeeping"}], "sites": [{"site": "leeds", "timezone":
+//     "Europe/London", "clients": 1, "tasks": [{"name": "vacuum", "kind":
+//     "housekeeping"}]}]}]}]}. POST
+//     /v1/resources/{name}/downtimes/{i}/end?set=NAME (operate) ends the
+//     occurrence running now for the whole fleet and answers the updated
+//     resource entry ([Fleet.EndDowntime]): 404 for an unknown resource,
+//     set or index, 409 when several sets declare it and none is named,
+//     or when no occurrence is running now.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -141,6 +160,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/commands", h.agent(h.agentCommands))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/commands/{cid}/ack", h.agent(h.ackCommand))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
+	// Resources and their downtimes, with "end now" (seed 004).
+	h.mux.HandleFunc("GET /v1/resources", h.admin(RoleView, h.listResources))
+	h.mux.HandleFunc("POST /v1/resources/{name}/downtimes/{i}/end", h.admin(RoleOperate, h.endDowntime))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
