@@ -168,3 +168,59 @@ func TestWithEnded(t *testing.T) {
 	_, err = withEnded(set, 1, 2, "2026-11-24T21:00:00Z")
 	require.Error(t, err)
 }
+
+// TestResourceInfosSiteWithoutClients: a site the declaration applies to is
+// affected even before a client registers there.
+func TestResourceInfosSiteWithoutClients(t *testing.T) {
+	cfg := mustConfig(t, resourcesConfig)
+	now := time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC)
+	d := cfg.resourceInfos(now, 1, map[string][]string{"london": {"london-1"}}, "retail", "db")[0].Downtimes[0]
+	require.Equal(t, []string{"london-1"}, d.Clients)
+	require.Len(t, d.Sites, 2)
+	require.Equal(t, "kathmandu", d.Sites[1].Site)
+	require.Zero(t, d.Sites[1].Clients)
+	require.NotEmpty(t, d.Sites[1].Tasks)
+}
+
+// TestEndDowntimeWholeSeconds: "ended" is the fleet's now in whole seconds,
+// UTC.
+func TestEndDowntimeWholeSeconds(t *testing.T) {
+	clk := clock.NewMock()
+	clk.Set(time.Date(2026, 11, 24, 21, 0, 7, 600_000_000, time.FixedZone("x", 3600)))
+	f, err := OpenFleet(NewMemStore(), WithClock(clk))
+	require.NoError(t, err)
+	require.NoError(t, f.SetConfig([]byte(resourcesConfig)))
+	info, err := f.EndDowntime("db", "retail", 0)
+	require.NoError(t, err)
+	require.Equal(t, "2026-11-24T20:00:07Z", info.Downtimes[0].Ended)
+}
+
+// TestResourcesConcurrent reads the view while downtimes end and sets
+// change (run with -race).
+func TestResourcesConcurrent(t *testing.T) {
+	clk := clock.NewMock()
+	clk.Set(time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC))
+	f, err := OpenFleet(NewMemStore(), WithClock(clk))
+	require.NoError(t, err)
+	require.NoError(t, f.SetConfig([]byte(resourcesConfig)))
+	_, err = f.Register(resClients...)
+	require.NoError(t, err)
+	retail := f.Config().sets[1].raw
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			if infos := f.Resources(3); len(infos) != 2 {
+				t.Errorf("%d resources", len(infos))
+			}
+		}
+	}()
+	for i := range 10 {
+		clk.Add(time.Minute)
+		_, err := f.EndDowntime("db", "retail", 0)
+		require.NoError(t, err, "round %d", i)
+		require.NoError(t, f.PutSet("retail", retail), "the downtime runs again")
+		require.NoError(t, f.PutSet("extra", []byte(fmt.Sprintf(`{"housekeeping": [{"name": "x%d", "run": ["/x"]}]}`, i))))
+	}
+	<-done
+}
