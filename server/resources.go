@@ -112,23 +112,35 @@ type SiteEffect struct {
 // of the fleet and runs in parallel with other reads and changes.
 func (f *Fleet) Resources(days int) []ResourceInfo {
 	f.mu.RLock()
-	cfg := f.cfg
-	bySite := f.clientsBySite()
+	cfg, clients := f.cfg, f.roster()
 	f.mu.RUnlock()
-	return cfg.resourceInfos(f.clk.Now(), days, bySite, "", "")
+	return cfg.resourceInfos(f.clk.Now(), days, newRoster(clients), "", "")
 }
 
-// clientsBySite returns the IDs of the clients of each site, sorted; with
-// f.mu or f.wmu held.
-func (f *Fleet) clientsBySite() map[string][]string {
-	out := map[string][]string{}
-	for id, rec := range f.clients {
-		out[rec.Site] = append(out[rec.Site], id)
-	}
-	for _, ids := range out {
-		slices.Sort(ids)
+// roster is the fleet's clients as the resources view needs them: sorted
+// by ID, each with its site, and how many each site has.
+type roster struct {
+	clients []Client
+	count   map[string]int
+}
+
+// roster returns the fleet's roster; with f.mu or f.wmu held.
+func (f *Fleet) roster() []Client {
+	out := make([]Client, 0, len(f.clients))
+	for _, rec := range f.clients {
+		out = append(out, Client{ID: rec.ID, Site: rec.Site})
 	}
 	return out
+}
+
+// newRoster sorts the clients (which it keeps) into a roster.
+func newRoster(clients []Client) roster {
+	slices.SortFunc(clients, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
+	r := roster{clients: clients, count: map[string]int{}}
+	for _, c := range clients {
+		r.count[c.Site]++
+	}
+	return r
 }
 
 // EndDowntime ends early, for the whole fleet, the occurrence of a
@@ -158,8 +170,8 @@ func (f *Fleet) EndDowntime(resource, set string, index int) (ResourceInfo, erro
 	}
 	setName := cfg.sets[si].name
 	now := f.clk.Now()
-	bySite := f.clientsBySite()
-	infos := cfg.resourceInfos(now, DefaultHorizonDays, bySite, setName, resource)
+	clients := newRoster(f.roster())
+	infos := cfg.resourceInfos(now, DefaultHorizonDays, clients, setName, resource)
 	var info *ResourceInfo
 	for i := range infos {
 		if infos[i].Set == setName && infos[i].Name == resource {
@@ -194,7 +206,7 @@ func (f *Fleet) EndDowntime(resource, set string, index int) (ResourceInfo, erro
 	if err := f.apply(next); err != nil {
 		return ResourceInfo{}, err
 	}
-	for _, ri := range next.resourceInfos(now, DefaultHorizonDays, bySite, setName, resource) {
+	for _, ri := range next.resourceInfos(now, DefaultHorizonDays, clients, setName, resource) {
 		if ri.Set == setName && ri.Name == resource {
 			return ri, nil
 		}
@@ -292,10 +304,13 @@ type siteView struct {
 
 // resourceInfos computes the resources view at now; with onlySet and
 // onlyName non-empty, only that declaration's.
-func (c *Config) resourceInfos(now time.Time, days int, bySite map[string][]string, onlySet, onlyName string) []ResourceInfo {
+func (c *Config) resourceInfos(now time.Time, days int, clients roster, onlySet, onlyName string) []ResourceInfo {
 	days = min(max(days, 1), MaxHorizonDays)
 	until := now.AddDate(0, 0, days)
 	sites := make([]siteView, len(c.sites))
+	// Tasks depend on a site only through its tags and sets: sites alike
+	// share one parse of their profile.
+	tasks := map[string]map[string][]TaskRef{}
 	for i := range c.sites {
 		s := &c.sites[i]
 		v := siteView{name: s.name, loc: s.site.Location(), zone: s.site.Timezone, takes: map[string][2]int{}}
@@ -306,7 +321,11 @@ func (c *Config) resourceInfos(now time.Time, days int, bySite map[string][]stri
 			}
 		}
 		if len(v.takes) > 0 {
-			v.tasks = c.tasksUsing(i, sets)
+			key := fmt.Sprint(sets, slices.Sorted(slices.Values(s.tags)))
+			if _, ok := tasks[key]; !ok {
+				tasks[key] = c.tasksUsing(i, sets)
+			}
+			v.tasks = tasks[key]
 		}
 		sites[i] = v
 	}
@@ -333,7 +352,7 @@ func (c *Config) resourceInfos(now time.Time, days int, bySite map[string][]stri
 				if d == nil {
 					continue
 				}
-				ri.Downtimes = append(ri.Downtimes, downtimeInfo(k, d, affected, bySite, it.name, now, until))
+				ri.Downtimes = append(ri.Downtimes, downtimeInfo(k, d, affected, clients, it.name, now, until))
 			}
 			out = append(out, ri)
 		}
@@ -341,7 +360,7 @@ func (c *Config) resourceInfos(now time.Time, days int, bySite map[string][]stri
 	return out
 }
 
-func downtimeInfo(k int, d *afterhours.DowntimeSchedule, affected []*siteView, bySite map[string][]string, resource string, now, until time.Time) DowntimeInfo {
+func downtimeInfo(k int, d *afterhours.DowntimeSchedule, affected []*siteView, clients roster, resource string, now, until time.Time) DowntimeInfo {
 	di := DowntimeInfo{Index: k, Action: d.Action, From: d.From, To: d.To, Dates: d.Dates, Days: d.Days, Once: d.Once, Ended: d.Ended,
 		Occurrences: []Occurrence{}, Clients: []string{}, Tasks: []TaskRef{}, Sites: []SiteEffect{}}
 	if di.Action == "" {
@@ -353,20 +372,29 @@ func downtimeInfo(k int, d *afterhours.DowntimeSchedule, affected []*siteView, b
 			di.Running = di.Running || run
 			di.Occurrences = append(di.Occurrences, Occurrence{Site: sv.name, Start: o.Start, End: o.End, Action: o.Action, Running: run, Ended: o.Ended})
 		}
-		ids := bySite[sv.name]
-		di.Clients = append(di.Clients, ids...)
 		tasks := sv.tasks[resource]
 		if tasks == nil {
 			tasks = []TaskRef{}
 		}
-		di.Sites = append(di.Sites, SiteEffect{Site: sv.name, Timezone: sv.zone, Clients: len(ids), Tasks: tasks})
+		di.Sites = append(di.Sites, SiteEffect{Site: sv.name, Timezone: sv.zone, Clients: clients.count[sv.name], Tasks: tasks})
 		for _, t := range tasks {
 			if !slices.Contains(di.Tasks, t) {
 				di.Tasks = append(di.Tasks, t)
 			}
 		}
 	}
-	slices.Sort(di.Clients)
+	in := make(map[string]bool, len(affected))
+	n := 0
+	for _, sv := range affected {
+		in[sv.name] = true
+		n += clients.count[sv.name]
+	}
+	di.Clients = make([]string, 0, n)
+	for _, c := range clients.clients {
+		if in[c.Site] {
+			di.Clients = append(di.Clients, c.ID)
+		}
+	}
 	slices.SortStableFunc(di.Occurrences, func(a, b Occurrence) int { return a.Start.Compare(b.Start) })
 	return di
 }

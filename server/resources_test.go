@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ const resourcesConfig = `{
 func TestResourceInfos(t *testing.T) {
 	cfg := mustConfig(t, resourcesConfig)
 	now := time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC) // a Tuesday
-	bySite := map[string][]string{"london": {"london-1", "london-2"}, "kathmandu": {"kathmandu-1"}, "austin": {"austin-1"}}
+	bySite := newRoster(slices.Clone(resClients))
 	infos := cfg.resourceInfos(now, 2, bySite, "", "")
 	require.Len(t, infos, 2)
 
@@ -174,7 +175,7 @@ func TestWithEnded(t *testing.T) {
 func TestResourceInfosSiteWithoutClients(t *testing.T) {
 	cfg := mustConfig(t, resourcesConfig)
 	now := time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC)
-	d := cfg.resourceInfos(now, 1, map[string][]string{"london": {"london-1"}}, "retail", "db")[0].Downtimes[0]
+	d := cfg.resourceInfos(now, 1, newRoster([]Client{{ID: "london-1", Site: "london"}}), "retail", "db")[0].Downtimes[0]
 	require.Equal(t, []string{"london-1"}, d.Clients)
 	require.Len(t, d.Sites, 2)
 	require.Equal(t, "kathmandu", d.Sites[1].Site)
@@ -223,4 +224,42 @@ func TestResourcesConcurrent(t *testing.T) {
 		require.NoError(t, f.PutSet("extra", []byte(fmt.Sprintf(`{"housekeeping": [{"name": "x%d", "run": ["/x"]}]}`, i))))
 	}
 	<-done
+}
+
+// BenchmarkResources computes the resources view of a fleet of 100,000
+// clients at 500 sites in six zones, a resource declared by one set for
+// every site with two downtimes, over the default horizon; json-bytes is
+// the size of the answer.
+func BenchmarkResources(b *testing.B) {
+	const nClients, nSites = 100_000, 500
+	var cfgJSON map[string]any
+	require.NoError(b, json.Unmarshal(benchConfig(nSites, nClients), &cfgJSON))
+	cfgJSON["sets"] = append(cfgJSON["sets"].([]any), map[string]any{"name": "db",
+		"housekeeping": []any{map[string]any{"name": "vacuum", "run": []string{"/x"}, "uses": []string{"db"}}},
+		"resources": []any{map[string]any{"name": "db", "downtimes": []any{
+			map[string]any{"days": []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, "from": "01:00", "to": "03:00"},
+			map[string]any{"dates": []string{"2026-12-01"}, "action": "postpone"}}}}})
+	data, err := json.Marshal(cfgJSON)
+	require.NoError(b, err)
+	cfg := mustConfig(b, string(data))
+	clk := clock.NewMock()
+	clk.Set(time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC))
+	f := &Fleet{cfg: cfg, clk: clk, clients: map[string]*clientRecord{}}
+	for i := range nClients {
+		id := fmt.Sprintf("client-%06d", i)
+		f.clients[id] = &clientRecord{Client: Client{ID: id, Site: fmt.Sprintf("site-%03d", i%nSites)}}
+	}
+	b.Run(fmt.Sprintf("clients=%d/sites=%d", nClients, nSites), func(b *testing.B) {
+		b.ReportAllocs()
+		var size int
+		for b.Loop() {
+			infos := f.Resources(DefaultHorizonDays)
+			out, err := json.Marshal(infos)
+			if err != nil {
+				b.Fatal(err)
+			}
+			size = len(out)
+		}
+		b.ReportMetric(float64(size), "json-bytes")
+	})
 }
