@@ -264,3 +264,32 @@ func TestHTTPResourcesShape(t *testing.T) {
 	require.Equal(t, []any{"kathmandu-1", "london-1", "london-2"}, d["clients"])
 	require.Equal(t, 0.0, d["index"])
 }
+
+// TestHTTPEndDowntimeTwice ends the nightly downtime in Kathmandu (15:00
+// UTC, 20:45 there, business hours in London), then in London at 21:00
+// UTC: the second "ended" replaces the first, and Kathmandu's occurrence,
+// which the first cut short, contains the second instant too, so it stays
+// ended.
+func TestHTTPEndDowntimeTwice(t *testing.T) {
+	first := time.Date(2026, 11, 24, 15, 0, 0, 0, time.UTC)
+	rf := newResFleet(t, first)
+	r := rf.call("POST", "/v1/resources/db/downtimes/0/end?set=retail", operateToken)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	_, p := rf.profile("london-1")
+	_, reason := vacuumIn(t, p, first.Add(6*time.Hour))
+	require.Equal(t, afterhours.ReasonDowntime("db"), reason, "London's occurrence of the night is not ended")
+	_, p = rf.profile("kathmandu-1")
+	step, reason := vacuumIn(t, p, first)
+	require.NotNil(t, step, "Kathmandu's occurrence ended: %s", reason)
+
+	second := first.Add(6 * time.Hour)
+	rf.clk.Set(second)
+	r = rf.call("POST", "/v1/resources/db/downtimes/0/end?set=retail", operateToken)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	for _, id := range []string{"london-1", "kathmandu-1"} {
+		_, p := rf.profile(id)
+		require.Equal(t, "2026-11-24T21:00:00Z", p.Resources[0].Downtimes[0].Ended)
+		step, reason := vacuumIn(t, p, second)
+		require.NotNil(t, step, "%s: %s", id, reason)
+	}
+}

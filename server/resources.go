@@ -124,7 +124,8 @@ type roster struct {
 	count   map[string]int
 }
 
-// roster returns the fleet's roster; with f.mu or f.wmu held.
+// roster returns the fleet's clients, unsorted, for newRoster; with f.mu
+// or f.wmu held.
 func (f *Fleet) roster() []Client {
 	out := make([]Client, 0, len(f.clients))
 	for _, rec := range f.clients {
@@ -147,7 +148,9 @@ func newRoster(clients []Client) roster {
 // downtime that is running now: downtime index of the resource of the
 // given name as set declares it (set may be "" when one set only declares
 // the resource). It sets the downtime's "ended" to the fleet's now (RFC
-// 3339, whole seconds, UTC), replacing any earlier "ended", as one change
+// 3339, whole seconds, UTC), replacing any earlier "ended" (an occurrence
+// the earlier one cut short that would run on without it contains now, so
+// it stays ended: only the past changes), as one change
 // of the config applied as [Fleet.PutSet] applies one: validated, stored,
 // and seen by the agents as a new profile (and ETag) for the clients the
 // declaration affects; other clients' profiles are unchanged, and no
@@ -172,22 +175,21 @@ func (f *Fleet) EndDowntime(resource, set string, index int) (ResourceInfo, erro
 	now := f.clk.Now()
 	clients := newRoster(f.roster())
 	infos := cfg.resourceInfos(now, DefaultHorizonDays, clients, setName, resource)
-	var info *ResourceInfo
-	for i := range infos {
-		if infos[i].Set == setName && infos[i].Name == resource {
-			info = &infos[i]
+	if len(infos) != 1 {
+		return ResourceInfo{}, fmt.Errorf("server: resource %q of set %q: %d declarations", resource, setName, len(infos))
+	}
+	info := &infos[0]
+	var d *DowntimeInfo
+	for i := range info.Downtimes {
+		if info.Downtimes[i].Index == index {
+			d = &info.Downtimes[i]
 		}
 	}
-	if info == nil || index < 0 || index >= len(info.Downtimes) {
-		n := 0
-		if info != nil {
-			n = len(info.Downtimes)
-		}
-		return ResourceInfo{}, fmt.Errorf("%w: resource %q of set %q has no downtime %d (it has %d)", ErrNoResource, resource, setName, index, n)
+	if d == nil {
+		return ResourceInfo{}, fmt.Errorf("%w: resource %q of set %q has no downtime %d (it has %d)", ErrNoResource, resource, setName, index, len(info.Downtimes))
 	}
-	d := info.Downtimes[index]
 	if !d.Running {
-		next := "none starts within the next 7 days"
+		next := fmt.Sprintf("none starts within the next %d days", DefaultHorizonDays)
 		if len(d.Occurrences) > 0 {
 			o := d.Occurrences[0]
 			next = fmt.Sprintf("the next starts at %s at site %q", o.Start.Format(time.RFC3339), o.Site)
