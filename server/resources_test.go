@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -262,4 +263,48 @@ func BenchmarkResources(b *testing.B) {
 		}
 		b.ReportMetric(float64(size), "json-bytes")
 	})
+}
+
+// An operator ends the nightly database downtime early, for every client
+// whose profile takes it: here a London shop at 21:30, mid-occurrence.
+func ExampleFleet_EndDowntime() {
+	clk := clock.NewMock()
+	clk.Set(time.Date(2026, 11, 24, 21, 30, 0, 0, time.UTC))
+	f, err := OpenFleet(NewMemStore(), WithClock(clk))
+	if err != nil {
+		panic(err)
+	}
+	err = f.SetConfig([]byte(`{
+	  "sites": [{"name": "leeds", "timezone": "Europe/London", "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]}}],
+	  "sets": [{"name": "shops",
+	    "housekeeping": [{"name": "vacuum", "run": ["/usr/lib/agent/vacuum"], "uses": ["db"]}],
+	    "resources": [{"name": "db", "downtimes": [{"days": ["tue"], "from": "20:00", "to": "23:00"}]}]}]
+	}`))
+	if err != nil {
+		panic(err)
+	}
+	if _, err := f.Register(Client{ID: "shop-1", Site: "leeds"}); err != nil {
+		panic(err)
+	}
+	show := func(info ResourceInfo) {
+		d := info.Downtimes[0]
+		fmt.Printf("%s (set %s) downtime %d: running %v, clients %v, tasks %v, ended %q\n",
+			info.Name, info.Set, d.Index, d.Running, d.Clients, d.Tasks, d.Ended)
+	}
+	show(f.Resources(1)[0])
+	_, before, _ := f.Profile("shop-1")
+	info, err := f.EndDowntime("db", "", 0)
+	if err != nil {
+		panic(err)
+	}
+	show(info)
+	_, after, _ := f.Profile("shop-1")
+	fmt.Println("new profile:", before != after)
+	_, err = f.EndDowntime("db", "", 0)
+	fmt.Println(errors.Is(err, ErrNotRunning))
+	// Output:
+	// db (set shops) downtime 0: running true, clients [shop-1], tasks [{vacuum housekeeping}], ended ""
+	// db (set shops) downtime 0: running false, clients [shop-1], tasks [{vacuum housekeeping}], ended "2026-11-24T21:30:00Z"
+	// new profile: true
+	// true
 }
