@@ -90,10 +90,11 @@ const MaxBody = 1 << 20
 //     every client of the site ([Fleet.Resources], [DowntimeInfo]):
 //     {"now": "...", "days": 7, "resources": [{"name": "db", "set":
 //     "retail", "downtimes": [{"index": 0, "action": "postpone", "from":
-//     "01:00", "to": "03:00", "days": ["tue"], "running": true,
+//     "01:00", "to": "03:00", "dates": [], "days": ["tue"], "once": false,
+//     "ended": "", "running": true,
 //     "occurrences": [{"site": "leeds", "start": "2026-11-24T01:00:00Z",
 //     "end": "2026-11-24T03:00:00Z", "action": "postpone", "running":
-//     true}], "clients": ["shop-1"], "tasks": [{"name": "vacuum", "kind":
+//     true, "ended": false}], "clients": ["shop-1"], "tasks": [{"name": "vacuum", "kind":
 //     "housekeeping"}], "sites": [{"site": "leeds", "timezone":
 //     "Europe/London", "clients": 1, "tasks": [{"name": "vacuum", "kind":
 //     "housekeeping"}]}]}]}]}. POST

@@ -253,11 +253,13 @@ func TestHTTPResourcesShape(t *testing.T) {
 	require.Equal(t, 1, body.Days)
 	require.Equal(t, "db", body.Resources[1].Name)
 	d := body.Resources[1].Downtimes[0]
-	for _, k := range []string{"index", "action", "from", "to", "days", "running", "occurrences", "clients", "tasks", "sites"} {
+	for _, k := range []string{"index", "action", "from", "to", "dates", "days", "once", "ended", "running", "occurrences", "clients", "tasks", "sites"} {
 		require.Contains(t, d, k)
 	}
+	require.Equal(t, []any{}, d["dates"])
+	require.Equal(t, "", d["ended"])
 	require.Equal(t, map[string]any{"site": "kathmandu", "start": "2026-11-24T20:00:00+05:45",
-		"end": "2026-11-25T04:00:00+05:45", "action": "suppress", "running": true}, d["occurrences"].([]any)[0])
+		"end": "2026-11-25T04:00:00+05:45", "action": "suppress", "running": true, "ended": false}, d["occurrences"].([]any)[0])
 	require.Equal(t, []any{map[string]any{"name": "vacuum", "kind": "housekeeping"}, map[string]any{"name": "fetch", "kind": "shared"}}, d["tasks"])
 	require.Equal(t, map[string]any{"site": "london", "timezone": "Europe/London", "clients": 2.0,
 		"tasks": d["tasks"]}, d["sites"].([]any)[0])

@@ -49,13 +49,14 @@ type DowntimeInfo struct {
 	Index int `json:"index"`
 	// Action is the declared action, "suppress" when it is omitted.
 	Action string `json:"action"`
-	// From, To, Dates, Days, Once and Ended are as declared.
-	From  string   `json:"from,omitempty"`
-	To    string   `json:"to,omitempty"`
-	Dates []string `json:"dates,omitempty"`
-	Days  []string `json:"days,omitempty"`
-	Once  bool     `json:"once,omitempty"`
-	Ended string   `json:"ended,omitempty"`
+	// From, To, Dates, Days, Once and Ended are as declared, each present
+	// in JSON: "" and [] when the declaration leaves them out.
+	From  string   `json:"from"`
+	To    string   `json:"to"`
+	Dates []string `json:"dates"`
+	Days  []string `json:"days"`
+	Once  bool     `json:"once"`
+	Ended string   `json:"ended"`
 	// Running reports whether one of the occurrences is running now.
 	Running bool `json:"running"`
 	// Occurrences are those that have not ended by now and start before
@@ -84,7 +85,7 @@ type Occurrence struct {
 	// Running reports whether the fleet's now lies in [Start, End).
 	Running bool `json:"running"`
 	// Ended reports that End is an early end ("ended").
-	Ended bool `json:"ended,omitempty"`
+	Ended bool `json:"ended"`
 }
 
 // TaskRef names a task and its kind ("housekeeping", "update",
@@ -367,6 +368,12 @@ func downtimeInfo(k int, d *afterhours.DowntimeSchedule, affected []*siteView, c
 		Occurrences: []Occurrence{}, Clients: []string{}, Tasks: []TaskRef{}, Sites: []SiteEffect{}}
 	if di.Action == "" {
 		di.Action = afterhours.ActionSuppress
+	}
+	if di.Dates == nil {
+		di.Dates = []string{}
+	}
+	if di.Days == nil {
+		di.Days = []string{}
 	}
 	for _, sv := range affected {
 		for _, o := range occurrences(resource, d, sv.loc, now, until) {
