@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // benchProfile builds a profile of n housekeeping and update tasks over a
@@ -67,14 +69,8 @@ func benchProfile(tb testing.TB, n, parallel int) *Profile {
 	return p
 }
 
-// fixedClock is a Clock that always reads the same instant.
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time                       { return time.Time(c) }
-func (c fixedClock) After(time.Duration) <-chan time.Time { return nil }
-
 func BenchmarkBuildPlan(b *testing.B) {
-	clk := fixedClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)) // a Tuesday
+	clk := fakeclock.Fixed(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)) // a Tuesday
 	for _, n := range []int{30, 1000} {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
 			p := benchProfile(b, n, 4)

@@ -35,6 +35,30 @@ type Constraint interface {
 	Check(ctx context.Context, c Check) Verdict
 }
 
+// Releaser is a [Constraint] that holds something for each start it
+// allows, such as a slot of a reboot semaphore ([FleetLock]), until the
+// run ends. The executor calls Release once for each Check that returned
+// Allow, with the same Check:
+//   - when the run it allowed ends, whatever its outcome;
+//   - or at once when the start does not happen after all: a constraint
+//     after it in the order did not allow; the task was deferred,
+//     re-planned or killed before it started; or the executor stopped
+//     first.
+//
+// A start that is checked again (the executor checks before each start,
+// and again after a wake between the check and the start) calls Check
+// again without a Release in between: a Releaser holds one thing per task
+// and takes it again at no cost, as FleetLock's recursive locks do.
+// Release runs on a goroutine of its own, with a context that ends after
+// [ReleaseTimeout]; it must return when the context is done.
+type Releaser interface {
+	Constraint
+	Release(ctx context.Context, c Check)
+}
+
+// ReleaseTimeout bounds each [Releaser.Release] call.
+const ReleaseTimeout = 30 * time.Second
+
 // Check describes a start a [Constraint] is asked about.
 type Check struct {
 	// Task is the task about to start: a housekeeping, update or
@@ -416,7 +440,7 @@ func parseByteSize(s string) (ByteSize, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 || v*float64(mult) >= 1<<63 {
+	if err != nil || !(v >= 0) || v*float64(mult) >= 1<<63 { // !(v >= 0): negative, or NaN
 		return 0, bad
 	}
 	return ByteSize(v * float64(mult)), nil

@@ -66,6 +66,7 @@ type item struct {
 	// Waiting for constraints.
 	checking   bool
 	allowedGen int
+	grants     []grant // what Releasers hold for the start they allowed
 	recheckAt  time.Time
 	backoff    time.Duration
 	waitSince  time.Time
@@ -193,6 +194,11 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	for _, it := range cy.steps {
 		it.state = done
 	}
+	for _, it := range cy.steps {
+		if it.state == pending {
+			e.dropGrants(it) // planned again below, and checked again
+		}
+	}
 	cy.steps = cy.steps[:0]
 	add := func(r *Record) *Record {
 		cy.log.Records = append(cy.log.Records, r)
@@ -213,6 +219,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 			switch it.state {
 			case pending:
 				it.state = done
+				e.dropGrants(it)
 			case running:
 				k := slotKey{sr.slot.Token, sr.slot.Run.Start.UnixNano()}
 				runningIn[k] = append(runningIn[k], it)
@@ -394,6 +401,7 @@ func (e *Executor) deferPending(cy *cycleRun, now time.Time, reason, detail stri
 // deferItem records that a pending item will not run in its cycle.
 func (e *Executor) deferItem(it *item, now time.Time, reason, detail string) {
 	it.state = done
+	e.dropGrants(it)
 	it.rec.State = StateDeferred
 	it.rec.Reason, it.rec.Detail = reason, detail
 	it.cy.log.touch(it.rec)

@@ -19,6 +19,7 @@ import (
 //
 // A top-level "$schema" string, which editors use to find the JSON Schema
 // of a document, is accepted and ignored; it is no field of [Profile].
+// [ProfileSchema] returns the profile's JSON Schema.
 func ParseProfile(data []byte) (*Profile, error) {
 	var ps problems
 	dec := json.NewDecoder(bytes.NewReader(data))

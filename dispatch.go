@@ -414,6 +414,13 @@ type checkResult struct {
 	it      *item
 	verdict Verdict
 	name    string
+	grants  []grant // of the Releasers that allowed, when all allowed
+}
+
+// grant is what a Releaser holds for a start it allowed.
+type grant struct {
+	r Releaser
+	c Check
 }
 
 // Backoff of re-checks after a constraint asked to wait.
@@ -434,14 +441,19 @@ func (e *Executor) startCheck(it *item, now, end, limit time.Time, anytime bool)
 	cs := slices.Clone(e.constraints)
 	ctx := e.runCtx
 	go func() {
-		v, name := checkAll(ctx, cs, c)
-		e.checked <- checkResult{it: it, verdict: v, name: name}
+		v, name, grants := checkAll(ctx, cs, c)
+		if v.Decision != Allow {
+			e.releaseGrants(grants) // what the constraints before allowed
+			grants = nil
+		}
+		e.checked <- checkResult{it: it, verdict: v, name: name, grants: grants}
 	}()
 }
 
 // checkAll asks the constraints in order; the first that does not allow
-// decides. A panicking constraint refuses.
-func checkAll(ctx context.Context, cs []Constraint, c Check) (v Verdict, name string) {
+// decides. A panicking constraint refuses. It returns the grants of the
+// Releasers that allowed.
+func checkAll(ctx context.Context, cs []Constraint, c Check) (v Verdict, name string, grants []grant) {
 	for _, con := range cs {
 		func() {
 			defer func() {
@@ -452,10 +464,37 @@ func checkAll(ctx context.Context, cs []Constraint, c Check) (v Verdict, name st
 			v = con.Check(ctx, c)
 		}()
 		if v.Decision != Allow {
-			return v, con.Name()
+			return v, con.Name(), grants
+		}
+		if r, ok := con.(Releaser); ok {
+			grants = append(grants, grant{r, c})
 		}
 	}
-	return Allowed(), ""
+	return Allowed(), "", grants
+}
+
+// releaseGrants releases gs, each on a goroutine of its own that Run's
+// end waits for (see [Releaser]).
+func (e *Executor) releaseGrants(gs []grant) {
+	for _, g := range gs {
+		e.releasing.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), ReleaseTimeout)
+			defer cancel()
+			defer func() {
+				if r := recover(); r != nil {
+					e.log.Error("constraint's Release panicked", "constraint", g.r.Name(), "task", g.c.Task.Name, "panic", fmt.Sprint(r))
+				}
+			}()
+			g.r.Release(ctx, g.c)
+		})
+	}
+}
+
+// dropGrants releases what the constraints hold for it, which will not
+// start on their allowance.
+func (e *Executor) dropGrants(it *item) {
+	e.releaseGrants(it.grants)
+	it.grants = nil
 }
 
 // checkDone handles a verdict. The caller holds e.mu.
@@ -464,6 +503,7 @@ func (e *Executor) checkDone(r checkResult) {
 	it := r.it
 	it.checking = false
 	if it.state != pending || e.j.meta.Killed != nil {
+		e.releaseGrants(r.grants)
 		return
 	}
 	now := e.clk.Now()
@@ -471,10 +511,21 @@ func (e *Executor) checkDone(r checkResult) {
 	case Allow:
 		it.allowedGen = e.wakes
 		it.backoff, it.recheckAt, it.waitName = 0, time.Time{}, ""
+		// A check again of a start allowed before: a Releaser takes its
+		// thing again at no cost; what no longer allows is released.
+		var gone []grant
+		for _, old := range it.grants {
+			if !slices.ContainsFunc(r.grants, func(g grant) bool { return g.r == old.r }) {
+				gone = append(gone, old)
+			}
+		}
+		e.releaseGrants(gone)
+		it.grants = r.grants
 	case Refuse:
 		e.deferItem(it, now, ReasonConstraint+r.name, r.verdict.Reason)
 		e.save(it.cy)
 	default:
+		e.dropGrants(it)
 		if it.waitName == "" {
 			it.waitSince = now
 		}

@@ -16,7 +16,10 @@
 // so cycles partition time. The cycle's after-hours window runs from the anchor
 // to the next business instant. Business hours are sacred: no housekeeping,
 // update or self-update runs inside them. [Site] computes all of this, DST
-// days included, and is exported so that the fleet side uses the same code.
+// days included: [Site.Cycle] and [Site.CycleAt] give a date's or an
+// instant's cycle and window, for a status page that says when the next
+// window opens or a test that checks a run against its window; the fleet
+// side (package fleet, the server) uses the same code.
 //
 // # Slots, buffer zones and holds
 //

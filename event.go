@@ -87,7 +87,8 @@ func (e Event) String() string {
 		s += " " + e.TaskKind.String() + " " + e.Task
 	}
 	if e.Kind == EventPlanned && e.Plan != nil {
-		s += fmt.Sprintf(" cycle %s: %d steps, %d slots, %d timer runs, %d deferred", e.Plan.Day, len(e.Plan.Steps), len(e.Plan.Slots), len(e.Plan.Timers), len(e.Plan.Deferred))
+		s += fmt.Sprintf(" cycle %s: %s, %s, %s, %d deferred", e.Plan.Day, plural(len(e.Plan.Steps), "step"),
+			plural(len(e.Plan.Slots), "slot"), plural(len(e.Plan.Timers), "timer run"), len(e.Plan.Deferred))
 	}
 	if e.Reason != "" {
 		s += " (" + e.Reason + ")"
@@ -101,20 +102,28 @@ func (e Event) String() string {
 	return s
 }
 
-// SubscriberBuffer is how many events a subscriber's channel holds.
-const SubscriberBuffer = 256
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// subscriberBuffer is how many events a subscriber's channel holds.
+const subscriberBuffer = 256
 
 // Subscribe returns a channel of the executor's events and a function that
 // ends the subscription and closes the channel.
 //
 // A subscriber never blocks the executor: the channel holds
-// [SubscriberBuffer] events, and while it is full, new events are dropped
+// 256 events, and while it is full, new events are dropped
 // for that subscriber alone. The next event it does get says, in Dropped,
 // how many it lost. The journal ([Executor.Journal]) and [Executor.Status]
 // have everything a lost event said.
 func (e *Executor) Subscribe() (<-chan Event, func()) {
 	e.mu.Lock()
-	ch, sub := e.subs.Add(SubscriberBuffer)
+	ch, sub := e.subs.Add(subscriberBuffer)
 	e.mu.Unlock()
 	return ch, func() {
 		e.mu.Lock()

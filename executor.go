@@ -110,6 +110,7 @@ type Executor struct {
 	grace     time.Duration
 	notifier  Notifier
 	extra     []Constraint
+	releasing sync.WaitGroup // Releaser.Release calls under way
 	retention int
 	// idleHook, when set (tests and benchmarks), is called by the loop
 	// when nothing runs and no check is under way, before it sleeps until
@@ -394,6 +395,7 @@ func (e *Executor) Run(ctx context.Context) error {
 	e.shutdown(cancelRuns)
 	close(stopNotices)
 	notifierDone.Wait()
+	e.waitReleases()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		if ctx.Err() != nil {
 			return nil
@@ -455,10 +457,37 @@ func (e *Executor) shutdown(cancelRuns context.CancelFunc) {
 			e.checkDone(r)
 		}
 	}
+	// What constraints hold for starts that will not happen now.
+	for _, cy := range e.cycles() {
+		for _, it := range cy.steps {
+			e.dropGrants(it)
+		}
+		for _, sr := range cy.slots {
+			for _, it := range sr.items {
+				e.dropGrants(it)
+			}
+		}
+	}
 	e.running = false
 	e.timerC, e.timerAt = nil, time.Time{}
 	e.closeCgroups()
 	e.mu.Unlock()
+}
+
+// waitReleases waits for the Releaser.Release calls under way, for at
+// most the grace: a release that cannot reach its server then goes on
+// alone until [ReleaseTimeout], and what it held is released by the
+// Releaser's owner (FleetLock releases at its first check after a start).
+func (e *Executor) waitReleases() {
+	done := make(chan struct{})
+	go func() {
+		e.releasing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(e.grace):
+	}
 }
 
 func (e *Executor) wake() {

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // noop is an action that returns at once.
@@ -62,57 +63,9 @@ func BenchmarkExecutorStep(b *testing.B) {
 	}
 }
 
-// stepClock is a fake clock that moves only when told to: advanceTo sets
-// the time and fires the timers due by then.
-type stepClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []stepTimer
-}
-
-type stepTimer struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.timers = append(c.timers, stepTimer{c.now.Add(d), ch})
-	return ch
-}
-
-func (c *stepClock) advanceTo(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.now) {
-		c.now = t
-	}
-	kept := c.timers[:0]
-	for _, tm := range c.timers {
-		if tm.at.After(c.now) {
-			kept = append(kept, tm)
-			continue
-		}
-		tm.ch <- tm.at
-	}
-	c.timers = kept
-}
-
 // simulate runs e on clk from its time to end, moving the clock to the
 // executor's next wake whenever it is idle. Actions must be instant.
-func simulate(tb testing.TB, e *Executor, clk *stepClock, end time.Time) {
+func simulate(tb testing.TB, e *Executor, clk *fakeclock.Manual, end time.Time) {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -121,7 +74,7 @@ func simulate(tb testing.TB, e *Executor, clk *stepClock, end time.Time) {
 			cancel()
 			return
 		}
-		clk.advanceTo(at)
+		clk.AdvanceTo(at)
 	}
 	if err := e.Run(ctx); err != nil {
 		tb.Fatal(err)
@@ -143,7 +96,7 @@ func BenchmarkSimulatedYear(b *testing.B) {
 	start := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {
-		clk := &stepClock{now: start}
+		clk := fakeclock.NewManual(start)
 		e, err := NewExecutor(p, WithClock(clk))
 		if err != nil {
 			b.Fatal(err)
@@ -164,7 +117,7 @@ func TestSimulatedYearSmoke(t *testing.T) {
 		task.Action = noop{}
 	}
 	start := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
-	clk := &stepClock{now: start}
+	clk := fakeclock.NewManual(start)
 	e, err := NewExecutor(p, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)

@@ -175,7 +175,7 @@ func TestNoticeWaitsForRun(t *testing.T) {
 
 func TestPanickingConstraintRefuses(t *testing.T) {
 	c := ConstraintFunc("broken", func(context.Context, Check) Verdict { panic("oops") })
-	v, name := checkAll(context.Background(), []Constraint{MaxLoad(1e9), c}, Check{})
+	v, name, _ := checkAll(context.Background(), []Constraint{MaxLoad(1e9), c}, Check{})
 	if v.Decision != Refuse || name != "broken" || !strings.Contains(v.Reason, "oops") {
 		t.Errorf("%v %s %q", v.Decision, name, v.Reason)
 	}

@@ -263,8 +263,8 @@ func TestSlowSubscriber(t *testing.T) {
 			<-ch
 			got++
 		}
-		if got != SubscriberBuffer {
-			t.Errorf("%d events buffered, want %d", got, SubscriberBuffer)
+		if got != subscriberBuffer {
+			t.Errorf("%d events buffered, want %d", got, subscriberBuffer)
 		}
 		// The next event says how many were lost.
 		e.Kill("test")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // forecastCases are the golden forecasts of testdata/forecast: a profile,
@@ -109,7 +111,7 @@ func TestForecastGolden(t *testing.T) {
 			require.NoError(t, err)
 			now, err := time.Parse(time.RFC3339, fc.now)
 			require.NoError(t, err)
-			plans, err := Forecast(p, fixedClock(now), fc.days)
+			plans, err := Forecast(p, fakeclock.Fixed(now), fc.days)
 			require.NoError(t, err)
 			require.Len(t, plans, fc.days)
 			// The forecast assumes planned one-offs complete: check each plan

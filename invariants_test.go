@@ -106,8 +106,8 @@ func (c *invChecker) checkCycle() bool {
 	if !invSameInterval(plan.Window, cyc.Window) {
 		c.fail("window %s, want the cycle's window %s", invIv(plan.Window), invIv(cyc.Window))
 	}
-	if !plan.Span.Start.Equal(s.Anchor(day)) {
-		c.fail("span starts at %s, want the anchor %s", invT(plan.Span.Start), invT(s.Anchor(day)))
+	if !plan.Span.Start.Equal(s.anchor(day)) {
+		c.fail("span starts at %s, want the anchor %s", invT(plan.Span.Start), invT(s.anchor(day)))
 	}
 	if plan.Window.Empty() {
 		c.fail("the plan's window %s is empty (rule 2: the next cycle with a non-empty window)", invIv(plan.Window))

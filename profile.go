@@ -106,7 +106,11 @@ func LoadProfile(path string) (*Profile, error) {
 }
 
 // Validated reports whether the profile passed validation and may be
-// planned.
+// planned. [ParseProfile] returns validated profiles; a Profile decoded
+// with encoding/json or built in Go (to set Go actions) is validated by
+// [Profile.Validate], and planning, running and forecasting one that is not
+// fails with [ErrNotValidated]. Code that receives profiles from elsewhere,
+// such as package fleet's load forecast, checks this first.
 func (p *Profile) Validated() bool { return p != nil && p.validated }
 
 // Task returns the task of the given name, or nil.

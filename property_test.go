@@ -70,8 +70,8 @@ func TestPlanProperties(t *testing.T) {
 			plans := 0
 			for _, centre := range pp.weeks {
 				c := propDate(t, centre)
-				from := p.Site.Midnight(c.AddDays(-days))
-				to := p.Site.Midnight(c.AddDays(days))
+				from := p.Site.midnight(c.AddDays(-days))
+				to := p.Site.midnight(c.AddDays(days))
 				for at := from; at.Before(to); at = at.Add(step) {
 					for i, off := range offsets {
 						now := at.Add(off)
@@ -106,7 +106,7 @@ func TestPlanPropertiesYear(t *testing.T) {
 			h := hashHistory{"year"}
 			for d := propDate(t, "2026-01-01"); d.Year == 2026; d = d.AddDays(every) {
 				for i, off := range hours {
-					now := p.Site.Midnight(d).Add(off)
+					now := p.Site.midnight(d).Add(off)
 					var hist History
 					if i%2 == 1 {
 						hist = h
@@ -172,12 +172,12 @@ func propCheckCycle(t *testing.T, s *Site, d Date, prev, c Cycle) {
 	if c.Day != d {
 		t.Errorf("Cycle(%s).Day = %s", d, c.Day)
 	}
-	a := s.Anchor(d)
+	a := s.anchor(d)
 	if !c.Span.Start.Equal(a) {
 		t.Errorf("Cycle(%s) starts at %s, Anchor(%s) = %s", d, invT(c.Span.Start), d, invT(a))
 	}
-	if a.Before(s.Anchor(d.AddDays(-1))) {
-		t.Errorf("Anchor(%s) = %s goes back before Anchor(%s) = %s", d, invT(a), d.AddDays(-1), invT(s.Anchor(d.AddDays(-1))))
+	if a.Before(s.anchor(d.AddDays(-1))) {
+		t.Errorf("Anchor(%s) = %s goes back before Anchor(%s) = %s", d, invT(a), d.AddDays(-1), invT(s.anchor(d.AddDays(-1))))
 	}
 	if !prev.Span.End.Equal(c.Span.Start) {
 		t.Errorf("spans do not partition time: Cycle(%s) ends at %s, Cycle(%s) starts at %s", prev.Day, invT(prev.Span.End), d, invT(c.Span.Start))
@@ -217,13 +217,13 @@ func propCheckCycle(t *testing.T, s *Site, d Date, prev, c Cycle) {
 	// business that contains D's last interval, or D-1's anchor.
 	grace := time.Duration(s.Grace)
 	if !propOpen(s, d) {
-		want := laterOf(s.Midnight(d), s.Anchor(d.AddDays(-1)))
+		want := laterOf(s.midnight(d), s.anchor(d.AddDays(-1)))
 		if !a.Equal(want) {
 			t.Errorf("Anchor(%s) of a closed day = %s, want %s", d, invT(a), invT(want))
 		}
 		return
 	}
-	if a.Equal(s.Anchor(d.AddDays(-1))) && !a.Equal(s.Midnight(d)) {
+	if a.Equal(s.anchor(d.AddDays(-1))) && !a.Equal(s.midnight(d)) {
 		return // D-1's anchor, later than D's own
 	}
 	end := a.Add(-grace)
@@ -233,7 +233,7 @@ func propCheckCycle(t *testing.T, s *Site, d Date, prev, c Cycle) {
 	if !s.InBusiness(end.Add(-time.Second)) {
 		t.Errorf("Anchor(%s) = %s: %s before it, at %s, is not the end of business time", d, invT(a), grace, invT(end))
 	}
-	if end.Before(s.Midnight(d)) {
+	if end.Before(s.midnight(d)) {
 		t.Errorf("Anchor(%s) = %s: the business it follows ended at %s, before the day began", d, invT(a), invT(end))
 	}
 }
@@ -319,7 +319,7 @@ func TestForecastProperties(t *testing.T) {
 			p, err := ParseProfile([]byte(pp.json))
 			require.NoError(t, err)
 			for _, centre := range pp.weeks {
-				now := p.Site.Midnight(propDate(t, centre)).Add(-13 * time.Hour)
+				now := p.Site.midnight(propDate(t, centre)).Add(-13 * time.Hour)
 				for _, h := range []History{nil, hashHistory{"forecast"}} {
 					plans, err := Forecast(p, propClock(now), 10, WithHistory(h))
 					require.NoError(t, err)
@@ -539,7 +539,7 @@ func TestCyclesAcrossSkippedDay(t *testing.T) {
 		// Saturday's own, 01:00, are both earlier than Saturday's anchor.
 		s := apia(t, map[string][]string{"thu": {"07:00-21:00"}, "fri": {"07:00-21:00"}, "sat": {"07:00-13:00"}}, 12*time.Hour)
 		for d := propDate(t, "2011-12-27"); d.Compare(propDate(t, "2012-01-04")) < 0; d = d.AddDays(1) {
-			a, b := s.Anchor(d), s.Anchor(d.AddDays(1))
+			a, b := s.anchor(d), s.anchor(d.AddDays(1))
 			if b.Before(a) {
 				t.Errorf("Anchor(%s) = %s, before Anchor(%s) = %s", d.AddDays(1), invT(b), d, invT(a))
 			}
@@ -557,7 +557,7 @@ func TestCyclesAcrossSkippedDay(t *testing.T) {
 		// Saturday's 12:00 opening.
 		s := apia(t, map[string][]string{"thu": {"16:00-24:00"}, "fri": {"00:00-02:00"}, "sat": {"00:00-03:00", "12:00-20:00"}}, 45*time.Minute)
 		want := time.Date(2011, 12, 30, 13, 45, 0, 0, time.UTC)
-		if a := s.Anchor(propDate(t, "2011-12-29")); !a.Equal(want) || s.InBusiness(a) {
+		if a := s.anchor(propDate(t, "2011-12-29")); !a.Equal(want) || s.InBusiness(a) {
 			t.Errorf("Anchor(2011-12-29) = %s (in business time: %v), want %s", invT(a), s.InBusiness(a), invT(want))
 		}
 		night := time.Date(2011, 12, 30, 16, 0, 0, 0, time.UTC) // Saturday 06:00 +14

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // typicalProfile is the design's example shop, with a weekly and a monthly
@@ -43,7 +45,7 @@ func BenchmarkForecast(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	clk := fixedClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	clk := fakeclock.Fixed(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	b.Run("days=365", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -117,7 +119,7 @@ func cronBenchProfile(b *testing.B, specs []string) *Profile {
 // 1,000 different ones.
 func BenchmarkCronDue(b *testing.B) {
 	const n = 1000
-	clk := fixedClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	clk := fakeclock.Fixed(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	shared := make([]string, n)
 	for i := range shared {
 		shared[i] = cronBenchSpecs[i%len(cronBenchSpecs)]

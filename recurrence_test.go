@@ -11,6 +11,8 @@ import (
 
 	"github.com/afterhours-go/afterhours/internal/wallclock"
 	"github.com/stretchr/testify/require"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // repeatOracle lists the occurrences of a repeat in [from, to) straight from
@@ -100,7 +102,7 @@ func TestForecastHoldsEachOccurrenceOnce(t *testing.T) {
 		p, err := ParseProfile(doc)
 		require.NoError(t, err)
 
-		plans, err := Forecast(p, fixedClock(base), 60)
+		plans, err := Forecast(p, fakeclock.Fixed(base), 60)
 		require.NoError(t, err)
 		require.Len(t, plans, 60)
 		first, last := plans[0].Span.Start, plans[len(plans)-1].Span.End

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // svgCases are the plans drawn by the SVG golden, geometry and browser
@@ -177,7 +179,7 @@ func TestWriteSVGGeometryEverywhere(t *testing.T) {
 	}
 	p, err := LoadProfile("examples/plan/example.profile.json")
 	require.NoError(t, err)
-	plans, err := Forecast(p, fixedClock(time.Date(2026, 12, 19, 12, 0, 0, 0, time.UTC)), 14)
+	plans, err := Forecast(p, fakeclock.Fixed(time.Date(2026, 12, 19, 12, 0, 0, 0, time.UTC)), 14)
 	require.NoError(t, err)
 	for _, plan := range plans {
 		t.Run("example-"+plan.Day, func(t *testing.T) {

@@ -202,15 +202,40 @@ func WriteAffectedCSV(w io.Writer, rows []Affected) error {
 	return cw.Error()
 }
 
-// MarshalJSON encodes a row with the same fields, under the same names, as
-// the CSV form.
+// MarshalJSON encodes a row with the fields of the CSV form, under the
+// same names and in the same order, with their JSON types: instants in RFC
+// 3339 (planned_start and planned_end left out when no run is planned),
+// ended a boolean, estimate a duration such as "30m", and likely_to_finish
+// a boolean given only for a run planned before the downtime.
 func (a Affected) MarshalJSON() ([]byte, error) {
-	rec := a.record()
-	m := make(map[string]string, len(rec))
-	for i, k := range affectedHeader {
-		m[k] = rec[i]
+	row := affectedJSON{
+		Resource: a.Resource, DownStart: a.Down.Start, DownEnd: a.Down.End, Action: a.Action, Ended: a.Ended,
+		Task: a.Task.Name, Kind: a.Task.kind, Cycle: a.Day, Relation: a.Relation,
+		PlannedStart: a.Planned.Start, PlannedEnd: a.Planned.End, Estimate: shortDuration(a.Estimate), Detail: a.Detail,
 	}
-	return json.Marshal(m)
+	if a.Relation == RelationBefore {
+		row.LikelyToFinish = &a.LikelyToFinish
+	}
+	return json.Marshal(row)
+}
+
+// affectedJSON is the JSON form of an [Affected] row, in the order of
+// affectedHeader.
+type affectedJSON struct {
+	Resource       string    `json:"resource"`
+	DownStart      time.Time `json:"down_start"`
+	DownEnd        time.Time `json:"down_end"`
+	Action         string    `json:"action"`
+	Ended          bool      `json:"ended"`
+	Task           string    `json:"task"`
+	Kind           Kind      `json:"kind"`
+	Cycle          string    `json:"cycle"`
+	Relation       string    `json:"relation"`
+	PlannedStart   time.Time `json:"planned_start,omitzero"`
+	PlannedEnd     time.Time `json:"planned_end,omitzero"`
+	Estimate       string    `json:"estimate"`
+	LikelyToFinish *bool     `json:"likely_to_finish,omitempty"`
+	Detail         string    `json:"detail,omitempty"`
 }
 
 // String is a one-line summary of the row; the downtime reads as its wall

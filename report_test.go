@@ -14,12 +14,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/afterhours-go/afterhours/internal/csvsafe"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 func TestAffectedReport(t *testing.T) {
 	p, err := LoadProfile(filepath.Join("testdata", "report", "shop.profile.json"))
 	require.NoError(t, err)
-	rows, err := AffectedReport(p, fixedClock(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)), 2)
+	rows, err := AffectedReport(p, fakeclock.Fixed(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)), 2)
 	require.NoError(t, err)
 	var got []string
 	for _, r := range rows {
@@ -59,11 +61,11 @@ func TestAffectedReport(t *testing.T) {
 
 	js, err := json.MarshalIndent(rows, "", "  ")
 	require.NoError(t, err)
-	var back []map[string]string
+	var back []map[string]any
 	require.NoError(t, json.Unmarshal(js, &back))
 	require.Len(t, back, len(rows))
 	require.Equal(t, "vacuum-db", back[0]["task"])
-	require.Equal(t, "true", back[0]["likely_to_finish"])
+	require.Equal(t, true, back[0]["likely_to_finish"])
 
 	golden := append(csvOut.Bytes(), append([]byte("\n"), append(js, '\n')...)...)
 	path := filepath.Join("testdata", "report", "shop.affected.golden")
@@ -111,7 +113,7 @@ func TestAffectedCSVFormulaSafe(t *testing.T) {
 	  "housekeeping":[{"name":` + strconv.Quote(evil) + `,"run":["/x"],"uses":["@db"]},{"name":"'quoted","run":["/y"],"uses":["@db"]}],
 	  "resources":[{"name":"@db","downtimes":[{"dates":["2026-03-29"]}]}]}`))
 	require.NoError(t, err)
-	rows, err := AffectedReport(p, fixedClock(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)), 2)
+	rows, err := AffectedReport(p, fakeclock.Fixed(time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)), 2)
 	require.NoError(t, err)
 	require.Len(t, rows, 2)
 	require.Equal(t, `@db 00:00-24:00 suppress: `+evil+` deferred`, rows[0].String())
@@ -137,8 +139,47 @@ func TestAffectedCSVFormulaSafe(t *testing.T) {
 
 	js, err := json.Marshal(rows[0])
 	require.NoError(t, err)
-	var back map[string]string
+	var back map[string]any
 	require.NoError(t, json.Unmarshal(js, &back))
 	require.Equal(t, evil, back["task"])
 	require.Equal(t, "@db", back["resource"])
+}
+
+// The JSON form of a row has the CSV's fields in the CSV's order, with
+// their JSON types.
+func TestAffectedJSON(t *testing.T) {
+	task := &Task{Name: "vacuum", kind: Housekeeping}
+	down := Interval{Start: time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC), End: time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)}
+	before := Affected{Resource: "db", Down: down, Action: "postpone", Task: task, Day: "2026-11-24", Relation: RelationBefore,
+		Planned:  Interval{Start: down.Start.Add(-time.Hour), End: down.Start.Add(-30 * time.Minute)},
+		Estimate: 30 * time.Minute, LikelyToFinish: true}
+	data, err := json.Marshal(before)
+	require.NoError(t, err)
+	require.Equal(t, `{"resource":"db","down_start":"2026-11-25T02:00:00Z","down_end":"2026-11-25T03:00:00Z","action":"postpone","ended":false,`+
+		`"task":"vacuum","kind":"housekeeping","cycle":"2026-11-24","relation":"before","planned_start":"2026-11-25T01:00:00Z",`+
+		`"planned_end":"2026-11-25T01:30:00Z","estimate":"30m","likely_to_finish":true}`, string(data))
+	var keys []string
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.Token()
+	for dec.More() {
+		k, _ := dec.Token()
+		keys = append(keys, k.(string))
+		var v any
+		require.NoError(t, dec.Decode(&v))
+	}
+	var csvOrder []string
+	for _, h := range affectedHeader {
+		if h != "detail" {
+			csvOrder = append(csvOrder, h)
+		}
+	}
+	require.Equal(t, csvOrder, keys)
+
+	deferred := Affected{Resource: "db", Down: down, Action: "suppress", Ended: true, Task: task, Day: "2026-11-24",
+		Relation: RelationDeferred, Estimate: 30 * time.Minute, Detail: "db is down 02:00-03:00 (suppress)"}
+	data, err = json.Marshal(deferred)
+	require.NoError(t, err)
+	require.Equal(t, `{"resource":"db","down_start":"2026-11-25T02:00:00Z","down_end":"2026-11-25T03:00:00Z","action":"suppress","ended":true,`+
+		`"task":"vacuum","kind":"housekeeping","cycle":"2026-11-24","relation":"deferred","estimate":"30m",`+
+		`"detail":"db is down 02:00-03:00 (suppress)"}`, string(data))
 }

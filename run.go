@@ -328,6 +328,7 @@ func (e *Executor) finish(r runResult) error {
 	}
 	it.state = done
 	it.cancel(nil)
+	e.dropGrants(it) // the run the constraints allowed has ended
 	rec := it.rec
 	cy.log.touch(rec)
 	rec.End = r.end

@@ -78,6 +78,9 @@ const maxChain = 400
 var weekdayKeys = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
 // Validated reports whether the site passed validation and may be used.
+// A Site decoded with encoding/json or built in Go is not usable until
+// [Site.Validate] (or [Profile.Validate] of its profile) succeeds; code that
+// receives a Site from elsewhere checks this first, as package fleet does.
 func (s *Site) Validated() bool { return s != nil && s.validated }
 
 // Location returns the site's time zone.
@@ -302,8 +305,8 @@ func (s *Site) businessInterval(d Date, sp span) Interval {
 	return Interval{Start: start, End: s.at(d, sp.end)}
 }
 
-// Midnight returns the instant local date d begins, under the wall-clock rule.
-func (s *Site) Midnight(d Date) time.Time { return s.at(d, 0) }
+// midnight returns the instant local date d begins, under the wall-clock rule.
+func (s *Site) midnight(d Date) time.Time { return s.at(d, 0) }
 
 // rawAnchor is the anchor of d before the never-backwards rule: the end of
 // the business period holding d's last interval, plus grace. The period is
@@ -314,7 +317,7 @@ func (s *Site) Midnight(d Date) time.Time { return s.at(d, 0) }
 func (s *Site) rawAnchor(d Date) time.Time {
 	spans := s.spansOn(d)
 	if len(spans) == 0 {
-		return s.Midnight(d)
+		return s.midnight(d)
 	}
 	end, day := s.at(d, spans[len(spans)-1].end), d
 	for range maxChain {
@@ -343,9 +346,9 @@ func (s *Site) rawAnchor(d Date) time.Time {
 // date a zone skips breaks that, so three.
 const anchorLookback = 3
 
-// Anchor returns the start of the cycle of local date d: the latest of the
+// anchor returns the start of the cycle of local date d: the latest of the
 // raw anchors of d and the days before it (anchors never go backwards).
-func (s *Site) Anchor(d Date) time.Time {
+func (s *Site) anchor(d Date) time.Time {
 	a := s.rawAnchor(d)
 	for k := 1; k <= anchorLookback; k++ {
 		a = laterOf(a, s.rawAnchor(d.AddDays(-k)))
@@ -368,7 +371,10 @@ type Cycle struct {
 	Window Interval
 }
 
-// Cycle returns the cycle of local date d.
+// Cycle returns the cycle of local date d: when its window opens and
+// closes, and the span it owns, DST days with their real length. A status
+// page uses it to say when a site's next window opens, a test to check that
+// a run lay in its window; the planner and package fleet use the same.
 func (s *Site) Cycle(d Date) Cycle {
 	var raw [anchorLookback + 2]time.Time // raw anchors of d-lookback .. d+1
 	for i := range raw {
@@ -397,7 +403,9 @@ func (s *Site) cycleFrom(d Date, start, end time.Time) Cycle {
 	return c
 }
 
-// CycleAt returns the cycle whose span contains t.
+// CycleAt returns the cycle whose span contains t: the cycle an executor
+// started at t works in, whose window may already be over (then the next
+// cycle's window is the next to open).
 func (s *Site) CycleAt(t time.Time) Cycle {
 	d := DateOf(t.In(s.loc))
 	var raw [anchorLookback + 2]time.Time

@@ -5,14 +5,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/afterhours-go/afterhours/internal/atomicfile"
+	"github.com/afterhours-go/afterhours/internal/trust"
 )
 
 // Store keeps the executor's state: the journal of each cycle, the queued
@@ -206,23 +207,8 @@ func refuse(path, why string) error {
 // set, else a regular file, of the executor's user, not writable by group
 // or others.
 func trusted(path string, fi fs.FileInfo, dir bool) error {
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return refuse(path, "it is a symbolic link")
-	case dir && !fi.IsDir():
-		return refuse(path, "it is not a directory")
-	case !dir && !fi.Mode().IsRegular():
-		return refuse(path, "it is not a regular file")
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return refuse(path, "its owner cannot be read")
-	}
-	if euid := os.Geteuid(); st.Uid != uint32(euid) {
-		return refuse(path, fmt.Sprintf("it is owned by uid %d, not by the executor's uid %d", st.Uid, euid))
-	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return refuse(path, fmt.Sprintf("it is writable by group or others (mode %04o)", perm))
+	if why := trust.Why(fi, dir); why != "" {
+		return refuse(path, why)
 	}
 	return nil
 }
@@ -301,42 +287,14 @@ func (s *FileStore) Save(key string, data []byte) error {
 	if err := s.checkDir(); err != nil {
 		return err
 	}
-	f, tmp, err := s.createTemp(key)
-	if err != nil {
+	var hook func()
+	if s.crashHook != nil {
+		hook = func() { s.crashHook(key) }
+	}
+	if err := atomicfile.Write(s.Where(key), data, 0o600, hook); err != nil {
 		return fmt.Errorf("file store: save %s: %w", key, err)
 	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil && s.crashHook != nil {
-		s.crashHook(key)
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.Where(key)) // replaces a symbolic link, never follows it
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("file store: save %s: %w", key, err)
-	}
-	return s.syncDir()
-}
-
-// createTemp creates a new temporary file for key, mode 0600, with O_EXCL
-// and O_NOFOLLOW: never an existing file, never through a link.
-func (s *FileStore) createTemp(key string) (*os.File, string, error) {
-	for range 100 {
-		name := filepath.Join(s.dir, "."+key+"."+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, name, err
-	}
-	return nil, "", fmt.Errorf("no free temporary file name in %s", s.dir)
+	return nil
 }
 
 // Delete removes the record of key.
@@ -370,17 +328,7 @@ func (s *FileStore) Keys() ([]string, error) {
 	return keys, nil
 }
 
-func (s *FileStore) syncDir() error {
-	d, err := os.OpenFile(s.dir, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (s *FileStore) syncDir() error { return atomicfile.SyncDir(s.dir) }
 
 // loadError is the error of a store's Load of the record at where: a
 // *StateError naming it, unless the store gave one already.

@@ -96,18 +96,25 @@ func LastProfile(store afterhours.Store) (*afterhours.Profile, error) {
 	return afterhours.ParseProfile(data)
 }
 
-// Run runs the profile, command and report loops until ctx ends or one of
-// them stops for [ErrUnauthorized] or [ErrUnknownClient], which ends the
-// others: a bad token or a removed client is the same for all. Network
-// errors and 5xx answers are retried with [Backoff], never ending Run. It
-// returns ctx.Err(), or the error that ended the loops; the executor is
-// never stopped.
+// Run applies the killswitch state it saved before (see [KillSwitchKey]),
+// then runs the profile, command, report and killswitch loops until ctx
+// ends or one of them stops for [ErrUnauthorized] or [ErrUnknownClient],
+// which ends the others: a bad token or a removed client is the same for
+// all. Network errors and 5xx answers are retried with [Backoff], never
+// ending Run. It returns ctx.Err(), or the error that ended the loops; the
+// executor's Run is never stopped (the fleet's killswitch kills and
+// resumes it: see the package doc).
 func (l *Link) Run(ctx context.Context) error {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The killswitch state saved before is applied before the server is
+	// reached: an agent restarted offline stays killed.
+	ks := l.applyKill(l.loadKill())
+	killLoop := func(ctx context.Context) error { return l.killLoop(ctx, ks) }
+	loops := []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop, killLoop}
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i, loop := range []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop} {
+	errs := make([]error, len(loops))
+	for i, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

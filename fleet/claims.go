@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/atomicfile"
 )
 
 // The claims log is the durable, append-only record of a rollout run that
@@ -132,7 +134,7 @@ func startClaims(f *os.File, run string) (*claimLog, error) {
 		err = f.Sync()
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(f.Name()))
+		err = atomicfile.SyncDir(filepath.Dir(f.Name()))
 	}
 	if err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // snapshot copies the status file at path and its claims log to dir, as a
@@ -40,7 +42,7 @@ func snapshot(t *testing.T, path, dir string) string {
 func TestResumeBudgetAcrossCrash(t *testing.T) {
 	dir, crashed := t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "status.json")
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	var mu sync.Mutex
 	runs := map[string]int{}
 	var ran []string

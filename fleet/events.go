@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// EventBuffer is how many events a subscriber's channel holds. A subscriber
+// eventBuffer is how many events a subscriber's channel holds. A subscriber
 // that falls this far behind loses the events that do not fit (see
 // [Rollout.Subscribe]).
-const EventBuffer = 1024
+const eventBuffer = 1024
 
 // EventKind says what an [Event] reports.
 type EventKind uint8
@@ -34,6 +34,10 @@ const (
 	// target fails, and the action's goroutine lives on (see
 	// [Phase].Timeout).
 	EventAbandoned
+	// EventWaiting: a target with a site found no room for its phases in
+	// the site's window now and waits until Until, its NextStart (Target,
+	// Group; Reason says why); the targets after it go on.
+	EventWaiting
 )
 
 var eventNames = [...]string{
@@ -44,10 +48,11 @@ var eventNames = [...]string{
 	EventStatusFile: "status-file",
 	EventEnded:      "ended",
 	EventAbandoned:  "abandoned",
+	EventWaiting:    "waiting",
 }
 
 // String returns the kind's name: started, phase, finished, stopping,
-// status-file, ended or abandoned.
+// status-file, ended, abandoned or waiting.
 func (k EventKind) String() string {
 	if k >= EventStarted && int(k) < len(eventNames) {
 		return eventNames[k]
@@ -74,6 +79,8 @@ type Event struct {
 	// State and Reason are the rollout's, for EventStopping and EventEnded.
 	State  State
 	Reason string
+	// Until is when a waiting target will start, for EventWaiting.
+	Until time.Time
 	// Missed is how many events this subscriber lost, for want of room in
 	// its channel, just before this one.
 	Missed int
@@ -86,7 +93,7 @@ type Event struct {
 // subscription made after Run returned gets a closed channel.
 //
 // A slow subscriber never slows the rollout: the channel holds
-// [EventBuffer] events, and an event that finds it full is dropped for that
+// 1,024 events, and an event that finds it full is dropped for that
 // subscriber. The next event that fits says how many were lost in Missed.
 // What is lost are those events themselves: the state they reported is
 // still in [Rollout.Status] and [Rollout.Report], which a subscriber that
@@ -94,7 +101,7 @@ type Event struct {
 func (r *Rollout) Subscribe() (<-chan Event, func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ch, sub := r.subs.Add(EventBuffer) // closed already once Run has returned
+	ch, sub := r.subs.Add(eventBuffer) // closed already once Run has returned
 	return ch, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // TestEvents: a subscriber sees each target start, begin its phases and
@@ -67,8 +69,8 @@ func TestSlowSubscriber(t *testing.T) {
 	for range deaf {
 		got++
 	}
-	if got != EventBuffer {
-		t.Errorf("deaf subscriber got %d events, want the buffer's %d", got, EventBuffer)
+	if got != eventBuffer {
+		t.Errorf("deaf subscriber got %d events, want the buffer's %d", got, eventBuffer)
 	}
 
 	// 2,000 targets start and wait: 4,000 events for a buffer of 1,024.
@@ -81,13 +83,13 @@ func TestSlowSubscriber(t *testing.T) {
 	for range 2000 {
 		<-started
 	}
-	for range EventBuffer {
+	for range eventBuffer {
 		<-events
 	}
 	r.Kill("test")
 	e := <-events
-	if e.Kind != EventStopping || e.Missed != 4000-EventBuffer {
-		t.Errorf("first event after the gap: %v, missed %d; want stopping, missed %d", e.Kind, e.Missed, 4000-EventBuffer)
+	if e.Kind != EventStopping || e.Missed != 4000-eventBuffer {
+		t.Errorf("first event after the gap: %v, missed %d; want stopping, missed %d", e.Kind, e.Missed, 4000-eventBuffer)
 	}
 	unsubscribe()
 	unsubscribe()
@@ -97,13 +99,13 @@ func TestSlowSubscriber(t *testing.T) {
 }
 
 func TestRetries(t *testing.T) {
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	tries := map[string]int{}
 	phases := []Phase{{Name: "patch", Retries: 2, RetryDelay: time.Minute, Run: func(_ context.Context, tg Target) error {
 		tries[tg.ID]++
 		if tg.ID == "flaky" && tries[tg.ID] < 3 || tg.ID == "broken" {
 			if tries[tg.ID] < 3 { // a retry follows: let its delay pass
-				go func() { clk.waitTimers(1); clk.Advance(time.Minute) }()
+				go func() { clk.WaitTimers(1); clk.Advance(time.Minute) }()
 			}
 			return fmt.Errorf("try %d", tries[tg.ID])
 		}
@@ -127,10 +129,10 @@ func TestRetries(t *testing.T) {
 
 // TestKillDuringRetryDelay: the killswitch ends the wait before a retry.
 func TestKillDuringRetryDelay(t *testing.T) {
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	var r *Rollout
 	phases := []Phase{{Name: "patch", Retries: 5, RetryDelay: time.Hour, Run: func(context.Context, Target) error {
-		go func() { clk.waitTimers(1); r.Kill("enough") }()
+		go func() { clk.WaitTimers(1); r.Kill("enough") }()
 		return errBoom
 	}}}
 	r = mustRollout(t, makeTargets(1, 0), phases, WithClock(clk))

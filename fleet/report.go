@@ -31,6 +31,11 @@ type Record struct {
 	// Resumed marks a record carried from the report a rollout resumed
 	// from: the target did not run again.
 	Resumed bool `json:"resumed,omitempty"`
+	// NextStart is when a pending target with a site will start: the
+	// start of the next window of its site in which its phases fit (or
+	// the moment it waits for, in the current one). It is zero for a
+	// target that waits for room alone, and cleared when it starts.
+	NextStart time.Time `json:"next_start,omitzero"`
 }
 
 // Duration returns End minus Start, or 0 when the target has not both

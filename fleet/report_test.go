@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // sampleRecords has every outcome and the awkward strings CSV must quote.
@@ -183,7 +185,7 @@ func TestSummarize(t *testing.T) {
 // TestRecordTimes: with a clock the test moves, every start and end in the
 // report is exact, and so are the statistics.
 func TestRecordTimes(t *testing.T) {
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	phases := []Phase{
 		{Name: "drain", Run: func(context.Context, Target) error { clk.Advance(time.Second); return nil }},
 		{Name: "patch", Run: func(_ context.Context, tg Target) error {

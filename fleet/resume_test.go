@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // TestResumeSkipsFinished: a rollout killed half way writes its status
@@ -16,7 +18,7 @@ import (
 // finished, and carries the others' records as they were.
 func TestResumeSkipsFinished(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rollout.json")
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	targets := makeTargets(10, 0)
 
 	var r1 *Rollout
@@ -132,7 +134,7 @@ func TestResumeOverBudget(t *testing.T) {
 func TestStatusFilePeriodic(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "status.json")
-	clk := newFakeClock(t0)
+	clk := fakeclock.NewManual(t0)
 	g := newGated(3)
 	r := mustRollout(t, makeTargets(3, 0), one(g.run), WithClock(clk), WithConcurrency(Count(2)), WithStatusFile(path, 5*time.Second))
 	events, unsubscribe := r.Subscribe()
@@ -163,7 +165,7 @@ func TestStatusFilePeriodic(t *testing.T) {
 	g.expectStarts(t, "t000", "t001")
 	g.gate("t000") <- nil
 	g.expectStarts(t, "t002")
-	clk.waitTimers(1)
+	clk.WaitTimers(1)
 	clk.Advance(5 * time.Second)
 	waitWrite()
 	rep, err = LoadReport(path)

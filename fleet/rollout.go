@@ -38,6 +38,11 @@ type Rollout struct {
 	groups  []group
 	groupOf []int // target index to group index
 	ready   groupHeap
+	waiting []waiter // targets waiting for their site's window
+
+	// estimate is the sum of the phases' estimates: what must fit in the
+	// window of a target with a site.
+	estimate time.Duration
 
 	// halt is set by a failed critical phase, before Run learns of it, so
 	// that no running target begins another phase.
@@ -101,6 +106,9 @@ func NewRollout(targets []Target, phases []Phase, opts ...Option) (*Rollout, err
 		return nil, err
 	}
 	r := &Rollout{cfg: cfg, phases: append([]Phase(nil), phases...), mark: -1}
+	for _, p := range r.phases {
+		r.estimate += p.Estimate
+	}
 	for p := range r.phases {
 		if !r.phases[p].Idempotent {
 			if p > 0 {
@@ -344,6 +352,10 @@ func (r *Rollout) loop(ctx context.Context) {
 	inflight := 0
 	done := ctx.Done()
 	var grace <-chan time.Time
+	// wake fires when the first target waiting for its site's window may
+	// start (at wakeAt).
+	var wake <-chan time.Time
+	var wakeAt time.Time
 	for {
 		if done != nil && ctx.Err() != nil {
 			done = nil
@@ -353,8 +365,17 @@ func (r *Rollout) loop(ctx context.Context) {
 			}
 		}
 		inflight += r.dispatch(ctx, results, inflight)
-		if inflight == 0 {
+		next := r.nextWaiter()
+		if !next.IsZero() && (done == nil || r.stopping()) {
+			next = time.Time{} // stopped: the waiting targets stay pending
+		}
+		if inflight == 0 && next.IsZero() {
 			return
+		}
+		if next.IsZero() {
+			wake, wakeAt = nil, time.Time{}
+		} else if wake == nil || next.Before(wakeAt) {
+			wake, wakeAt = r.cfg.clock.After(next.Sub(r.cfg.clock.Now())), next
 		}
 		select {
 		case res := <-results:
@@ -365,6 +386,9 @@ func (r *Rollout) loop(ctx context.Context) {
 		case <-grace:
 			r.abandon()
 			return
+		case <-wake:
+			wake, wakeAt = nil, time.Time{}
+			r.requeue(r.cfg.clock.Now())
 		}
 	}
 }
@@ -410,6 +434,13 @@ func (r *Rollout) finish(res result) {
 	if esc != nil {
 		r.escalate(*esc)
 	}
+}
+
+// stopping reports whether the rollout starts no more targets.
+func (r *Rollout) stopping() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state.stopped() || r.halt.Load()
 }
 
 // stopLocked stops new starts for err's reason: the rollout's state becomes

@@ -3,7 +3,10 @@ package fleet
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/afterhours-go/afterhours"
 )
 
 // Scheduling: pending targets wait in the queue of their group, and a heap
@@ -82,6 +85,21 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		g := &r.groups[gi]
 		i := g.queue[g.head]
 		g.head++
+		if now.IsZero() {
+			now = r.cfg.clock.Now()
+		}
+		at, why := r.startAt(i, now)
+		if !at.Equal(now) {
+			// No room in its site's window now: it waits, the others go on.
+			if g.head == len(g.queue) {
+				heap.Pop(&r.ready)
+				g.inHeap = false
+			} else {
+				heap.Fix(&r.ready, 0)
+			}
+			r.waitLocked(i, at, why, now)
+			continue
+		}
 		g.running++
 		if g.head == len(g.queue) || g.running >= g.limit {
 			heap.Pop(&r.ready)
@@ -89,10 +107,8 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		} else {
 			heap.Fix(&r.ready, 0)
 		}
-		if n == 0 {
-			now = r.cfg.clock.Now()
-		}
 		rec := &r.recs[i]
+		rec.NextStart = time.Time{}
 		rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Running, now, r.phases[0].Name, 1
 		r.counts.Pending--
 		r.counts.Running++
@@ -104,6 +120,113 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		n++
 	}
 	return n
+}
+
+// startAt returns when target i may start, as of now: now when it has no
+// site, or when its site's after-hours time has room now for its phases'
+// estimates; else the start of the next stretch of after-hours time with
+// room (or zero when none in the next 400 days has room), and why it
+// waits. A stretch is a window followed by the windows of the next cycles
+// that begin where it ends (a weekend: Friday evening's window, then
+// Saturday's and Sunday's), as the machine's users see it.
+func (r *Rollout) startAt(i int, now time.Time) (time.Time, string) {
+	site := r.targets[i].Site
+	if site == nil {
+		return now, ""
+	}
+	c := site.CycleAt(now)
+	if w := stretch(site, c.Day, c.Window); !now.Before(w.Start) && now.Before(w.End) {
+		if !now.Add(r.estimate).After(w.End) {
+			return now, ""
+		}
+	}
+	why := "outside its site's after-hours window"
+	if w := c.Window; !now.Before(w.Start) && now.Before(w.End) {
+		why = fmt.Sprintf("%v of phases no longer fit before its window ends at %s", r.estimate,
+			stretch(site, c.Day, w).End.In(site.Location()).Format("Mon 15:04 MST"))
+	}
+	for d := c.Day; d.Compare(c.Day.AddDays(400)) < 0; d = d.AddDays(1) {
+		w := stretch(site, d, site.Cycle(d).Window)
+		start := w.Start
+		if start.Before(now) {
+			start = now
+		}
+		if start.After(now) && start.Before(w.End) && !start.Add(r.estimate).After(w.End) {
+			return start, why
+		}
+	}
+	return time.Time{}, fmt.Sprintf("no window of its site in 400 days has room for %v of phases", r.estimate)
+}
+
+// stretch extends w, the window of day d's cycle, by the windows of the
+// cycles after it that begin where it ends, up to 14 days on.
+func stretch(site *afterhours.Site, d afterhours.Date, w afterhours.Interval) afterhours.Interval {
+	for k := 1; k <= 14; k++ {
+		next := site.Cycle(d.AddDays(k)).Window
+		if !next.Start.Equal(w.End) || !next.End.After(next.Start) {
+			break
+		}
+		w.End = next.End
+	}
+	return w
+}
+
+// waitLocked records that target i waits until at (zero: for good). The
+// caller holds r.mu.
+func (r *Rollout) waitLocked(i int, at time.Time, why string, now time.Time) {
+	rec := &r.recs[i]
+	rec.NextStart = at
+	if at.IsZero() {
+		rec.Error = why
+		return // never started: it stays pending
+	}
+	r.waiting = append(r.waiting, waiter{i, at})
+	if r.subs.Len() > 0 {
+		r.emitLocked(Event{Kind: EventWaiting, At: now, Target: rec.ID, Group: rec.Group, Until: at, Reason: why})
+	}
+}
+
+// waiter is a target waiting for its site's window.
+type waiter struct {
+	i  int
+	at time.Time
+}
+
+// nextWaiter returns when the first waiting target may start; zero when
+// none waits.
+func (r *Rollout) nextWaiter() time.Time {
+	var first time.Time
+	for _, w := range r.waiting {
+		if first.IsZero() || w.at.Before(first) {
+			first = w.at
+		}
+	}
+	return first
+}
+
+// requeue puts the waiting targets whose time has come back at the head of
+// their groups' queues.
+func (r *Rollout) requeue(now time.Time) {
+	kept := r.waiting[:0]
+	for _, w := range r.waiting {
+		if w.at.After(now) {
+			kept = append(kept, w)
+			continue
+		}
+		g := &r.groups[r.groupOf[w.i]]
+		if g.head > 0 {
+			g.head--
+			g.queue[g.head] = w.i
+		} else {
+			g.queue = append([]int{w.i}, g.queue...)
+		}
+		if !g.inHeap && g.running < g.limit {
+			g.inHeap = true
+			r.ready.ids = append(r.ready.ids, r.groupOf[w.i])
+		}
+	}
+	r.waiting = kept
+	heap.Init(&r.ready) // heads changed
 }
 
 // release frees a running target's place in its group.

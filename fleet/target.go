@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/afterhours-go/afterhours"
 )
 
 // Target is one machine (or any unit of work) of a rollout.
@@ -21,12 +23,25 @@ type Target struct {
 	// Tags are the target's site tags, which a [Selector] chooses by. A tag
 	// is not empty, does not start with '!' and holds no white space.
 	Tags []string `json:"tags,omitempty"`
+	// Site, when set, is the target's site (validated: see
+	// [afterhours.Site.Validate]): the target starts only inside the
+	// site's after-hours window, and only when its phases' estimates
+	// ([Phase].Estimate, summed) fit before the window's end; otherwise it
+	// waits for the next window where they fit, while the targets after it
+	// go on. Windows are the planner's ([afterhours.Site.Cycle]): business
+	// hours, grace, closed dates and DST days included. A report shows when
+	// a waiting target will start ([Record].NextStart). Nil: the target
+	// starts whenever there is room.
+	Site *afterhours.Site `json:"-"`
 }
 
 // checkTarget returns why t cannot be part of a rollout, or nil.
 func checkTarget(t Target) error {
 	if t.ID == "" {
 		return fmt.Errorf("%w: empty ID", ErrInvalidTarget)
+	}
+	if t.Site != nil && !t.Site.Validated() {
+		return fmt.Errorf("%w: %s: its site is not validated (Site.Validate)", ErrInvalidTarget, t.ID)
 	}
 	for i, tag := range t.Tags {
 		switch {
@@ -100,6 +115,11 @@ type Phase struct {
 	// target that may have begun such a phase is never run again on its
 	// own.
 	Idempotent bool
+	// Estimate is how long the phase is expected to take, for the window
+	// of a target with a [Target].Site: the sum of a rollout's phase
+	// estimates must fit between the target's start and its window's end.
+	// Zero counts as nothing.
+	Estimate time.Duration
 }
 
 // checkPhases returns why phases cannot be a rollout's phases, or nil.
@@ -113,8 +133,8 @@ func checkPhases(phases []Phase) error {
 			return fmt.Errorf("%w: phase %d has no name", ErrInvalidPhase, i)
 		case p.Run == nil:
 			return fmt.Errorf("%w: phase %q has no action", ErrInvalidPhase, p.Name)
-		case p.Retries < 0 || p.RetryDelay < 0 || p.Timeout < 0:
-			return fmt.Errorf("%w: phase %q: negative retries, delay or timeout", ErrInvalidPhase, p.Name)
+		case p.Retries < 0 || p.RetryDelay < 0 || p.Timeout < 0 || p.Estimate < 0:
+			return fmt.Errorf("%w: phase %q: negative retries, delay, timeout or estimate", ErrInvalidPhase, p.Name)
 		}
 		for _, prev := range phases[:i] {
 			if prev.Name == p.Name {

@@ -36,6 +36,20 @@ var ErrNoCommand = errors.New("server: no such command")
 // whose result differs from the first one.
 var ErrConflict = errors.New("server: conflicts with what is stored")
 
+// ErrSemaphoreFull is returned by [Fleet.FleetLockLock] when every slot of
+// the group is held by other clients.
+var ErrSemaphoreFull = errors.New("server: fleetlock semaphore full")
+
+// ErrFleetLockOff is returned by the FleetLock methods when the config has
+// no "fleetlock" groups: the protocol is off.
+var ErrFleetLockOff = errors.New("server: fleetlock is off: the config has no fleetlock groups")
+
+// ErrFleetLockGroup is returned for a FleetLock group the config lacks.
+var ErrFleetLockGroup = errors.New("server: no such fleetlock group")
+
+// ErrFleetLockRequest is returned for a malformed FleetLock group or id.
+var ErrFleetLockRequest = errors.New("server: bad fleetlock request")
+
 // ErrNoResource is returned by [Fleet.EndDowntime] for a resource no set
 // declares, a set that does not declare it, or a downtime index it lacks.
 var ErrNoResource = errors.New("server: no such resource or downtime")

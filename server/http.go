@@ -82,22 +82,37 @@ const MaxBody = 1 << 20
 //     409 for a result other than the first), and posts its cycle
 //     reports to POST .../reports ([Report], [Fleet.PutReport]); GET
 //     /v1/status and GET /v1/failed (view) give every client's last
-//     report and the failed lists ([Fleet.Status], [Fleet.Failed]).
+//     report and the failed lists ([Fleet.Status], [Fleet.Failed]);
+//   - FleetLock, the reboot manager protocol of Fedora CoreOS's Zincati,
+//     without a token: POST /v1/pre-reboot and POST /v1/steady-state, and
+//     GET /v1/fleetlock (view) and DELETE
+//     /v1/fleetlock/{group}/holders/{id} (operate) (see
+//     [Fleet.FleetLockLock]);
+//   - the fleet killswitch: PUT /v1/killswitch {"reason": "..."} turns it
+//     on for the whole fleet, PUT /v1/killswitch/tags/{tag} for the
+//     clients whose site has the tag (operate; the reason is required, at
+//     most [MaxKillReason] bytes), DELETE on either turns it off (operate),
+//     GET /v1/killswitch (view) gives {"fleet": {"reason", "by", "since"}
+//     or null, "tags": {"uk": {...}}, "killed_clients": N}, as each change
+//     does too; the agent long-polls GET
+//     /v1/agent/clients/{id}/killswitch?wait=30s&since=ETAG for its
+//     client's [ClientKill] ([Fleet.WaitClientKill]), and GET /v1/status
+//     says which clients the killswitch holds;
 //   - resources (seed 004): GET /v1/resources?days=7 (view; 1 to 60 days)
 //     lists each resource per declaring set, each downtime as declared
 //     with its occurrences at each affected site up to the horizon, the
 //     affected client IDs, and the affected tasks per site, the same for
-//     every client of the site ([Fleet.Resources], [DowntimeInfo]):
-//     {"now": "...", "days": 7, "resources": [{"name": "db", "set":
-//     "retail", "downtimes": [{"index": 0, "action": "postpone", "from":
-//     "01:00", "to": "03:00", "dates": [], "days": ["tue"], "once": false,
-//     "ended": "", "running": true,
-//     "occurrences": [{"site": "leeds", "start": "2026-11-24T01:00:00Z",
-//     "end": "2026-11-24T03:00:00Z", "action": "postpone", "running":
-//     true, "ended": false}], "clients": ["shop-1"], "tasks": [{"name": "vacuum", "kind":
-//     "housekeeping"}], "sites": [{"site": "leeds", "timezone":
-//     "Europe/London", "clients": 1, "tasks": [{"name": "vacuum", "kind":
-//     "housekeeping"}]}]}]}]}. POST
+//     every client of the site ([Fleet.Resources], [DowntimeInfo]), for
+//     example {"now": "...", "days": 7, "resources": [{"name": "db",
+//     "set": "retail", "downtimes": [{"index": 0, "action": "postpone",
+//     "from": "01:00", "to": "03:00", "dates": [], "days": ["tue"],
+//     "once": false, "ended": "", "running": true, "occurrences":
+//     [{"site": "leeds", "start": "2026-11-24T01:00:00Z", "end":
+//     "2026-11-24T03:00:00Z", "action": "postpone", "running": true,
+//     "ended": false}], "clients": ["shop-1"], "tasks": [{"name":
+//     "vacuum", "kind": "housekeeping"}], "sites": [{"site": "leeds",
+//     "timezone": "Europe/London", "clients": 1, "tasks": [{"name":
+//     "vacuum", "kind": "housekeeping"}]}]}]}]}; POST
 //     /v1/resources/{name}/downtimes/{i}/end?set=NAME (operate) ends the
 //     occurrence running now for the whole fleet and answers the updated
 //     resource entry ([Fleet.EndDowntime]): 404 for an unknown resource,
@@ -161,6 +176,15 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/commands", h.agent(h.agentCommands))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/commands/{cid}/ack", h.agent(h.ackCommand))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
+	// FleetLock (Zincati's reboot manager protocol): http_fleetlock.go.
+	h.fleetlockRoutes()
+	// The fleet killswitch.
+	h.mux.HandleFunc("GET /v1/killswitch", h.admin(RoleView, h.getKillSwitch))
+	h.mux.HandleFunc("PUT /v1/killswitch", h.admin(RoleOperate, h.putKillFleet))
+	h.mux.HandleFunc("DELETE /v1/killswitch", h.admin(RoleOperate, h.deleteKillFleet))
+	h.mux.HandleFunc("PUT /v1/killswitch/tags/{tag}", h.admin(RoleOperate, h.putKillTag))
+	h.mux.HandleFunc("DELETE /v1/killswitch/tags/{tag}", h.admin(RoleOperate, h.deleteKillTag))
+	h.mux.HandleFunc("GET /v1/agent/clients/{id}/killswitch", h.agent(h.agentKillSwitch))
 	// Resources and their downtimes, with "end now" (seed 004).
 	h.mux.HandleFunc("GET /v1/resources", h.admin(RoleView, h.listResources))
 	h.mux.HandleFunc("POST /v1/resources/{name}/downtimes/{i}/end", h.admin(RoleOperate, h.endDowntime))

@@ -233,6 +233,10 @@ type ClientStatus struct {
 	Site     string        `json:"site"`
 	LastSeen time.Time     `json:"last_seen,omitzero"`
 	Last     *StoredReport `json:"last,omitempty"`
+	// KillSwitch is set while the fleet's killswitch holds the client
+	// (fleet-wide or by a tag of its site; see [Fleet.ClientKill]);
+	// Last.Killed says whether its agent reported itself killed.
+	KillSwitch bool `json:"killswitch"`
 }
 
 // Status returns every client's status, sorted by ID.
@@ -271,6 +275,9 @@ func (f *Fleet) Status() ([]ClientStatus, error) {
 			seen = t
 		}
 		out = append(out, ClientStatus{Client: c.ID, Site: c.Site, LastSeen: seen, Last: last[c.ID]})
+	}
+	if err := f.markKilled(out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

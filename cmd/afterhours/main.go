@@ -12,6 +12,8 @@
 //	afterhours forecast FILE -days N [-at TIME] [-json]
 //	afterhours export FILE -crontab|-systemd [-at TIME]
 //	afterhours affected FILE -resource R -days N [-at TIME] [-csv|-json]
+//	afterhours explain FILE TASK [-at TIME] [-days N] [-json]
+//	afterhours schema
 //	afterhours serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE]
 //	afterhours help [COMMAND]
 //
@@ -28,6 +30,19 @@
 // planned; 2 for a bad command line; and for export, 3 when some tasks could
 // not be exported (each is named on stderr with the reason; the lines of the
 // others are printed).
+//
+// # Explain and schema
+//
+// explain says why TASK runs when it does, or why not, over N consecutive
+// cycles (default 7) from the one plan would print, as forecast plans them
+// (assuming that placed work completes): the task's recurrence, estimate,
+// resources, selector and constraints, then per cycle the window, the
+// task's placement (start, end, lane, and what ends where it starts: a
+// step, a hold, a downtime) or its deferral with the planner's reason and
+// detail, when a recurring task is next due, the holds and downtimes it
+// contends with, and its estimate against the room left in the window. An
+// unknown TASK is exit status 1, with the profile's task names on stderr.
+// schema prints the profile's JSON Schema ([afterhours.ProfileSchema]).
 //
 // # Serve
 //
@@ -63,7 +78,7 @@
 // When the command starts to use an API of the root module newer than the
 // required commit, raise the requirement to a commit of main that has it, in
 // the same change or the next: `go mod edit -require` here and in go.work's
-// replace line (the test TestGoModPublishable checks that they agree and that
+// replace line (the test TestModulesPublishable of the root module checks that they agree and that
 // go.mod has no replace; .ci/run checks that this module builds against the
 // required commit alone, that the commit is in the history of HEAD, and
 // prints the two commands that raise the requirement when it is not). Another module of the repository (the etcd store's)
@@ -100,6 +115,8 @@ func init() {
 		{"forecast", "forecast FILE -days N [-at TIME] [-json]", "print the plans of N consecutive cycles", runForecast},
 		{"export", "export FILE -crontab|-systemd [-at TIME]", "print recurring tasks as crontab lines or systemd units", runExport},
 		{"affected", "affected FILE -resource R -days N [-at TIME] [-csv|-json]", "list the tasks a resource's downtimes affect", runAffected},
+		{"explain", explainUsage, "say why a task runs when it does, or why not, cycle by cycle", runExplain},
+		{"schema", "schema", "print the JSON Schema of the profile", runSchema},
 		{"serve", serveUsage, "run the fleet server on a data directory until SIGINT or SIGTERM", runServe},
 		{"help", "help [COMMAND]", "print this help, or a command's", runHelp},
 	}

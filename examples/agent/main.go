@@ -121,13 +121,12 @@ func run(ctx context.Context, args []string, w io.Writer, signals <-chan os.Sign
 	if err != nil {
 		return err
 	}
+	if line := windowOver(p, start); line != "" {
+		fmt.Fprintln(out, line)
+	}
 	events, unsubscribe := e.Subscribe()
 	var printed sync.WaitGroup
-	printed.Go(func() {
-		for ev := range events {
-			fmt.Fprintln(out, ev)
-		}
-	})
+	printed.Go(func() { printEvents(out, events) })
 	if *resume {
 		e.Resume()
 	}

@@ -313,3 +313,41 @@ func (o *output) waitFor(t *testing.T, texts ...string) string {
 		}
 	}
 }
+
+// Started after its window, the agent says the window is over and when the
+// next opens, and gathers what it missed on one line instead of a line per
+// task and "60 runs missed" of a timer.
+func TestAgentStartedAfterWindow(t *testing.T) {
+	var out bytes.Buffer
+	args := []string{"-profile", "agent.profile.json", "-speed", "3600", "-at", "2026-11-24T09:30:00Z", "-for", "1m", "-work", t.TempDir()}
+	if err := run(context.Background(), args, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	for i, l := range lines {
+		// The clock runs fast: drop the seconds that the first events took.
+		if strings.HasPrefix(l, "2026-11-24 09:") {
+			lines[i] = l[len("2026-11-24 09:30:00 UTC "):]
+		}
+	}
+	want := []string{
+		"Tue 24 Nov 09:30 GMT: the window of cycle 2026-11-23 closed at Tue 24 Nov 08:00 GMT; the next opens at Tue 24 Nov 18:30 GMT, in 9h",
+		"planned cycle 2026-11-23: 0 steps, 1 slot, 96 timer runs, 6 deferred",
+		"missed while the agent was not running: 6 tasks (fetch-packages, rotate-logs, clean-tmp, backup-pos, openssl-3.0.15*, pos-app-7.2.0*); * carried over to the next cycle; and 60 timer runs of inventory",
+	}
+	if len(lines) < len(want) || strings.Join(lines[:len(want)], "\n") != strings.Join(want, "\n") {
+		t.Errorf("first screen:\n%s\nwant it to start with:\n%s", out.String(), strings.Join(want, "\n"))
+	}
+	if n := strings.Count(out.String(), "(missed)"); n != 0 {
+		t.Errorf("%d missed deferrals printed one by one:\n%s", n, out.String())
+	}
+}
+
+func TestHoursMinutes(t *testing.T) {
+	for d, want := range map[time.Duration]string{9 * time.Hour: "9h", 9*time.Hour + 30*time.Minute: "9h30m",
+		45 * time.Minute: "45m", 25*time.Hour + 5*time.Minute + 29*time.Second: "25h05m"} {
+		if got := hoursMinutes(d); got != want {
+			t.Errorf("hoursMinutes(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

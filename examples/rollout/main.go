@@ -21,7 +21,10 @@
 //	-drain-fail 0      share whose drain fails: a critical failure
 //	-work 40ms         mean simulated time of each phase
 //	-select ""         site tags to choose machines by, "uk,!canary"
-//	-csv rollout.csv   report of every machine ("" for none)
+//	-out ""            directory of the CSV reports (default: a new temporary
+//	                   one, named at the end)
+//	-csv rollout.csv   report of every machine ("" for none); a relative
+//	                   name is in the -out directory
 //	-failed rollout-failed.csv  machines that need attention, for a ticket
 //	-status ""         status file, rewritten every second, for a monitor; the
 //	                   durable record of the run is kept beside it (.claims)
@@ -50,6 +53,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -73,7 +77,7 @@ type settings struct {
 	drainFail         float64
 	work              time.Duration
 	selector          string
-	csv, failed       string
+	out, csv, failed  string
 	status            string
 	resume            bool
 	seed              uint64
@@ -95,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer, interrupt <-chan os.Signal) in
 	fs.Float64Var(&s.drainFail, "drain-fail", 0, "`share` of machines whose drain fails (critical: stops the rollout)")
 	fs.DurationVar(&s.work, "work", 40*time.Millisecond, "mean simulated `duration` of each phase")
 	fs.StringVar(&s.selector, "select", "", "site `tags` to choose machines by, such as \"uk,!canary\"")
+	fs.StringVar(&s.out, "out", "", "`directory` of the CSV reports (default: a new temporary one)")
 	fs.StringVar(&s.csv, "csv", "rollout.csv", "`file` for the report of every machine (\"\" for none)")
 	fs.StringVar(&s.failed, "failed", "rollout-failed.csv", "`file` for the machines that need attention (\"\" for none)")
 	fs.StringVar(&s.status, "status", "", "status `file` for a monitor, rewritten every second")
@@ -114,6 +119,10 @@ func run(args []string, stdout, stderr io.Writer, interrupt <-chan os.Signal) in
 	if err != nil {
 		fmt.Fprintf(stderr, "rollout: -select: %v\n", err)
 		return 2
+	}
+	if err := s.outDir(); err != nil {
+		fmt.Fprintf(stderr, "rollout: -out: %v\n", err)
+		return 1
 	}
 
 	opts := []fleet.Option{
@@ -181,6 +190,31 @@ func run(args []string, stdout, stderr io.Writer, interrupt <-chan os.Signal) in
 	}
 	writeSummary(stdout, rep, s)
 	return code
+}
+
+// outDir places the CSV reports: a relative -csv or -failed name is in
+// the -out directory, a new temporary one when -out is not given (and
+// some report is written), so that a run never litters the current
+// directory.
+func (s *settings) outDir() error {
+	if s.csv == "" && s.failed == "" {
+		return nil
+	}
+	if s.out == "" {
+		dir, err := os.MkdirTemp("", "afterhours-rollout-")
+		if err != nil {
+			return err
+		}
+		s.out = dir
+	} else if err := os.MkdirAll(s.out, 0o755); err != nil {
+		return err
+	}
+	for _, p := range []*string{&s.csv, &s.failed} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(s.out, *p)
+		}
+	}
+	return nil
 }
 
 func (s *settings) check(fs *flag.FlagSet) error {

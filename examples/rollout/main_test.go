@@ -218,3 +218,37 @@ func TestResumeAfterSIGKILL(t *testing.T) {
 		}
 	}
 }
+
+// The CSV reports go to the -out directory, by default a new temporary
+// one that the summary names, never the current directory.
+func TestReportsOutDir(t *testing.T) {
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	out := filepath.Join(t.TempDir(), "reports")
+	code, stdout, errs := runRollout(t, nil, "-targets", "20", "-clusters", "2", "-work", "0", "-fail", "0.2", "-budget", "100%", "-out", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	if n := len(readCSV(t, filepath.Join(out, "rollout.csv"))); n != 20 {
+		t.Errorf("%d records in %s, want 20", n, out)
+	}
+	readCSV(t, filepath.Join(out, "rollout-failed.csv"))
+
+	code, stdout, errs = runRollout(t, nil, "-targets", "20", "-clusters", "2", "-work", "0")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, errs)
+	}
+	_, after, ok := strings.Cut(stdout, "report of every machine in ")
+	if !ok {
+		t.Fatalf("the summary names no report:\n%s", stdout)
+	}
+	path := strings.TrimSpace(after)
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(path)) })
+	if !strings.HasPrefix(path, os.TempDir()) || filepath.Base(path) != "rollout.csv" {
+		t.Errorf("report in %s, want a temporary directory", path)
+	}
+	readCSV(t, path)
+	if entries, _ := os.ReadDir(cwd); len(entries) > 0 {
+		t.Errorf("the current directory has %d entries, want none", len(entries))
+	}
+}
