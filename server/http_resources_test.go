@@ -295,3 +295,14 @@ func TestHTTPEndDowntimeTwice(t *testing.T) {
 		require.NotNil(t, step, "%s: %s", id, reason)
 	}
 }
+
+// TestHTTPResourcesEmpty: a fleet whose sets declare no resource answers an
+// empty list, not null.
+func TestHTTPResourcesEmpty(t *testing.T) {
+	srv := testServer(t)
+	r := call(t, srv, "GET", "/v1/resources", viewToken, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.JSONEq(t, `{"now": "2026-11-02T12:00:00Z", "days": 7, "resources": []}`, string(r.body))
+	r = call(t, srv, "POST", "/v1/resources/db/downtimes/0/end", operateToken, nil)
+	require.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+}
