@@ -49,3 +49,15 @@ var ErrFleetLockGroup = errors.New("server: no such fleetlock group")
 
 // ErrFleetLockRequest is returned for a malformed FleetLock group or id.
 var ErrFleetLockRequest = errors.New("server: bad fleetlock request")
+
+// ErrNoResource is returned by [Fleet.EndDowntime] for a resource no set
+// declares, a set that does not declare it, or a downtime index it lacks.
+var ErrNoResource = errors.New("server: no such resource or downtime")
+
+// ErrAmbiguousResource is returned by [Fleet.EndDowntime] when no set is
+// named and several sets declare the resource; the error names them.
+var ErrAmbiguousResource = errors.New("server: resource declared by several sets")
+
+// ErrNotRunning is returned by [Fleet.EndDowntime] when no occurrence of the
+// downtime is running now at any site it affects.
+var ErrNotRunning = errors.New("server: downtime not running now")

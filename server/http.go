@@ -97,7 +97,27 @@ const MaxBody = 1 << 20
 //     does too; the agent long-polls GET
 //     /v1/agent/clients/{id}/killswitch?wait=30s&since=ETAG for its
 //     client's [ClientKill] ([Fleet.WaitClientKill]), and GET /v1/status
-//     says which clients the killswitch holds.
+//     says which clients the killswitch holds;
+//   - resources (seed 004): GET /v1/resources?days=7 (view; 1 to 60 days)
+//     lists each resource per declaring set, each downtime as declared
+//     with its occurrences at each affected site up to the horizon, the
+//     affected client IDs, and the affected tasks per site, the same for
+//     every client of the site ([Fleet.Resources], [DowntimeInfo]), for
+//     example {"now": "...", "days": 7, "resources": [{"name": "db",
+//     "set": "retail", "downtimes": [{"index": 0, "action": "postpone",
+//     "from": "01:00", "to": "03:00", "dates": [], "days": ["tue"],
+//     "once": false, "ended": "", "running": true, "occurrences":
+//     [{"site": "leeds", "start": "2026-11-24T01:00:00Z", "end":
+//     "2026-11-24T03:00:00Z", "action": "postpone", "running": true,
+//     "ended": false}], "clients": ["shop-1"], "tasks": [{"name":
+//     "vacuum", "kind": "housekeeping"}], "sites": [{"site": "leeds",
+//     "timezone": "Europe/London", "clients": 1, "tasks": [{"name":
+//     "vacuum", "kind": "housekeeping"}]}]}]}]}; POST
+//     /v1/resources/{name}/downtimes/{i}/end?set=NAME (operate) ends the
+//     occurrence running now for the whole fleet and answers the updated
+//     resource entry ([Fleet.EndDowntime]): 404 for an unknown resource,
+//     set or index, 409 when several sets declare it and none is named,
+//     or when no occurrence is running now.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -165,6 +185,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("PUT /v1/killswitch/tags/{tag}", h.admin(RoleOperate, h.putKillTag))
 	h.mux.HandleFunc("DELETE /v1/killswitch/tags/{tag}", h.admin(RoleOperate, h.deleteKillTag))
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/killswitch", h.agent(h.agentKillSwitch))
+	// Resources and their downtimes, with "end now" (seed 004).
+	h.mux.HandleFunc("GET /v1/resources", h.admin(RoleView, h.listResources))
+	h.mux.HandleFunc("POST /v1/resources/{name}/downtimes/{i}/end", h.admin(RoleOperate, h.endDowntime))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
