@@ -39,6 +39,8 @@ type Link struct {
 	clk   afterhours.Clock
 	log   *slog.Logger
 
+	prepare func(*afterhours.Profile) error
+
 	mu  sync.Mutex
 	rnd *rand.Rand
 }
@@ -56,6 +58,18 @@ func WithClock(c afterhours.Clock) Option { return func(l *Link) { l.clk = c } }
 
 // WithLogger sets the logger; slog.Default() by default.
 func WithLogger(lg *slog.Logger) Option { return func(l *Link) { l.log = lg } }
+
+// WithPrepare sets a function the link calls on every profile it fetches,
+// after parsing it and before applying it with the executor's Update: an
+// application that runs some tasks as Go code sets their Task.Action
+// there, by task name (a profile from the server carries command lines
+// only). The link validates the profile again after prepare; an error of
+// prepare or of that validation refuses the profile as a bad one is (the
+// executor keeps the profile it has). Prepare runs on the link's goroutine,
+// one profile at a time.
+func WithPrepare(prepare func(p *afterhours.Profile) error) Option {
+	return func(l *Link) { l.prepare = prepare }
+}
 
 // withRand fixes the jitter's random source (tests).
 func withRand(r *rand.Rand) Option { return func(l *Link) { l.rnd = r } }
@@ -261,6 +275,11 @@ func (l *Link) pollProfile(ctx context.Context, etag string) (string, error) {
 	}
 	newTag := resp.Header.Get("ETag")
 	p, err := afterhours.ParseProfile(data)
+	if err == nil && l.prepare != nil {
+		if err = l.prepare(p); err == nil {
+			err = p.Validate()
+		}
+	}
 	if err == nil {
 		err = l.exec.Update(p)
 	}

@@ -114,6 +114,11 @@ func apiScript(s *apiSession) {
 		`{"client_params": {"id": "node-a", "group": "default"}}`, zincati...)
 	s.call("/v1/fleetlock/{group}/holders/{id}", "releases the slot of a machine that died holding it (operate)", "DELETE", "/v1/fleetlock/default/holders/node-b", docOperate, "")
 
+	s.heading("Resources and downtimes", "Resources and their downtimes are declared in the config's sets and shared by every client whose profile takes them; a downtime running now can be ended early for the whole fleet.")
+	s.call("/v1/resources", "every resource, its downtimes, their next occurrences in each site's zone, and the sites, clients and tasks each affects (view)", "GET", "/v1/resources?days=7", docView, "")
+	s.clk.Set(time.Date(2026, 11, 29, 1, 30, 0, 0, time.UTC)) // a Sunday, 01:30 in London: db is down
+	s.call("/v1/resources/{name}/downtimes/{i}/end", "ends downtime 0 of db now, for every client it affects (operate); their profiles change, so their agents get them at once", "POST", "/v1/resources/db/downtimes/0/end", docOperate, "")
+
 	s.heading("Errors", `Every error but FleetLock's is {"error": "...", "problems": [{"path": "...", "message": "..."}]}.`)
 	s.call("/v1/clients", "a wrong token", "GET", "/v1/clients", "not-a-token-of-this-server", "")
 	s.call("/v1/config", "a role that may not", "PUT", "/v1/config", docView, docConfig)

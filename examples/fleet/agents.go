@@ -144,14 +144,6 @@ func (a simAction) Run(ctx context.Context) error {
 	return nil
 }
 
-// linkETagKey is the store key under which agentlink keeps the ETag of the
-// profile it applied (agentlink's etagKey). The example saves the profile
-// and its ETag there before the link starts, so that the link's first
-// poll finds the profile unchanged and keeps the executor's profile, whose
-// tasks carry Go actions: a profile the link fetches is parsed from JSON,
-// and would run the config's command lines instead.
-const linkETagKey = "agentlink.etag"
-
 // simAgent is an in-process agent: an executor on a memory store with Go
 // actions, and its link to the server.
 type simAgent struct {
@@ -168,40 +160,36 @@ func newSimAgent(ctx context.Context, base, code string, clk *fastClock, seed ui
 	if err != nil {
 		return nil, err
 	}
-	data, etag, err := fetchProfile(ctx, creds)
+	data, _, err := fetchProfile(ctx, creds)
 	if err != nil {
 		return nil, fmt.Errorf("%s: profile: %w", creds.Client, err)
+	}
+	// The tasks run simulated work: Go actions set on every profile the
+	// agent gets, the first and each the link fetches.
+	prepare := func(p *afterhours.Profile) error {
+		for _, t := range p.Housekeeping {
+			t.Action = simAction{clk: clk, client: creds.Client, task: t.Name, seed: seed, rate: rate}
+		}
+		for _, tok := range p.Sharing {
+			for _, t := range tok.Tasks {
+				t.Action = simAction{clk: clk, client: creds.Client, task: t.Name, seed: seed, rate: rate, meter: m}
+			}
+		}
+		return p.Validate()
 	}
 	var p afterhours.Profile
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%s: profile: %w", creds.Client, err)
 	}
-	act := func(t *afterhours.Task, mm *meter) {
-		t.Action = simAction{clk: clk, client: creds.Client, task: t.Name, seed: seed, rate: rate, meter: mm}
-	}
-	for _, t := range p.Housekeeping {
-		act(t, nil)
-	}
-	for _, tok := range p.Sharing {
-		for _, t := range tok.Tasks {
-			act(t, m)
-		}
-	}
-	if err := p.Validate(); err != nil {
+	if err := prepare(&p); err != nil {
 		return nil, fmt.Errorf("%s: profile: %w", creds.Client, err)
 	}
 	store := afterhours.NewMemoryStore()
-	if err := store.Save(agentlink.ProfileKey, data); err != nil {
-		return nil, err
-	}
-	if err := store.Save(linkETagKey, []byte(etag)); err != nil {
-		return nil, err
-	}
 	e, err := afterhours.NewExecutor(&p, afterhours.WithClock(clk), afterhours.WithStore(store), afterhours.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
-	l, err := agentlink.New(e, store, creds, agentlink.WithClock(clk), agentlink.WithLogger(log))
+	l, err := agentlink.New(e, store, creds, agentlink.WithClock(clk), agentlink.WithLogger(log), agentlink.WithPrepare(prepare))
 	if err != nil {
 		return nil, err
 	}

@@ -28,9 +28,8 @@
 // their actions and the links' retries follow it. The server reads its
 // instants from the same clock but waits its long-polls in real time (see
 // serverClock). The operator's command is a real process (/bin/true), since
-// commands come from the server as command lines. The agents keep their Go
-// actions because the profile does not change during the run (see
-// linkETagKey): a changed profile would bring the config's command lines.
+// commands come from the server as command lines. The agents' tasks run Go
+// actions, which agentlink.WithPrepare sets on every profile they get.
 package main
 
 import (
