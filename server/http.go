@@ -83,6 +83,13 @@ const MaxBody = 1 << 20
 //     reports to POST .../reports ([Report], [Fleet.PutReport]); GET
 //     /v1/status and GET /v1/failed (view) give every client's last
 //     report and the failed lists ([Fleet.Status], [Fleet.Failed]).
+//   - the web page: GET / serves a page (embedded, no CDN) that shows the
+//     fleet's status, failed lists, load, downtimes and any client's plan,
+//     asking for a token and refreshing every 15 s; GET /v1/load?date=
+//     (view) gives the load per sharing token per minute of a UTC date
+//     ([LoadView]), GET /v1/clients/{id}/plan?at=&format=svg (view) the
+//     plan the client follows ([afterhours.PlanAt] on its profile, with
+//     the failures of its last report as history), as JSON or SVG.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -96,6 +103,7 @@ type Handler struct {
 	fleet  *Fleet
 	admins []adminToken
 	mux    *http.ServeMux
+	views  viewCache // the web page's views (http_views.go)
 }
 
 // New returns the handler of the fleet kept in store (see [OpenFleet]).
@@ -141,6 +149,11 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/commands", h.agent(h.agentCommands))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/commands/{cid}/ack", h.agent(h.ackCommand))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
+	// The web page and its views (web.go, http_views.go).
+	h.mux.HandleFunc("GET /v1/load", h.admin(RoleView, h.getLoad))
+	h.mux.HandleFunc("GET /v1/clients/{id}/plan", h.admin(RoleView, h.getPlan))
+	h.mux.HandleFunc("GET /{$}", h.page)
+	h.mux.Handle("GET /web/", h.webFiles())
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
