@@ -2,8 +2,9 @@ package server
 
 import (
 	"embed"
-	"io/fs"
 	"net/http"
+	"path"
+	"strings"
 )
 
 // webFS holds the web page: index.html, app.js and style.css.
@@ -32,32 +33,33 @@ func pageHeaders(w http.ResponseWriter) {
 // holds no data, it asks the user for a token and sends it with each of
 // its requests to the API.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
-	data, err := webFS.ReadFile("web/index.html")
-	if err != nil {
-		fail(w, err)
-		return
-	}
-	pageHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(data)
+	serveWebFile(w, "index.html")
+}
+
+// webTypes are the Content-Types of the page's files.
+var webTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
 }
 
 // webFiles serves the page's files under /web/; an unknown one is a JSON 404.
 func (h *Handler) webFiles() http.Handler {
-	sub, err := fs.Sub(webFS, "web")
-	if err != nil {
-		panic(err) // the embedded tree always has web/
-	}
-	files := http.StripPrefix("/web/", http.FileServerFS(sub))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.URL.Path[len("/web/"):]
-		f, err := sub.Open(name)
-		if err != nil || name == "" {
-			writeError(w, http.StatusNotFound, "no such file: "+r.URL.Path, nil)
-			return
-		}
-		f.Close()
-		pageHeaders(w)
-		files.ServeHTTP(w, r)
+		serveWebFile(w, strings.TrimPrefix(r.URL.Path, "/web/"))
 	})
+}
+
+// serveWebFile writes the page's file of the given name (such as
+// "app.js"), or a JSON 404.
+func serveWebFile(w http.ResponseWriter, name string) {
+	ctype, known := webTypes[path.Ext(name)]
+	data, err := webFS.ReadFile("web/" + name)
+	if err != nil || !known || strings.Contains(name, "/") {
+		writeError(w, http.StatusNotFound, "no such file: /web/"+name, nil)
+		return
+	}
+	pageHeaders(w)
+	w.Header().Set("Content-Type", ctype)
+	w.Write(data)
 }
