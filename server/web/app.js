@@ -228,7 +228,7 @@ function renderLoad(load) {
 }
 
 function loadChart(t, minutes, start) {
-  const W = CHART.left + CHART.width + 10;
+  const W = CHART.left + CHART.width + 20;
   const H = CHART.top + CHART.height + CHART.bottom;
   const top = Math.max(t.peak, t.capacity || 0, 1);
   const xOf = (m) => CHART.left + m * CHART.width / minutes;
