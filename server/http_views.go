@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/afterhours-go/afterhours"
@@ -116,22 +119,40 @@ func (h *Handler) parsedProfile(id string) (*afterhours.Profile, string, error) 
 }
 
 // viewClients returns every client with its parsed profile, and a digest
-// of the config, the clients' profiles and their LANs.
+// of the config, the clients' profiles and their LANs. Profiles not
+// parsed before are parsed on GOMAXPROCS goroutines.
 func (h *Handler) viewClients() ([]viewClient, *Config, [sha256.Size]byte, error) {
+	var key [sha256.Size]byte
 	cfg := h.fleet.Config()
 	infos := h.fleet.Clients()
-	out := make([]viewClient, 0, len(infos))
+	out := make([]viewClient, len(infos))
+	etags := make([]string, len(infos))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(infos); i = int(next.Add(1) - 1) {
+				p, etag, err := h.parsedProfile(infos[i].ID)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i], etags[i] = viewClient{info: infos[i], p: p}, etag
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, key, err
+	}
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%p\n", cfg)
 	live := make(map[string]bool, len(infos))
-	for _, ci := range infos {
-		p, etag, err := h.parsedProfile(ci.ID)
-		if err != nil {
-			var key [sha256.Size]byte
-			return nil, nil, key, err
-		}
-		fmt.Fprintf(sum, "%s\x00%s\x00%s\n", ci.ID, ci.LAN, etag)
-		out = append(out, viewClient{info: ci, p: p})
+	for i, ci := range infos {
+		sum.Write([]byte(ci.ID + "\x00" + ci.LAN + "\x00" + etags[i] + "\n"))
 		live[ci.ID] = true
 	}
 	// Forget the profiles of removed clients.
@@ -142,7 +163,6 @@ func (h *Handler) viewClients() ([]viewClient, *Config, [sha256.Size]byte, error
 		}
 	}
 	h.views.mu.Unlock()
-	var key [sha256.Size]byte
 	copy(key[:], sum.Sum(nil))
 	return out, cfg, key, nil
 }

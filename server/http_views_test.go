@@ -241,3 +241,65 @@ func hasStep(p *afterhours.Plan, task string) bool {
 	}
 	return false
 }
+
+// BenchmarkLoadView answers GET /v1/load's work for a fleet of 10,000
+// clients at 50 sites in six zones: cold (every profile parsed, then the
+// forecast), parsed (profiles cached, the forecast of another date) and
+// cached (nothing changed: the digest of the profiles, then the stored
+// answer).
+func BenchmarkLoadView(b *testing.B) {
+	const nClients, nSites = 10_000, 50
+	h, err := New(NewMemStore(), WithClock(fixedClock()))
+	require.NoError(b, err)
+	require.NoError(b, h.Fleet().SetConfig(benchConfig(nSites, nClients)))
+	clients := make([]Client, nClients)
+	for i := range clients {
+		si := (i * 7919) % nSites
+		clients[i] = Client{ID: fmt.Sprintf("client-%07d", i), Site: fmt.Sprintf("site-%03d", si), LAN: fmt.Sprintf("lan-%d-%d", si, (i/nSites)%10)}
+	}
+	_, err = h.Fleet().Register(clients...)
+	require.NoError(b, err)
+	days := []afterhours.Date{{Year: 2026, Month: 11, Day: 24}, {Year: 2026, Month: 11, Day: 25}}
+	drop := func(profiles bool) {
+		h.views.mu.Lock()
+		if profiles {
+			h.views.parsed = nil
+		}
+		h.views.mu.Unlock()
+		h.views.loadMu.Lock()
+		h.views.load = nil
+		h.views.loadMu.Unlock()
+	}
+	for _, tc := range []struct {
+		name            string
+		dropProfiles    bool
+		dropLoad, alter bool
+	}{
+		{"cache=cold", true, true, false},
+		{"cache=parsed", false, false, true},
+		{"cache=hit", false, false, false},
+	} {
+		b.Run(fmt.Sprintf("clients=%d/%s", nClients, tc.name), func(b *testing.B) {
+			_, err := h.loadJSON(days[0])
+			require.NoError(b, err)
+			i := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				if tc.dropLoad {
+					b.StopTimer()
+					drop(tc.dropProfiles)
+					b.StartTimer()
+				}
+				day := days[0]
+				if tc.alter {
+					i++
+					day = days[i%2]
+				}
+				data, err := h.loadJSON(day)
+				if err != nil || len(data) < 1440 {
+					b.Fatal(err, len(data))
+				}
+			}
+		})
+	}
+}
