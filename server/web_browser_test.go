@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,36 +83,9 @@ func TestWebPageInChromium(t *testing.T) {
 	require.NoError(t, json.Unmarshal(r.body, &plan))
 	require.NotEmpty(t, plan.Steps)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	defer cancelBrowser()
-
-	wait := func(what, expr string) {
-		t.Helper()
-		_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
-		require.NoError(t, err, "waiting for %s", what)
-	}
-	eval := func(expr string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		require.NoError(t, err, expr)
-		return v
-	}
+	ctx := newBrowser(t, chromium)
+	wait := func(what, expr string) { t.Helper(); pollPage(t, ctx, what, expr) }
+	eval := func(expr string) string { t.Helper(); return evalPage(t, ctx, expr) }
 
 	// A wrong token: the form again, with a message.
 	require.NoError(t, chromedp.Do(ctx,
@@ -173,6 +147,16 @@ func TestWebPageInChromium(t *testing.T) {
 	}
 	require.NotContains(t, byTask, "vacuum-db", "the failed task is not planned again")
 
+	// The page refreshes on its own within 15 s: a report that arrives
+	// now shows without a click (polled with a deadline, in real time).
+	before := eval(`document.body.dataset.refreshed`)
+	require.Equal(t, http.StatusOK, o.report("leeds-2", `{"cycle": "2026-11-24", "seq": 1, "counts": {"to-do": 5}}`).status)
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#clients tr[data-client="leeds-2"]').dataset.state === 'in cycle'`,
+		chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
+	require.NoError(t, err, "the page did not refresh on its own")
+	require.NotEqual(t, before, eval(`document.body.dataset.refreshed`))
+	wait("the plan again", `document.querySelectorAll('#plan svg rect.step').length > 0`)
+
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.Greater(t, len(shot), 10_000)
@@ -181,4 +165,105 @@ func TestWebPageInChromium(t *testing.T) {
 	}
 	_, err = os.Stat(pageScreenshot)
 	require.NoError(t, err, "the screenshot is kept in testdata (go test -run TestWebPageInChromium -update)")
+}
+
+// newBrowser starts headless Chromium for the test; it stops with it.
+func newBrowser(t *testing.T, chromium string) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelBrowser := chromedp.NewContext(ctx)
+	t.Cleanup(cancelBrowser)
+	return ctx
+}
+
+// pollPage waits, up to 30 s, for the expression to be true in the page.
+func pollPage(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(30*time.Second)))
+	require.NoError(t, err, "waiting for %s", what)
+}
+
+// evalPage returns the string the expression gives in the page.
+func evalPage(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	require.NoError(t, err, expr)
+	return v
+}
+
+// The resources and killswitch endpoints are built elsewhere, against this
+// contract; panelContract answers it, in front of the real server.
+const (
+	resourcesContract = `{"resources": [{"name": "db", "set": "kiosk",
+  "downtimes": [{"index": 0, "action": "postpone", "from": "01:00", "to": "03:00", "dates": ["2026-11-24"], "days": [],
+    "occurrences": [{"site": "austin", "start": "2026-11-24T07:00:00Z", "end": "2026-11-24T09:00:00Z", "running": true}],
+    "clients": ["austin-1"],
+    "tasks": [{"name": "<img src=x id=injected>", "kind": "housekeeping"}]}]}]}`
+	killswitchContract = `{"fleet": {"reason": "<b id=bold>incident</b> 42", "since": "2026-11-24T11:00:00Z"},
+  "tags": {"uk": {"reason": "storm", "since": "2026-11-24T10:00:00Z"}}}`
+)
+
+// The downtimes and killswitch panels show what their endpoints answer,
+// as text: markup in a name or reason is shown, not run.
+func TestWebPagePanelsInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	testenv.Require(t, err == nil, "chromium is not installed (apt-get install -y chromium)")
+	o := newOpsFleet(t)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body string
+		switch r.URL.Path {
+		case "/v1/resources":
+			body = resourcesContract
+		case "/v1/killswitch":
+			body = killswitchContract
+		default:
+			o.h.ServeHTTP(w, r)
+			return
+		}
+		if bearer(r) != viewToken {
+			writeError(w, http.StatusUnauthorized, "unknown token", nil)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(body))
+	}))
+	defer front.Close()
+
+	ctx := newBrowser(t, chromium)
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 900),
+		chromedp.Navigate(front.URL+"/"),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#token", viewToken),
+		chromedp.Click("#signin"),
+	))
+	pollPage(t, ctx, "the downtimes", `document.querySelectorAll('#downtimes tbody tr').length === 1`)
+	require.Equal(t, "db|kiosk|postpone|01:00–03:00|2026-11-24|running at austin|austin-1|<img src=x id=injected> (housekeeping)",
+		evalPage(t, ctx, `Array.from(document.querySelectorAll('#downtimes tbody td')).map(c => c.textContent).join('|')`))
+	require.Equal(t, "The whole fleet is killed since 2026-11-24 11:00:00Z: <b id=bold>incident</b> 42",
+		evalPage(t, ctx, `document.querySelector('#killswitch').textContent`))
+	require.Equal(t, "Tag uk: killed since 2026-11-24 10:00:00Z: storm",
+		evalPage(t, ctx, `document.querySelector('#killswitch-tags').textContent`))
+	require.Equal(t, "false,false,true", evalPage(t, ctx,
+		`[document.querySelector('#downtimes-panel').hidden, document.querySelector('#killswitch-panel').hidden, document.getElementById('injected') === null && document.getElementById('bold') === null].join()`))
+
+	// Forgetting the token shows the form, and the token is gone.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#signout")))
+	pollPage(t, ctx, "the form", `!document.querySelector('#login').hidden && document.querySelector('#app').hidden`)
+	require.Equal(t, "", evalPage(t, ctx, `sessionStorage.getItem('afterhours-token') || ''`))
 }
