@@ -136,7 +136,10 @@ func (h *Handler) viewClients() ([]viewClient, *Config, [sha256.Size]byte, error
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(infos); i = int(next.Add(1) - 1) {
 				p, etag, err := h.parsedProfile(infos[i].ID)
-				if err != nil {
+				switch {
+				case errors.Is(err, ErrNoClient):
+					continue // removed meanwhile
+				case err != nil:
 					errs[w] = err
 					return
 				}
@@ -148,13 +151,23 @@ func (h *Handler) viewClients() ([]viewClient, *Config, [sha256.Size]byte, error
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, key, err
 	}
+	cfgJSON, err := cfg.MarshalJSON()
+	if err != nil {
+		return nil, nil, key, err
+	}
 	sum := sha256.New()
-	fmt.Fprintf(sum, "%p\n", cfg)
+	sum.Write(append(cfgJSON, '\n'))
 	live := make(map[string]bool, len(infos))
+	kept := out[:0]
 	for i, ci := range infos {
+		if out[i].p == nil {
+			continue
+		}
 		sum.Write([]byte(ci.ID + "\x00" + ci.LAN + "\x00" + etags[i] + "\n"))
 		live[ci.ID] = true
+		kept = append(kept, out[i])
 	}
+	out = kept
 	// Forget the profiles of removed clients.
 	h.views.mu.Lock()
 	for id := range h.views.parsed {

@@ -98,6 +98,9 @@ func TestHTTPLoadFollowsChangesAndFlagsOver(t *testing.T) {
 	require.Equal(t, 4, after.Tokens[0].Holders)
 	require.NoError(t, o.h.Fleet().Remove("leeds-3"))
 	require.Equal(t, before, o.load("?date=2026-11-24"))
+	// A config change that touches no profile, only a capacity, shows too.
+	require.NoError(t, o.h.Fleet().SetConfig([]byte(strings.Replace(testConfig, `"capacity": 2,`, `"capacity": 3,`, 1))))
+	require.Equal(t, 3, o.load("?date=2026-11-24").Tokens[0].Capacity)
 
 	// The stints: a run of counts over the capacity.
 	start := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
