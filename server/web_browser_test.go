@@ -118,6 +118,13 @@ func TestWebPageInChromium(t *testing.T) {
 	require.Equal(t, "pkg-repo:2,lan:1", eval(`Array.from(document.querySelectorAll('#load svg.load-chart')).map(s => s.dataset.token + ':' + s.querySelector('line.capacity').dataset.capacity).join()`))
 	require.Equal(t, "0", eval(`String(document.querySelectorAll('#load rect.over').length)`))
 
+	// Another date's load.
+	require.Equal(t, "on 2026-11-24 (UTC)", eval(`document.querySelector('#load-date').textContent`))
+	require.NoError(t, chromedp.Do(ctx, chromedp.SetValue("#load-day", "2026-11-25"), chromedp.Evaluate[chromedp.Void](`document.querySelector('#load-day').dispatchEvent(new Event('change'))`)))
+	wait("the load of 2026-11-25", `document.querySelector('#load-date').textContent === 'on 2026-11-25 (UTC)'`)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#load-today")))
+	wait("the load of today", `document.querySelector('#load-date').textContent === 'on 2026-11-24 (UTC)'`)
+
 	// The panels whose endpoints this server lacks (404) are hidden.
 	require.Equal(t, "true,true", eval(`[document.querySelector('#downtimes-panel').hidden, document.querySelector('#killswitch-panel').hidden].join()`))
 	require.Contains(t, eval(`document.querySelector('#refreshed').textContent`), "Refreshed at")

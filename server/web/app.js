@@ -12,6 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 let timer = null;
 let selected = '';
+let loadDay = ''; // the UTC date of the load charts; '' for the fleet's today
 
 // Unauthorized is thrown when the server answers 401: the page asks for a
 // token again.
@@ -200,6 +201,9 @@ const CHART = {left: 36, top: 8, width: 960, height: 120, bottom: 22};
 
 function renderLoad(load) {
   $('load-date').textContent = 'on ' + load.date + ' (UTC)';
+  if (document.activeElement !== $('load-day')) {
+    $('load-day').value = load.date;
+  }
   const box = $('load');
   box.replaceChildren();
   if (load.tokens.length === 0) {
@@ -365,7 +369,8 @@ async function refresh() {
   stopTimer();
   try {
     const [status, failed, load, resources, killswitch] = await Promise.all([
-      api('/v1/status'), api('/v1/failed'), api('/v1/load'),
+      api('/v1/status'), api('/v1/failed'),
+      api('/v1/load' + (loadDay ? '?date=' + encodeURIComponent(loadDay) : '')),
       api('/v1/resources', {optional: true}), api('/v1/killswitch', {optional: true}),
     ]);
     showApp();
@@ -401,6 +406,15 @@ function start() {
     refresh();
   });
   $('refresh').addEventListener('click', () => refresh());
+  $('load-day').addEventListener('change', () => {
+    loadDay = $('load-day').value;
+    refresh();
+  });
+  $('load-today').addEventListener('click', () => {
+    loadDay = '';
+    $('load-day').value = '';
+    refresh();
+  });
   $('signout').addEventListener('click', () => {
     sessionStorage.removeItem(TOKEN_KEY);
     showLogin('');
