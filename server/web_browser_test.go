@@ -19,7 +19,7 @@ import (
 	"github.com/afterhours-go/afterhours/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/page.png")
+var updateScreenshot = flag.Bool("update", false, "rewrite testdata/page.png")
 
 // pageScreenshot is the page as Chromium shows it, rewritten with -update.
 var pageScreenshot = filepath.Join("testdata", "page.png")
@@ -167,7 +167,7 @@ func TestWebPageInChromium(t *testing.T) {
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.Greater(t, len(shot), 10_000)
-	if *update {
+	if *updateScreenshot {
 		require.NoError(t, os.WriteFile(pageScreenshot, shot, 0o644))
 	}
 	_, err = os.Stat(pageScreenshot)
