@@ -125,8 +125,11 @@ func TestWebPageInChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click("#load-today")))
 	wait("the load of today", `document.querySelector('#load-date').textContent === 'on 2026-11-24 (UTC)'`)
 
-	// The panels whose endpoints this server lacks (404) are hidden.
-	require.Equal(t, "true,true", eval(`[document.querySelector('#downtimes-panel').hidden, document.querySelector('#killswitch-panel').hidden].join()`))
+	// A panel whose endpoint answers 404 is hidden, and shown otherwise.
+	for panel, path := range map[string]string{"#downtimes-panel": "/v1/resources", "#killswitch-panel": "/v1/killswitch"} {
+		missing := o.call("GET", path, viewToken, "").status == http.StatusNotFound
+		require.Equal(t, fmt.Sprint(missing), eval(`String(document.querySelector('`+panel+`').hidden)`), panel)
+	}
 	require.Contains(t, eval(`document.querySelector('#refreshed').textContent`), "Refreshed at")
 
 	// The failed client's plan, inline: each step's bar where its start and
