@@ -306,3 +306,25 @@ func BenchmarkLoadView(b *testing.B) {
 		})
 	}
 }
+
+// A fleet without clients, or without a config, has a load of zeros, or
+// of no token.
+func TestHTTPLoadEmpty(t *testing.T) {
+	srv := testServer(t)
+	r := call(t, srv, "GET", "/v1/load", viewToken, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	require.JSONEq(t, `{"date": "2026-11-02", "start": "2026-11-02T00:00:00Z", "minutes": 1440, "tokens": []}`, string(r.body))
+
+	require.Equal(t, http.StatusOK, call(t, srv, "PUT", "/v1/config", adminTok, strings.NewReader(testConfig)).status)
+	r = call(t, srv, "GET", "/v1/load", viewToken, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	var v LoadView
+	require.NoError(t, json.Unmarshal(r.body, &v))
+	require.Len(t, v.Tokens, 2)
+	for _, tv := range v.Tokens {
+		require.Equal(t, make([]int, 1440), tv.Load)
+		require.Zero(t, tv.Peak)
+		require.Zero(t, tv.Holders)
+		require.Empty(t, tv.Over)
+	}
+}
