@@ -92,6 +92,8 @@ func TestWebPageInChromium(t *testing.T) {
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(o.srv.URL+"/"),
 		chromedp.WaitVisible("#token"),
+		// Anything the page does from here that the CSP blocks is recorded.
+		chromedp.Evaluate[chromedp.Void](`window.cspViolations = []; document.addEventListener('securitypolicyviolation', e => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI))`),
 		chromedp.SendKeys("#token", "not-a-token-of-this-server"),
 		chromedp.Click("#signin"),
 	))
@@ -166,6 +168,12 @@ func TestWebPageInChromium(t *testing.T) {
 	require.NoError(t, err, "the page did not refresh on its own")
 	require.NotEqual(t, before, eval(`document.body.dataset.refreshed`))
 	wait("the plan again", `document.querySelectorAll('#plan svg rect.step').length > 0`)
+
+	require.Equal(t, "", eval(`window.cspViolations.join('; ')`), "the page breaks its own Content-Security-Policy")
+	// The record works: an inline script is blocked, and recorded.
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.createElement('script'); s.textContent = 'window.ran = 1'; document.body.appendChild(s); s.remove(); })()`))
+	require.NoError(t, err)
+	wait("the blocked inline script recorded", `window.cspViolations.some(v => v.startsWith('script-src')) && window.ran === undefined`)
 
 	shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
