@@ -95,6 +95,11 @@ func apiScript(s *apiSession) {
 	s.call("/v1/status", "every client: last seen, its last report, whether the killswitch holds it (view)", "GET", "/v1/status", docView, "")
 	s.call("/v1/failed", "the failed lists (view)", "GET", "/v1/failed", docView, "")
 
+	s.heading("Load and plans", "The fleet's load per shared token, minute by minute, from every client's profile; and the plan a client follows, as JSON or as the SVG timeline the web page shows.")
+	_, data = s.call("/v1/load", "the load of each token per minute of a UTC date: 1,440 counts, the peak, the minutes over capacity (view)", "GET", "/v1/load?date=2026-11-24", docView, "")
+	_ = data
+	s.call("/v1/clients/{id}/plan", "the plan the client follows at an instant (now by default); &format=svg for its drawing (view)", "GET", "/v1/clients/shop-0042/plan?at=2026-11-23T22:00:00Z", docView, "")
+
 	s.heading("Killswitch", "The killswitch for the whole fleet or the clients of a site tag: their executors stop at once (runs are ended, nothing starts) and stay stopped until it is turned off.")
 	s.call("/v1/killswitch/tags/{tag}", "turns it on for a tag (operate)", "PUT", "/v1/killswitch/tags/uk", docOperate, `{"reason": "INC-4411: bad openssl build"}`)
 	s.call("/v1/agent/clients/{id}/killswitch", "the agent's view; with ?wait=5m&since=ETAG a long-poll", "GET", "/v1/agent/clients/shop-0042/killswitch", tok, "")

@@ -117,7 +117,14 @@ const MaxBody = 1 << 20
 //     occurrence running now for the whole fleet and answers the updated
 //     resource entry ([Fleet.EndDowntime]): 404 for an unknown resource,
 //     set or index, 409 when several sets declare it and none is named,
-//     or when no occurrence is running now.
+//     or when no occurrence is running now;
+//   - the web page: GET / serves a page (embedded, no CDN) that shows the
+//     fleet's status, failed lists, load, downtimes and any client's plan,
+//     asking for a token and refreshing every 15 s; GET /v1/load?date=
+//     (view) gives the load per sharing token per minute of a UTC date
+//     ([LoadView]), GET /v1/clients/{id}/plan?at=&format=svg (view) the
+//     plan the client follows ([afterhours.PlanAt] on its profile, with
+//     the failures of its last report as history), as JSON or SVG.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -131,6 +138,7 @@ type Handler struct {
 	fleet  *Fleet
 	admins []adminToken
 	mux    *http.ServeMux
+	views  viewCache // the web page's views (http_views.go)
 }
 
 // New returns the handler of the fleet kept in store (see [OpenFleet]).
@@ -188,6 +196,11 @@ func (h *Handler) routes() {
 	// Resources and their downtimes, with "end now" (seed 004).
 	h.mux.HandleFunc("GET /v1/resources", h.admin(RoleView, h.listResources))
 	h.mux.HandleFunc("POST /v1/resources/{name}/downtimes/{i}/end", h.admin(RoleOperate, h.endDowntime))
+	// The web page and its views (web.go, http_views.go).
+	h.mux.HandleFunc("GET /v1/load", h.admin(RoleView, h.getLoad))
+	h.mux.HandleFunc("GET /v1/clients/{id}/plan", h.admin(RoleView, h.getPlan))
+	h.mux.HandleFunc("GET /{$}", h.page)
+	h.mux.Handle("GET /web/", h.webFiles())
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
