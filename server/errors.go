@@ -35,3 +35,7 @@ var ErrNoCommand = errors.New("server: no such command")
 // command ID queued before with another command, or an acknowledgement
 // whose result differs from the first one.
 var ErrConflict = errors.New("server: conflicts with what is stored")
+
+// ErrWebhookStatus is returned by [Webhook.Notify] when the receiver
+// answers other than 2xx.
+var ErrWebhookStatus = errors.New("server: webhook answered other than 2xx")

@@ -83,6 +83,12 @@ const MaxBody = 1 << 20
 //     reports to POST .../reports ([Report], [Fleet.PutReport]); GET
 //     /v1/status and GET /v1/failed (view) give every client's last
 //     report and the failed lists ([Fleet.Status], [Fleet.Failed]).
+//   - notices: the agent posts its executor's notices (failed lists at a
+//     window's and a cycle's end, stops, kills) to POST
+//     .../notices ([Notice], [Fleet.PutNotice]: 200 again for a repeated
+//     ID, stored once); [Handler.Run] delivers them to the [Notifier] of
+//     [WithNotifier] ([Fleet.DeliverNotices]); GET /v1/notices (view)
+//     lists those kept with their delivery states.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -93,9 +99,10 @@ const MaxBody = 1 << 20
 //
 // A Handler is safe for concurrent use.
 type Handler struct {
-	fleet  *Fleet
-	admins []adminToken
-	mux    *http.ServeMux
+	fleet    *Fleet
+	admins   []adminToken
+	mux      *http.ServeMux
+	notifier Notifier
 }
 
 // New returns the handler of the fleet kept in store (see [OpenFleet]).
@@ -108,7 +115,7 @@ func New(store Store, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{fleet: f, admins: o.admins, mux: http.NewServeMux()}
+	h := &Handler{fleet: f, admins: o.admins, mux: http.NewServeMux(), notifier: o.notifier}
 	h.routes()
 	return h, nil
 }
@@ -141,6 +148,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/commands", h.agent(h.agentCommands))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/commands/{cid}/ack", h.agent(h.ackCommand))
 	h.mux.HandleFunc("POST /v1/agent/clients/{id}/reports", h.agent(h.postReport))
+	// Notices: the agents' failed lists, stored and delivered to the Notifier.
+	h.mux.HandleFunc("POST /v1/agent/clients/{id}/notices", h.agent(h.postNotice))
+	h.mux.HandleFunc("GET /v1/notices", h.admin(RoleView, h.listNotices))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})
