@@ -41,6 +41,8 @@ type Link struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
+
+	notices *Notifier // WithNotices
 }
 
 // Option configures a [Link].
@@ -96,7 +98,7 @@ func LastProfile(store afterhours.Store) (*afterhours.Profile, error) {
 	return afterhours.ParseProfile(data)
 }
 
-// Run runs the profile, command and report loops until ctx ends or one of
+// Run runs the profile, command, report and notice loops until ctx ends or one of
 // them stops for [ErrUnauthorized] or [ErrUnknownClient], which ends the
 // others: a bad token or a removed client is the same for all. Network
 // errors and 5xx answers are retried with [Backoff], never ending Run. It
@@ -106,8 +108,9 @@ func (l *Link) Run(ctx context.Context) error {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i, loop := range []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop} {
+	loops := []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop, l.noticeLoop}
+	errs := make([]error, len(loops))
+	for i, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
