@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -183,7 +185,7 @@ func WithNotifier(n Notifier) Option {
 }
 
 // How long the server keeps notices: a delivered notice is deleted once
-// it is older than KeepNoticesFor or more than KeepNotices notices came
+// it is older than KeepNoticesFor or KeepNotices delivered notices came
 // after it; an undelivered one is kept until delivered. An agent's
 // notice ID is remembered KeepNoticesFor, so that a repeat within that
 // time is not stored twice.
@@ -193,16 +195,19 @@ const (
 )
 
 const (
-	noticesPrefix  = "notices/q/"  // "notices/q/<seq, 20 digits>": a QueuedNotice
-	noticeIDPrefix = "notices/id/" // "notices/id/<client>/<id>": its queue key and received time
-	noticeNextKey  = "notices/next"
+	noticesPrefix   = "notices/q/"    // "notices/q/<seq, 20 digits>": an undelivered QueuedNotice
+	deliveredPrefix = "notices/done/" // "notices/done/<seq, 20 digits>": a delivered one
+	noticeIDPrefix  = "notices/id/"   // "notices/id/<client>/<id>": when it was received
+	noticeNextKey   = "notices/next"
 )
 
 // noticeIndex is the value of a notice's ID key.
 type noticeIndex struct {
-	Key      string    `json:"key"`
 	Received time.Time `json:"received"`
 }
+
+// errStop ends a Scan early.
+var errStop = errors.New("stop")
 
 // PutNotice stores an agent's notice for delivery, once: it reports
 // false, and changes nothing, when the client's notice of the same ID was
@@ -239,7 +244,7 @@ func (f *Fleet) PutNotice(client string, n Notice) (stored bool, err error) {
 		for _, kv := range []struct {
 			key string
 			v   any
-		}{{noticeNextKey, next + 1}, {key, QueuedNotice{Notice: n}}, {idKey, noticeIndex{Key: key, Received: now}}} {
+		}{{noticeNextKey, next + 1}, {key, QueuedNotice{Notice: n}}, {idKey, noticeIndex{Received: now}}} {
 			data, err := json.Marshal(kv.v)
 			if err != nil {
 				return err
@@ -255,34 +260,40 @@ func (f *Fleet) PutNotice(client string, n Notice) (stored bool, err error) {
 }
 
 // pruneNotices deletes the delivered notices no longer kept, and the
-// client's IDs older than KeepNoticesFor.
+// client's IDs older than KeepNoticesFor. The delivered are in the order
+// received: the scan of their ages stops at the first one kept.
 func pruneNotices(tx Tx, client string, now time.Time) error {
-	type entry struct {
-		key       string
-		received  time.Time
-		delivered bool
-	}
-	var all []entry
-	err := tx.Scan(noticesPrefix, func(key string, value []byte) error {
-		var q QueuedNotice
-		if err := json.Unmarshal(value, &q); err != nil {
-			return fmt.Errorf("server: stored notice %s: %w", key, err)
-		}
-		all = append(all, entry{key, q.Received, !q.Delivered.IsZero()})
+	var keys []string
+	if err := tx.Scan(deliveredPrefix, func(key string, _ []byte) error {
+		keys = append(keys, key)
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	for i, e := range all {
-		if e.delivered && (len(all)-i > KeepNotices || now.Sub(e.received) > KeepNoticesFor) {
-			if err := tx.Delete(e.key); err != nil {
-				return err
+	drop := max(0, len(keys)-KeepNotices)
+	if drop < len(keys) {
+		err := tx.Scan(keys[drop], func(key string, value []byte) error {
+			var q QueuedNotice
+			if err := json.Unmarshal(value, &q); err != nil {
+				return fmt.Errorf("server: stored notice %s: %w", key, err)
 			}
+			if now.Sub(q.Received) <= KeepNoticesFor || drop == len(keys) {
+				return errStop
+			}
+			drop++
+			return nil
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			return err
+		}
+	}
+	for _, k := range keys[:drop] {
+		if err := tx.Delete(k); err != nil {
+			return err
 		}
 	}
 	var old []string
-	err = tx.Scan(noticeIDPrefix+client+"/", func(key string, value []byte) error {
+	err := tx.Scan(noticeIDPrefix+client+"/", func(key string, value []byte) error {
 		var ix noticeIndex
 		if err := json.Unmarshal(value, &ix); err != nil {
 			return fmt.Errorf("server: stored notice id %s: %w", key, err)
@@ -306,17 +317,32 @@ func pruneNotices(tx Tx, client string, now time.Time) error {
 // Notices returns the notices kept (see [KeepNotices]), delivered or
 // not, in the order they were received.
 func (f *Fleet) Notices() ([]QueuedNotice, error) {
-	out := []QueuedNotice{}
+	type entry struct {
+		seq string
+		q   QueuedNotice
+	}
+	var all []entry
 	err := f.store.View(func(tx Tx) error {
-		return tx.Scan(noticesPrefix, func(key string, value []byte) error {
-			var q QueuedNotice
-			if err := json.Unmarshal(value, &q); err != nil {
-				return fmt.Errorf("server: stored notice %s: %w", key, err)
+		for _, prefix := range []string{deliveredPrefix, noticesPrefix} {
+			err := tx.Scan(prefix, func(key string, value []byte) error {
+				var q QueuedNotice
+				if err := json.Unmarshal(value, &q); err != nil {
+					return fmt.Errorf("server: stored notice %s: %w", key, err)
+				}
+				all = append(all, entry{strings.TrimPrefix(key, prefix), q})
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			out = append(out, q)
-			return nil
-		})
+		}
+		return nil
 	})
+	slices.SortStableFunc(all, func(a, b entry) int { return strings.Compare(a.seq, b.seq) })
+	out := make([]QueuedNotice, len(all))
+	for i, e := range all {
+		out[i] = e.q
+	}
 	return out, err
 }
 
@@ -394,9 +420,7 @@ func (f *Fleet) deliverPass(ctx context.Context, n Notifier) (failed bool, err e
 			if err := json.Unmarshal(value, &q); err != nil {
 				return fmt.Errorf("server: stored notice %s: %w", key, err)
 			}
-			if q.Delivered.IsZero() {
-				todo = append(todo, pending{key, q})
-			}
+			todo = append(todo, pending{key, q})
 			return nil
 		})
 	})
@@ -431,13 +455,19 @@ func (f *Fleet) deliverPass(ctx context.Context, n Notifier) (failed bool, err e
 			q.Attempts++
 			if nerr != nil {
 				q.LastError = nerr.Error()
-			} else {
-				q.Delivered, q.LastError = now, ""
+				if data, err = json.Marshal(q); err != nil {
+					return err
+				}
+				return tx.Put(p.key, data)
 			}
+			q.Delivered, q.LastError = now, ""
 			if data, err = json.Marshal(q); err != nil {
 				return err
 			}
-			return tx.Put(p.key, data)
+			if err := tx.Delete(p.key); err != nil {
+				return err
+			}
+			return tx.Put(deliveredPrefix+strings.TrimPrefix(p.key, noticesPrefix), data)
 		})
 		if err != nil {
 			return true, err
