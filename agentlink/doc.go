@@ -12,7 +12,8 @@
 // a network runs from it; it long-polls the commands, submits each to the
 // executor and acknowledges it only after Submit returned; it posts a
 // cycle report when a cycle closes, on a new failure and when the
-// killswitch changes. Network errors and 5xx answers are retried with
+// killswitch changes; given a [Notifier] ([WithNotices]), it posts the
+// executor's notices from their outbox in the store. Network errors and 5xx answers are retried with
 // [Backoff]; the executor never stops because the server cannot be
 // reached.
 package agentlink
