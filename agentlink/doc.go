@@ -6,7 +6,7 @@
 // [CredentialsKey]: with an [afterhours.FileStore] that is a file of mode
 // 0600, written atomically, in the state directory the executor locks.
 //
-// A [Link] runs three loops: it long-polls the client's profile (with its
+// A [Link] runs loops: it long-polls the client's profile (with its
 // ETag) and applies each new one with [afterhours.Executor.Update], keeping
 // the last good one in the store ([LastProfile]) so that a restart without
 // a network runs from it; it long-polls the commands, submits each to the

@@ -36,9 +36,11 @@ const brokenConfig = `{
 // it unreachable; it counts the notices posted to it.
 type noticeServer struct {
 	*fleet
-	mu    sync.Mutex
-	got   []server.Notice
-	posts atomic.Int64
+	mu  sync.Mutex
+	got []server.Notice
+	// posts counts the notices posted while up, refused those posted
+	// while down.
+	posts, refused atomic.Int64
 }
 
 func newNoticeServer(t *testing.T) *noticeServer {
@@ -61,11 +63,14 @@ func newNoticeServer(t *testing.T) *noticeServer {
 	require.NoError(t, err)
 	fl.code = codes[0]
 	fl.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		isNotice := strings.HasSuffix(r.URL.Path, "/notices")
 		if fl.down.Load() {
-			fl.aborted.Add(1)
+			if isNotice {
+				ns.refused.Add(1)
+			}
 			panic(http.ErrAbortHandler)
 		}
-		if strings.HasSuffix(r.URL.Path, "/notices") {
+		if isNotice {
 			ns.posts.Add(1)
 		}
 		h.ServeHTTP(w, r)
@@ -122,7 +127,9 @@ func TestLinkNotices(t *testing.T) {
 		require.NoError(t, err)
 		return len(pending) == 1
 	}, 10*time.Second, 10*time.Millisecond)
-	require.Eventually(t, func() bool { return ns.aborted.Load() > 0 }, 10*time.Second, time.Millisecond)
+	// Once the server refused the post, the link waits on its clock, which
+	// never moves: no post of it is in flight when the link stops.
+	require.Eventually(t, func() bool { return ns.refused.Load() > 0 }, 10*time.Second, time.Millisecond)
 	require.ErrorIs(t, stop1(), context.Canceled)
 	require.Empty(t, ns.notices())
 
@@ -199,4 +206,33 @@ func TestNotifierIDs(t *testing.T) {
 		_, err = server.ParseNotice(data)
 		require.NoError(t, err, "%s", data)
 	}
+}
+
+// TestLinkNoticeRefused: a notice the server refuses (400) is dropped
+// from the outbox, and the next one goes out; the outbox is kept in a
+// FileStore across a new Notifier.
+func TestLinkNoticeRefused(t *testing.T) {
+	ns := newNoticeServer(t)
+	creds, err := Enroll(context.Background(), ns.srv.URL, ns.code, nil)
+	require.NoError(t, err)
+	store, err := afterhours.OpenFileStore(t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { store.Close() })
+	// A failures notice without failed runs, which the server refuses,
+	// then a good one.
+	require.NoError(t, store.Save(NoticesKey, []byte(`{"seq": 2, "pending": [
+	  {"id": "leeds-1.2026-11-23.failures.window.1", "kind": "failures", "day": "2026-11-23"},
+	  {"id": "leeds-1.2026-11-23.killed.now.2", "kind": "killed", "day": "2026-11-23", "reason": "incident"}]}`)))
+	n := NewNotifier(store)
+	l, err := New(newExecutor(t, []byte(localProfile)), store, creds, WithLogger(quiet()), WithClock(clock.NewMock()), WithNotices(n))
+	require.NoError(t, err)
+	running(t, l)
+	require.Eventually(t, func() bool { return len(ns.notices()) == 1 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, "leeds-1.2026-11-23.killed.now.2", ns.notices()[0].ID)
+	require.Eventually(t, func() bool {
+		pending, err := NewNotifier(store).Pending()
+		require.NoError(t, err)
+		return len(pending) == 0
+	}, 10*time.Second, time.Millisecond)
+	require.Equal(t, int64(2), ns.posts.Load())
 }
