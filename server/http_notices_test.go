@@ -60,13 +60,18 @@ func TestHTTPNotices(t *testing.T) {
 		paths = append(paths, p.Path)
 	}
 	require.Equal(t, []string{"client"}, paths, "an unknown field is refused before the rest is looked at")
-	r = o.notice("leeds-1", o.tokens["leeds-1"], `{"id": "a b", "kind": "lost", "day": "2026-11-23", "failed": [{"kind": "housekeeping"}]}`)
+	r = o.notice("leeds-1", o.tokens["leeds-1"], `{"id": "a b", "kind": "lost", "day": "23/11", "failed": [{"kind": "housekeeping"}]}`)
 	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
 	paths = nil
 	for _, p := range r.errorBody(t).Problems {
 		paths = append(paths, p.Path)
 	}
-	require.Equal(t, []string{"id", "kind", "failed[0].task"}, paths)
+	require.Equal(t, []string{"id", "kind", "day", "failed[0].task"}, paths)
+	// A kill outside a cycle has no day; any other notice needs one.
+	require.Equal(t, "stored", result(o.notice("leeds-1", o.tokens["leeds-1"], `{"id": "k1", "kind": "killed", "reason": "incident"}`)))
+	r = o.notice("leeds-1", o.tokens["leeds-1"], `{"id": "s1", "kind": "stopped", "reason": "migrate"}`)
+	require.Equal(t, http.StatusBadRequest, r.status, "%s", r.body)
+	require.Equal(t, "day", r.errorBody(t).Problems[0].Path)
 	r = o.notice("leeds-1", o.tokens["leeds-1"], `{"id": "x", "kind": "failures", "id": "y", "failed": []}`)
 	require.Equal(t, http.StatusBadRequest, r.status, "a repeated key: %s", r.body)
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/afterhours-go/afterhours"
 )
 
 // Notice is a notice of an agent's executor (see [afterhours.Notifier]) as
@@ -74,6 +76,11 @@ func (n *Notice) check() error {
 	default:
 		ps.add("kind", "want failures, stopped or killed")
 	}
+	if n.Day != "" || n.Kind != NoticeKilled {
+		if _, err := afterhours.ParseDate(n.Day); err != nil {
+			ps.add("day", "want a date such as 2026-11-24 (it may be empty only for a kill outside a cycle)")
+		}
+	}
 	if n.Kind == NoticeFailures && len(n.Failed) == 0 {
 		ps.add("failed", "a failures notice lists at least one run")
 	}
@@ -99,7 +106,7 @@ func (n *Notice) check() error {
 // values of the wrong type: problems with their paths) and validates it:
 // an ID of printable ASCII up to [MaxNoticeID] bytes, a known kind, a
 // task and a kind for each failed run, at least one for a failures
-// notice. The day is taken as the agent gives it.
+// notice, and the cycle's date (which a kill outside a cycle lacks).
 func ParseNotice(data []byte) (Notice, error) {
 	var n Notice
 	known := []string{"id", "kind", "day", "at", "reason", "cycle_end", "failed"}
@@ -117,7 +124,10 @@ func (n Notice) Summary() string {
 	if n.Site != "" {
 		fmt.Fprintf(&b, " (%s)", n.Site)
 	}
-	fmt.Fprintf(&b, ", cycle %s: ", n.Day)
+	if n.Day != "" {
+		fmt.Fprintf(&b, ", cycle %s", n.Day)
+	}
+	b.WriteString(": ")
 	switch n.Kind {
 	case NoticeFailures:
 		when := "the window's end"

@@ -221,8 +221,8 @@ func TestNoticeSummary(t *testing.T) {
 	require.Equal(t, "leeds-1 (leeds), cycle 2026-11-23: 1 failed at the window's end: backup (exit status 2)", n.Summary())
 	n.CycleEnd = true
 	require.Equal(t, "leeds-1 (leeds), cycle 2026-11-23: 1 failed at the cycle's end: backup (exit status 2)", n.Summary())
-	k := Notice{Kind: NoticeKilled, Client: "leeds-2", Day: "2026-11-23", Reason: "incident"}
-	require.Equal(t, "leeds-2, cycle 2026-11-23: killswitch on (incident), 0 runs ended", k.Summary())
+	k := Notice{Kind: NoticeKilled, Client: "leeds-2", Reason: "incident"}
+	require.Equal(t, "leeds-2: killswitch on (incident), 0 runs ended", k.Summary())
 	s := Notice{Kind: NoticeStopped, Client: "leeds-2", Day: "2026-11-23", Reason: "migrate",
 		Failed: []FailedRun{{Task: "migrate"}, {Task: "a"}, {Task: "b"}, {Task: "c"}, {Task: "d"}, {Task: "e"}, {Task: "f"}}}
 	require.Equal(t, "leeds-2, cycle 2026-11-23: stopped by the failure of migrate: migrate, a, b, c, d, and 2 more", s.Summary())
