@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 
@@ -29,8 +30,9 @@ const NoticesKey = "agentlink.notices"
 //
 // Notify returns once the notice is saved, so a notice outlives a restart
 // of the agent and waits while the server is unreachable. Each notice gets
-// an ID unique for its client (client, day, kind, window or cycle end, and
-// a sequence number kept in the outbox); it leaves the outbox once the
+// an ID unique for its client (client, day, kind, window or cycle end, the
+// outbox's random epoch and a sequence number kept in the outbox, such as
+// "leeds-1.2026-11-23.failures.window.3f9a01c2-1"); it leaves the outbox once the
 // server answered 2xx. A notice is thus delivered at least once (a crash
 // between the answer and the removal posts it again) and the server keeps
 // one per ID.
@@ -45,6 +47,10 @@ type Notifier struct {
 
 // outbox is the saved state of a Notifier.
 type outbox struct {
+	// Epoch is drawn at random when the outbox is made, so that the IDs
+	// of an agent installed again (a new store, the same client) differ
+	// from those it posted before.
+	Epoch string `json:"epoch,omitempty"`
 	// Seq is the sequence number of the last notice.
 	Seq     int64           `json:"seq"`
 	Pending []server.Notice `json:"pending,omitempty"`
@@ -93,6 +99,9 @@ func (n *Notifier) Notify(_ context.Context, an afterhours.Notice) error {
 	if err != nil {
 		return err
 	}
+	if ob.Epoch == "" {
+		ob.Epoch = fmt.Sprintf("%08x", rand.Uint32())
+	}
 	ob.Seq++
 	sn := server.Notice{Kind: an.Kind.String(), Day: an.Day, At: an.At.UTC(), Reason: an.Reason, CycleEnd: an.CycleEnd}
 	end := "window"
@@ -102,7 +111,7 @@ func (n *Notifier) Notify(_ context.Context, an afterhours.Notice) error {
 	case an.CycleEnd:
 		end = "cycle-end"
 	}
-	sn.ID = fmt.Sprintf("%s.%s.%s.%s.%d", an.Client, an.Day, sn.Kind, end, ob.Seq)
+	sn.ID = fmt.Sprintf("%s.%s.%s.%s.%s-%d", an.Client, an.Day, sn.Kind, end, ob.Epoch, ob.Seq)
 	for _, r := range an.Failed {
 		sn.Failed = append(sn.Failed, failedRun(r))
 	}

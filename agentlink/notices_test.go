@@ -138,7 +138,7 @@ func TestLinkNotices(t *testing.T) {
 	pending, err := n2.Pending()
 	require.NoError(t, err)
 	require.Len(t, pending, 1)
-	require.Equal(t, "leeds-1.2026-11-23.failures.window.1", pending[0].ID)
+	require.Regexp(t, `^leeds-1\.2026-11-23\.failures\.window\.[0-9a-f]{8}-1$`, pending[0].ID)
 	ns.down.Store(false)
 	l2, err := New(exec, store, creds, WithLogger(quiet()), WithClock(clock.NewMock()), WithNotices(n2))
 	require.NoError(t, err)
@@ -193,8 +193,15 @@ func TestNotifierIDs(t *testing.T) {
 	for _, p := range pending {
 		ids = append(ids, p.ID)
 	}
-	require.Equal(t, []string{"leeds-1.2026-11-23.failures.window.1", "leeds-1.2026-11-23.failures.cycle-end.2",
-		"leeds-1.2026-11-23.killed.now.3"}, ids)
+	require.Regexp(t, `^leeds-1\.2026-11-23\.failures\.window\.[0-9a-f]{8}-1$`, ids[0])
+	epoch := ids[0][len(ids[0])-10 : len(ids[0])-2]
+	require.Equal(t, []string{"leeds-1.2026-11-23.failures.window." + epoch + "-1", "leeds-1.2026-11-23.failures.cycle-end." + epoch + "-2",
+		"leeds-1.2026-11-23.killed.now." + epoch + "-3"}, ids, "the epoch is kept with the outbox")
+	other := NewNotifier(afterhours.NewMemoryStore())
+	require.NoError(t, other.Notify(context.Background(), afterhours.Notice{Kind: afterhours.NoticeFailures, Client: "leeds-1", Day: "2026-11-23", At: at, Failed: failed}))
+	reinstalled, err := other.Pending()
+	require.NoError(t, err)
+	require.NotEqual(t, ids[0], reinstalled[0].ID, "a new outbox (an agent installed again) has an epoch of its own")
 	require.Equal(t, time.Date(2026, 11, 24, 7, 0, 0, 0, time.UTC), pending[0].At)
 	require.Equal(t, []server.FailedRun{{Task: "backup", Kind: afterhours.Housekeeping, Error: "exit status 2", ExitCode: 2}}, pending[0].Failed)
 	require.True(t, pending[1].CycleEnd)

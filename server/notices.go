@@ -21,7 +21,7 @@ import (
 // at, reason, cycle_end and failed; the server adds client, site and
 // received:
 //
-//	{"id": "leeds-1.2026-11-23.failures.window.1", "kind": "failures",
+//	{"id": "leeds-1.2026-11-23.failures.window.3f9a01c2-1", "kind": "failures",
 //	 "day": "2026-11-23", "at": "2026-11-24T08:00:00Z",
 //	 "failed": [{"task": "backup", "kind": "housekeeping", "error": "exit status 2",
 //	             "exit_code": 2, "start": "...", "end": "..."}]}

@@ -14,7 +14,7 @@ import (
 // [Notice]'s fields (id, client, site, kind, day, at, reason, cycle_end,
 // failed, received) and "summary", its [Notice.Summary] line:
 //
-//	{"id": "leeds-1.2026-11-23.failures.window.1", "kind": "failures",
+//	{"id": "leeds-1.2026-11-23.failures.window.3f9a01c2-1", "kind": "failures",
 //	 "day": "2026-11-23", "at": "2026-11-24T08:00:00Z", "failed": [...],
 //	 "client": "leeds-1", "site": "leeds", "received": "2026-11-24T08:00:01Z",
 //	 "summary": "leeds-1 (leeds), cycle 2026-11-23: 1 failed at the window's end: backup (exit status 2)"}
