@@ -30,12 +30,14 @@ const NoticesKey = "agentlink.notices"
 //
 // Notify returns once the notice is saved, so a notice outlives a restart
 // of the agent and waits while the server is unreachable. Each notice gets
-// an ID unique for its client (client, day, kind, window or cycle end, the
-// outbox's random epoch and a sequence number kept in the outbox, such as
-// "leeds-1.2026-11-23.failures.window.3f9a01c2-1"); it leaves the outbox once the
-// server answered 2xx. A notice is thus delivered at least once (a crash
-// between the answer and the removal posts it again) and the server keeps
-// one per ID.
+// an ID unique for its client: client, day, kind, window or cycle end,
+// the outbox's random epoch and a sequence number kept in the outbox,
+// such as "leeds-1.2026-11-23.failures.window.3f9a01c2-1". It leaves the
+// outbox, in order, once the server answered 2xx; one the server refuses
+// (400, 413) is logged and dropped. A notice is thus delivered at least
+// once (a crash between the answer and the removal posts it again), and
+// the server keeps one per ID. A notice the executor makes while the
+// store fails is lost (the executor logs the error).
 //
 // A Notifier is safe for concurrent use.
 type Notifier struct {

@@ -208,12 +208,15 @@ const (
 	noticesPrefix   = "notices/q/"    // "notices/q/<seq, 20 digits>": an undelivered QueuedNotice
 	deliveredPrefix = "notices/done/" // "notices/done/<seq, 20 digits>": a delivered one
 	noticeIDPrefix  = "notices/id/"   // "notices/id/<client>/<id>": when it was received
+	noticeExpPrefix = "notices/exp/"  // "notices/exp/<seq, 20 digits>": the ID key of that notice, in the order received
 	noticeNextKey   = "notices/next"
 )
 
-// noticeIndex is the value of a notice's ID key.
+// noticeIndex is the value of a notice's ID key, and of its expiry key
+// (with the ID key).
 type noticeIndex struct {
 	Received time.Time `json:"received"`
+	Key      string    `json:"key,omitempty"`
 }
 
 // errStop ends a Scan early.
@@ -250,11 +253,12 @@ func (f *Fleet) PutNotice(client string, n Notice) (stored bool, err error) {
 				return fmt.Errorf("server: stored notice sequence: %w", err)
 			}
 		}
-		key := fmt.Sprintf("%s%020d", noticesPrefix, next)
+		seq := fmt.Sprintf("%020d", next)
 		for _, kv := range []struct {
 			key string
 			v   any
-		}{{noticeNextKey, next + 1}, {key, QueuedNotice{Notice: n}}, {idKey, noticeIndex{Received: now}}} {
+		}{{noticeNextKey, next + 1}, {noticesPrefix + seq, QueuedNotice{Notice: n}},
+			{idKey, noticeIndex{Received: now}}, {noticeExpPrefix + seq, noticeIndex{Received: now, Key: idKey}}} {
 			data, err := json.Marshal(kv.v)
 			if err != nil {
 				return err
@@ -264,15 +268,15 @@ func (f *Fleet) PutNotice(client string, n Notice) (stored bool, err error) {
 			}
 		}
 		stored = true
-		return pruneNotices(tx, client, now)
+		return pruneNotices(tx, now)
 	})
 	return stored && err == nil, err
 }
 
-// pruneNotices deletes the delivered notices no longer kept, and the
-// client's IDs older than KeepNoticesFor. The delivered are in the order
-// received: the scan of their ages stops at the first one kept.
-func pruneNotices(tx Tx, client string, now time.Time) error {
+// pruneNotices deletes the delivered notices no longer kept, and the IDs
+// older than KeepNoticesFor. Both are in the order received: the scans of
+// their ages stop at the first one kept.
+func pruneNotices(tx Tx, now time.Time) error {
 	var keys []string
 	if err := tx.Scan(deliveredPrefix, func(key string, _ []byte) error {
 		keys = append(keys, key)
@@ -302,22 +306,23 @@ func pruneNotices(tx Tx, client string, now time.Time) error {
 			return err
 		}
 	}
-	var old []string
-	err := tx.Scan(noticeIDPrefix+client+"/", func(key string, value []byte) error {
+	var old []noticeIndex
+	err := tx.Scan(noticeExpPrefix, func(key string, value []byte) error {
 		var ix noticeIndex
 		if err := json.Unmarshal(value, &ix); err != nil {
 			return fmt.Errorf("server: stored notice id %s: %w", key, err)
 		}
-		if now.Sub(ix.Received) > KeepNoticesFor {
-			old = append(old, key)
+		if now.Sub(ix.Received) <= KeepNoticesFor {
+			return errStop
 		}
+		old = append(old, noticeIndex{Key: key}, ix)
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errStop) {
 		return err
 	}
-	for _, k := range old {
-		if err := tx.Delete(k); err != nil {
+	for _, ix := range old {
+		if err := tx.Delete(ix.Key); err != nil {
 			return err
 		}
 	}

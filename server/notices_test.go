@@ -227,3 +227,40 @@ func TestNoticeSummary(t *testing.T) {
 		Failed: []FailedRun{{Task: "migrate"}, {Task: "a"}, {Task: "b"}, {Task: "c"}, {Task: "d"}, {Task: "e"}, {Task: "f"}}}
 	require.Equal(t, "leeds-2, cycle 2026-11-23: stopped by the failure of migrate: migrate, a, b, c, d, and 2 more", s.Summary())
 }
+
+// BenchmarkPutNotice stores a notice in a fleet that keeps KeepNotices
+// delivered ones, which each put prunes.
+func BenchmarkPutNotice(b *testing.B) {
+	for _, kind := range []string{"mem", "bolt"} {
+		b.Run("store="+kind+"/delivered=1000", func(b *testing.B) {
+			var store Store = NewMemStore()
+			if kind == "bolt" {
+				s, err := OpenBoltStore(b.TempDir() + "/fleet.db")
+				require.NoError(b, err)
+				b.Cleanup(func() { s.Close() })
+				store = s
+			}
+			f := testFleet(b, store, testConfig)
+			_, err := f.Register(Client{ID: "leeds-1", Site: "leeds"})
+			require.NoError(b, err)
+			require.NoError(b, store.Update(func(tx Tx) error {
+				for i := range KeepNotices {
+					data := fmt.Sprintf(`{"id": "old-%d", "kind": "failures", "client": "leeds-1",
+						"received": "2026-11-02T12:00:00Z", "delivered": "2026-11-02T12:00:01Z"}`, i)
+					if err := tx.Put(fmt.Sprintf("%s%020d", deliveredPrefix, i), []byte(data)); err != nil {
+						return err
+					}
+				}
+				return tx.Put(noticeNextKey, []byte(fmt.Sprint(KeepNotices)))
+			}))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if _, err := f.PutNotice("leeds-1", windowNotice(fmt.Sprint("n-", i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
