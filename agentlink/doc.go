@@ -6,13 +6,15 @@
 // [CredentialsKey]: with an [afterhours.FileStore] that is a file of mode
 // 0600, written atomically, in the state directory the executor locks.
 //
-// A [Link] runs four loops: it long-polls the client's profile (with its
+// A [Link] runs loops: it long-polls the client's profile (with its
 // ETag) and applies each new one with [afterhours.Executor.Update], keeping
 // the last good one in the store ([LastProfile]) so that a restart without
 // a network runs from it; it long-polls the commands, submits each to the
 // executor and acknowledges it only after Submit returned; it posts a
 // cycle report when a cycle closes, on a new failure and when the
-// killswitch changes; it follows the fleet's killswitch (below). Network errors and 5xx answers are retried with
+// killswitch changes; it follows the fleet's killswitch (below); given a
+// [Notifier] ([WithNotices]), it posts the executor's notices from their
+// outbox in the store. Network errors and 5xx answers are retried with
 // [Backoff]; the executor never stops because the server cannot be
 // reached.
 //

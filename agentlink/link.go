@@ -43,6 +43,8 @@ type Link struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
+
+	notices *Notifier // WithNotices
 }
 
 // Option configures a [Link].
@@ -111,7 +113,7 @@ func LastProfile(store afterhours.Store) (*afterhours.Profile, error) {
 }
 
 // Run applies the killswitch state it saved before (see [KillSwitchKey]),
-// then runs the profile, command, report and killswitch loops until ctx
+// then runs the profile, command, report, killswitch and notice loops until ctx
 // ends or one of them stops for [ErrUnauthorized] or [ErrUnknownClient],
 // which ends the others: a bad token or a removed client is the same for
 // all. Network errors and 5xx answers are retried with [Backoff], never
@@ -125,7 +127,7 @@ func (l *Link) Run(ctx context.Context) error {
 	// reached: an agent restarted offline stays killed.
 	ks := l.applyKill(l.loadKill())
 	killLoop := func(ctx context.Context) error { return l.killLoop(ctx, ks) }
-	loops := []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop, killLoop}
+	loops := []func(context.Context) error{l.profileLoop, l.commandLoop, l.reportLoop, killLoop, l.noticeLoop}
 	var wg sync.WaitGroup
 	errs := make([]error, len(loops))
 	for i, loop := range loops {

@@ -95,6 +95,14 @@ func apiScript(s *apiSession) {
 	s.call("/v1/status", "every client: last seen, its last report, whether the killswitch holds it (view)", "GET", "/v1/status", docView, "")
 	s.call("/v1/failed", "the failed lists (view)", "GET", "/v1/failed", docView, "")
 
+	s.heading("Notices", "The executor tells of its failed list once when its window ends, and again at the cycle's end only of the failures after it; the agent posts each notice from a durable outbox, at least once, and the server keeps one per id and delivers it to its Notifier (afterhours serve -webhook URL).")
+	s.call("/v1/agent/clients/{id}/notices", "a notice of the agent; posted again, it is stored once", "POST", "/v1/agent/clients/shop-0042/notices", tok,
+		`{"id": "shop-0042.2026-11-23.failures.window.3f9a01c2-1", "kind": "failures", "day": "2026-11-23",
+		  "at": "2026-11-24T08:00:00Z",
+		  "failed": [{"task": "vacuum-db", "kind": "housekeeping", "error": "exit status 2", "exit_code": 2,
+		    "start": "2026-11-23T22:00:00Z", "end": "2026-11-23T22:21:00Z"}]}`)
+	s.call("/v1/notices", "the notices kept, with their delivery states (view)", "GET", "/v1/notices", docView, "")
+
 	s.heading("Load and plans", "The fleet's load per shared token, minute by minute, from every client's profile; and the plan a client follows, as JSON or as the SVG timeline the web page shows.")
 	_, data = s.call("/v1/load", "the load of each token per minute of a UTC date: 1,440 counts, the peak, the minutes over capacity (view)", "GET", "/v1/load?date=2026-11-24", docView, "")
 	_ = data

@@ -37,4 +37,14 @@
 // once. Agents post a [Report] of their cycle ([Fleet.PutReport]),
 // idempotent by cycle and sequence number; [Fleet.Status] and
 // [Fleet.Failed] give every client's last report and the failed lists.
+//
+// # Notices
+//
+// Agents post their executors' notices (a cycle's failed list when its
+// window ends, and at its end the failures that came after; a stop; a
+// kill) as a [Notice], which the fleet stores once per client and ID
+// ([Fleet.PutNotice]) and [Handler.Run] delivers, in order per client and
+// retried with backoff, to the [Notifier] of [WithNotifier], such as a
+// [Webhook]; delivery is at least once, and a receiver deduplicates by
+// client and ID.
 package server

@@ -61,3 +61,7 @@ var ErrAmbiguousResource = errors.New("server: resource declared by several sets
 // ErrNotRunning is returned by [Fleet.EndDowntime] when no occurrence of the
 // downtime is running now at any site it affects.
 var ErrNotRunning = errors.New("server: downtime not running now")
+
+// ErrWebhookStatus is returned by [Webhook.Notify] when the receiver
+// answers other than 2xx.
+var ErrWebhookStatus = errors.New("server: webhook answered other than 2xx")

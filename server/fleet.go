@@ -77,8 +77,9 @@ const (
 type Option func(*options) error
 
 type options struct {
-	clk    afterhours.Clock
-	admins []adminToken
+	clk      afterhours.Clock
+	admins   []adminToken
+	notifier Notifier
 }
 
 // WithClock sets the clock whose date starts the year allocations are made

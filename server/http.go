@@ -124,7 +124,13 @@ const MaxBody = 1 << 20
 //     (view) gives the load per sharing token per minute of a UTC date
 //     ([LoadView]), GET /v1/clients/{id}/plan?at=&format=svg (view) the
 //     plan the client follows ([afterhours.PlanAt] on its profile, with
-//     the failures of its last report as history), as JSON or SVG.
+//     the failures of its last report as history), as JSON or SVG;
+//   - notices: the agent posts its executor's notices (failed lists at a
+//     window's and a cycle's end, stops, kills) to POST
+//     .../notices ([Notice], [Fleet.PutNotice]: 200 again for a repeated
+//     ID, stored once); [Handler.Run] delivers them to the [Notifier] of
+//     [WithNotifier] ([Fleet.DeliverNotices]); GET /v1/notices (view)
+//     lists those kept with their delivery states.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
@@ -135,10 +141,11 @@ const MaxBody = 1 << 20
 //
 // A Handler is safe for concurrent use.
 type Handler struct {
-	fleet  *Fleet
-	admins []adminToken
-	mux    *http.ServeMux
-	views  viewCache // the web page's views (http_views.go)
+	fleet    *Fleet
+	admins   []adminToken
+	mux      *http.ServeMux
+	views    viewCache // the web page's views (http_views.go)
+	notifier Notifier
 }
 
 // New returns the handler of the fleet kept in store (see [OpenFleet]).
@@ -151,7 +158,7 @@ func New(store Store, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{fleet: f, admins: o.admins, mux: http.NewServeMux()}
+	h := &Handler{fleet: f, admins: o.admins, mux: http.NewServeMux(), notifier: o.notifier}
 	h.routes()
 	return h, nil
 }
@@ -201,6 +208,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/clients/{id}/plan", h.admin(RoleView, h.getPlan))
 	h.mux.HandleFunc("GET /{$}", h.page)
 	h.mux.Handle("GET /web/", h.webFiles())
+	// Notices: the agents' failed lists, stored and delivered to the Notifier.
+	h.mux.HandleFunc("POST /v1/agent/clients/{id}/notices", h.agent(h.postNotice))
+	h.mux.HandleFunc("GET /v1/notices", h.admin(RoleView, h.listNotices))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, nil)
 	})

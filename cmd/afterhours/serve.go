@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,7 +43,7 @@ const (
 	shutdownTimeout   = 10 * time.Second
 )
 
-const serveUsage = "serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE]"
+const serveUsage = "serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE] [-webhook URL [-webhook-token-file FILE]]"
 
 // runServe is the serve command: it serves until SIGINT or SIGTERM.
 func runServe(args []string, stdout, stderr io.Writer, _ time.Time) int {
@@ -66,6 +67,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	certFile := f.String("tls-cert", "", "the TLS certificate `FILE` (PEM, with -tls-key)")
 	keyFile := f.String("tls-key", "", "the TLS private key `FILE` (PEM, with -tls-cert)")
 	tokensFile := f.String("tokens", "", "the admin tokens `FILE`: lines \"ROLE TOKEN\", ROLE view, operate or admin; mode 0600 or stricter (default DIR/admin.token, generated with one admin token)")
+	webhook := f.String("webhook", "", "the `URL` that the agents' notices (failed lists, stops, kills) are POSTed to as JSON, retried until it answers 2xx")
+	webhookTokenFile := f.String("webhook-token-file", "", "a `FILE` (mode 0600 or stricter) whose content is sent to -webhook as a bearer token")
 	if _, code, stop := f.parse(args, 0, stdout, stderr); stop {
 		return code
 	}
@@ -74,6 +77,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		return f.usageError(stderr, "-data is required")
 	case (*certFile == "") != (*keyFile == ""):
 		return f.usageError(stderr, "-tls-cert and -tls-key go together")
+	case *webhookTokenFile != "" && *webhook == "":
+		return f.usageError(stderr, "-webhook-token-file needs -webhook")
 	}
 	useTLS := *certFile != ""
 
@@ -108,6 +113,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	opts, err := readTokens(tokens)
 	if err != nil {
 		return failed("serve", stderr, err)
+	}
+	if *webhook != "" {
+		hook, err := newWebhook(*webhook, *webhookTokenFile)
+		if err != nil {
+			return failed("serve", stderr, err)
+		}
+		opts = append(opts, server.WithNotifier(hook))
 	}
 
 	store, err := server.OpenBoltStore(dbPath)
@@ -153,6 +165,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 			done <- srv.Serve(ln)
 		}
 	}()
+	// The notices' delivery ends with ctx; an undelivered one is sent
+	// at the next start.
+	rctx, stopDelivery := context.WithCancel(ctx)
+	delivered := make(chan struct{})
+	go func() { h.Run(rctx); close(delivered) }()
+	defer func() { stopDelivery(); <-delivered }()
 	select {
 	case err := <-done:
 		return failed("serve", stderr, err)
@@ -165,6 +183,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		srv.Close()
 	}
 	<-done
+	<-delivered
 	if err := closeStore(); err != nil {
 		return failed("serve", stderr, err)
 	}
@@ -256,6 +275,47 @@ func ensureAdminToken(path string) (bool, error) {
 		return false, fmt.Errorf("admin token: %w", err)
 	}
 	return true, nil
+}
+
+// newWebhook returns the webhook of -webhook: an http or https URL, with
+// the token read from tokenFile when given (the file's content, trimmed;
+// a regular file of this user that group and others can neither read nor
+// write).
+func newWebhook(rawURL, tokenFile string) (*server.Webhook, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("-webhook %q: want an http or https URL", rawURL)
+	}
+	hook := &server.Webhook{URL: u.String()}
+	if tokenFile == "" {
+		return hook, nil
+	}
+	f, err := os.OpenFile(tokenFile, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("refusing webhook token file %s: it is a symbolic link", tokenFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("webhook token file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("webhook token file: %w", err)
+	}
+	if err := trustedPath(tokenFile, fi, false); err != nil {
+		return nil, fmt.Errorf("webhook token file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("webhook token file: refusing %s: group or others may read it (mode %04o): want 0600 or stricter", tokenFile, perm)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("webhook token file: %w", err)
+	}
+	if hook.Token = strings.TrimSpace(string(data)); hook.Token == "" {
+		return nil, fmt.Errorf("webhook token file %s is empty", tokenFile)
+	}
+	return hook, nil
 }
 
 // readTokens reads the admin tokens file: a line "ROLE TOKEN" a token,
