@@ -253,11 +253,15 @@ type agentParts struct {
 // the link to the server. Whatever else joins the executor to the server
 // is wired here.
 func newAgent(p *afterhours.Profile, store afterhours.Store, creds agentlink.Credentials, client *http.Client, log *slog.Logger) (*agentParts, error) {
-	exec, err := afterhours.NewExecutor(p, afterhours.WithStore(store), afterhours.WithLogger(log))
+	// The executor's notices (failed lists, stops, kills) wait in an outbox
+	// in the store until the link has posted them to the server.
+	notices := agentlink.NewNotifier(store)
+	exec, err := afterhours.NewExecutor(p, afterhours.WithStore(store), afterhours.WithLogger(log), afterhours.WithNotifier(notices))
 	if err != nil {
 		return nil, err
 	}
-	link, err := agentlink.New(exec, store, creds, agentlink.WithHTTPClient(client), agentlink.WithLogger(log))
+	link, err := agentlink.New(exec, store, creds, agentlink.WithHTTPClient(client), agentlink.WithLogger(log),
+		agentlink.WithNotices(notices))
 	if err != nil {
 		return nil, err
 	}
