@@ -1,0 +1,71 @@
+package afterhours_test
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestReadmeSample checks that the README's first Go sample is
+// Example_readme: the sample's main function has the example's body, word
+// for word, and it imports what the example's file does, so the sample
+// runs as the example does and the two cannot drift apart.
+func TestReadmeSample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(readme), "```go\n")
+	if !ok {
+		t.Fatal("README.md has no Go sample")
+	}
+	sample, _, ok := strings.Cut(rest, "```\n")
+	if !ok {
+		t.Fatal("README.md's Go sample does not end")
+	}
+	_, mainBody, ok := strings.Cut(sample, "func main() {\n")
+	if !ok {
+		t.Fatalf("README.md's first Go sample has no main function:\n%s", sample)
+	}
+	mainBody = strings.TrimSuffix(mainBody, "}\n")
+
+	src, err := os.ReadFile("example_readme_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, exBody, ok := strings.Cut(string(src), "func Example_readme() {\n")
+	if !ok {
+		t.Fatal("example_readme_test.go has no Example_readme")
+	}
+	exBody, _, ok = strings.Cut(exBody, "\t// Output:")
+	if !ok {
+		t.Fatal("Example_readme has no output")
+	}
+	if mainBody != exBody {
+		t.Errorf("README.md's sample differs from Example_readme:\n--- README main:\n%s\n--- Example_readme:\n%s", mainBody, exBody)
+	}
+
+	// The example's file imports exactly what its body uses, so the sample
+	// must import the same packages to compile.
+	if got, want := importsOf(sample), importsOf(string(src)); !slices.Equal(got, want) {
+		t.Errorf("README.md's sample imports %q, Example_readme's file %q", got, want)
+	}
+	if !strings.HasPrefix(sample, "package main\n") {
+		t.Errorf("README.md's sample is not a whole program: it does not start with package main")
+	}
+}
+
+// importsOf returns the import paths of the Go source's import block, in
+// order.
+func importsOf(src string) []string {
+	_, block, _ := strings.Cut(src, "import (\n")
+	block, _, _ = strings.Cut(block, "\n)\n")
+	var paths []string
+	for _, line := range strings.Split(block, "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			paths = append(paths, line)
+		}
+	}
+	return paths
+}
