@@ -69,3 +69,39 @@ func importsOf(src string) []string {
 	}
 	return paths
 }
+
+// TestReadmeTestSample checks that the README's sample of a test of one's
+// own profile is the body of TestReadmeProfile, indented one tab less, so
+// that it compiles and passes as the README shows it.
+func TestReadmeTestSample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Testing your own profile\n")
+	if !ok {
+		t.Fatal("README.md has no section on testing your own profile")
+	}
+	_, sample, ok := strings.Cut(section, "```go\n")
+	if !ok {
+		t.Fatal("the README's section on testing has no Go sample")
+	}
+	sample, _, _ = strings.Cut(sample, "```\n")
+
+	src, err := os.ReadFile("readme_profile_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, ok := strings.Cut(string(src), "func TestReadmeProfile(t *testing.T) {\n")
+	if !ok {
+		t.Fatal("readme_profile_test.go has no TestReadmeProfile")
+	}
+	body, _, _ = strings.Cut(body, "\n}\n")
+	var want strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		want.WriteString(strings.TrimPrefix(line, "\t") + "\n")
+	}
+	if sample != want.String() {
+		t.Errorf("the README's test sample differs from TestReadmeProfile's body:\n--- README:\n%s\n--- TestReadmeProfile:\n%s", sample, want.String())
+	}
+}
