@@ -14,16 +14,7 @@ import (
 // README's timelines draw these plans.
 func ExampleDowntimeSchedule_actions() {
 	for _, action := range []string{"suppress", "skip", "postpone", "anticipate", "hold", "stop"} {
-		p, err := afterhours.ParseProfile([]byte(`{
-		  "client": "shop-0042",
-		  "site": {"timezone": "Europe/London", "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]}},
-		  "housekeeping": [
-		    {"name": "sync-catalogue", "run": ["/usr/lib/agent/sync"], "estimate": "6h", "uses": ["network"]},
-		    {"name": "backup-db", "run": ["/usr/lib/agent/backup"], "estimate": "2h", "uses": ["db"]},
-		    {"name": "send-report", "run": ["/usr/lib/agent/report"], "estimate": "30m", "uses": ["mail"]}],
-		  "resources": [{"name": "db", "downtimes": [
-		    {"dates": ["2026-11-24"], "from": "01:00", "to": "03:00", "action": "` + action + `"}]}]
-		}`))
+		p, err := afterhours.ParseProfile([]byte(downtimeNight(action)))
 		if err != nil {
 			fmt.Println(err)
 			return
@@ -49,4 +40,20 @@ func ExampleDowntimeSchedule_actions() {
 	// anticipate backup-db 18:00-20:00, sync-catalogue 20:00-02:00, send-report 02:00-02:30
 	// hold       sync-catalogue 18:00-00:00, backup-db 03:00-05:00, send-report 05:00-05:30
 	// stop       sync-catalogue 18:00-00:00, send-report 00:00-00:30, backup-db downtime:db
+}
+
+// downtimeNight is the profile of ExampleDowntimeSchedule_actions and of
+// the README's downtime timelines, with the database's downtime taking
+// action.
+func downtimeNight(action string) string {
+	return `{
+	  "client": "shop-0042",
+	  "site": {"timezone": "Europe/London", "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]}},
+	  "housekeeping": [
+	    {"name": "sync-catalogue", "run": ["/usr/lib/agent/sync"], "estimate": "6h", "uses": ["network"]},
+	    {"name": "backup-db", "run": ["/usr/lib/agent/backup"], "estimate": "2h", "uses": ["db"]},
+	    {"name": "send-report", "run": ["/usr/lib/agent/report"], "estimate": "30m", "uses": ["mail"]}],
+	  "resources": [{"name": "db", "downtimes": [
+	    {"dates": ["2026-11-24"], "from": "01:00", "to": "03:00", "action": "` + action + `"}]}]
+	}`
 }

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/afterhours-go/afterhours"
 )
 
 // TestReadmeSample checks that the README's first Go sample is
@@ -103,5 +106,85 @@ func TestReadmeTestSample(t *testing.T) {
 	}
 	if sample != want.String() {
 		t.Errorf("the README's test sample differs from TestReadmeProfile's body:\n--- README:\n%s\n--- TestReadmeProfile:\n%s", sample, want.String())
+	}
+}
+
+// TestReadmeDowntimeTimelines checks the README's timelines of the
+// downtime actions against the plans of downtimeNight: a row's "=" run is
+// the task's step (a character is 30 minutes from 18:00), a row without
+// one a task deferred by the downtime, and the "db down" row the
+// downtime. The stop timeline draws a run-time case and is not a plan.
+func TestReadmeDowntimeTimelines(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Downtime actions\n")
+	if !ok {
+		t.Fatal("README.md has no section on downtime actions")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	monday := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC) // 18:00 London time, GMT
+	const col = 17                                           // where the bars start
+	for _, action := range []string{"suppress", "skip", "postpone", "anticipate", "hold"} {
+		_, rest, ok := strings.Cut(section, "**`"+action+"`**")
+		if !ok {
+			t.Errorf("no timeline of %s", action)
+			continue
+		}
+		_, block, _ := strings.Cut(rest, "```\n")
+		block, _, _ = strings.Cut(block, "```\n")
+		p, err := afterhours.ParseProfile([]byte(downtimeNight(action)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := afterhours.PlanAt(p, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := 0
+		for _, line := range strings.Split(block, "\n") {
+			if len(line) < col+28 || !strings.HasPrefix(line, "  ") {
+				continue
+			}
+			name, bar := strings.TrimSpace(line[:col]), line[col:col+28]
+			if name == "" { // the axis
+				continue
+			}
+			first, last := strings.IndexAny(bar, "=#"), strings.LastIndexAny(bar, "=#")
+			var drawn afterhours.Interval
+			if first >= 0 {
+				drawn = afterhours.Interval{Start: monday.Add(time.Duration(first) * 30 * time.Minute),
+					End: monday.Add(time.Duration(last+1) * 30 * time.Minute)}
+			}
+			rows++
+			if name == "db down" {
+				if len(plan.Downtimes) != 1 || !plan.Downtimes[0].Start.Equal(drawn.Start) || !plan.Downtimes[0].End.Equal(drawn.End) {
+					t.Errorf("%s: db down drawn %v, planned %v", action, drawn, plan.Downtimes)
+				}
+				continue
+			}
+			var step *afterhours.Step
+			for i := range plan.Steps {
+				if plan.Steps[i].Task.Name == name {
+					step = &plan.Steps[i]
+				}
+			}
+			switch {
+			case step == nil && first >= 0:
+				t.Errorf("%s: %s drawn at %v but not planned", action, name, drawn)
+			case step == nil:
+				if !slices.ContainsFunc(plan.Deferred, func(d afterhours.Deferral) bool {
+					return d.Task.Name == name && d.Reason == afterhours.ReasonDowntime("db")
+				}) {
+					t.Errorf("%s: %s drawn without a run but not deferred by the downtime", action, name)
+				}
+			case !step.Start.Equal(drawn.Start) || !step.End.Equal(drawn.End):
+				t.Errorf("%s: %s drawn %v to %v, planned %v to %v", action, name, drawn.Start, drawn.End, step.Start, step.End)
+			}
+		}
+		if rows != 4 {
+			t.Errorf("%s: %d rows in the timeline, want 4", action, rows)
+		}
 	}
 }
