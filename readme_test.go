@@ -2,6 +2,7 @@ package afterhours_test
 
 import (
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -185,6 +186,35 @@ func TestReadmeDowntimeTimelines(t *testing.T) {
 		}
 		if rows != 4 {
 			t.Errorf("%s: %d rows in the timeline, want 4", action, rows)
+		}
+	}
+}
+
+// TestReadmeProfileReference checks that the README's profile reference
+// has a row for every JSON field of the profile's types, so that a field
+// added to a type cannot be missing from it.
+func TestReadmeProfileReference(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, ok := strings.Cut(string(readme), "## Profile reference\n")
+	if !ok {
+		t.Fatal("README.md has no profile reference")
+	}
+	ref, _, _ = strings.Cut(ref, "\n## ")
+	types := []any{afterhours.Profile{}, afterhours.Site{}, afterhours.Token{}, afterhours.Task{},
+		afterhours.Resource{}, afterhours.DowntimeSchedule{}, afterhours.Constraints{}}
+	for _, v := range types {
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if !strings.Contains(ref, "\n| `"+name+"`") && !strings.Contains(ref, ", `"+name+"` |") {
+				t.Errorf("the README's profile reference has no row for %s's %q", rt.Name(), name)
+			}
 		}
 	}
 }
