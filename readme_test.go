@@ -1,6 +1,7 @@
 package afterhours_test
 
 import (
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -217,4 +218,63 @@ func TestReadmeProfileReference(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestReadmeReferenceExamples checks that the examples of the README's
+// top-level and site tables are valid: each, put into a minimal profile,
+// parses.
+func TestReadmeReferenceExamples(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	minimal := map[string]string{"client": `"c"`, "site": `{"timezone": "Europe/London"}`}
+	for heading, wrap := range map[string]func(field, example string) map[string]string{
+		"### Top level\n": func(field, example string) map[string]string {
+			m := maps.Clone(minimal)
+			m[field] = example
+			return m
+		},
+		"### `site`\n": func(field, example string) map[string]string {
+			site := map[string]string{"timezone": `"Europe/London"`, field: example}
+			return map[string]string{"client": `"c"`, "site": object(site)}
+		},
+	} {
+		_, table, ok := strings.Cut(string(readme), heading)
+		if !ok {
+			t.Fatalf("README.md has no %q", heading)
+		}
+		table, _, _ = strings.Cut(table, "\n\n|")
+		table, _, _ = strings.Cut(strings.TrimPrefix(table, "\n"), "\n\n")
+		rows := 0
+		for _, line := range strings.Split(table, "\n") {
+			cells := strings.Split(line, "|") // no cell of these tables holds a "|"
+			if len(cells) != 6 || !strings.HasPrefix(cells[1], " `") {
+				continue
+			}
+			field := strings.Trim(cells[1], " `")
+			example := strings.Trim(cells[4], " `")
+			rows++
+			src := object(wrap(field, example))
+			if _, err := afterhours.ParseProfile([]byte(src)); err != nil {
+				t.Errorf("%s%s's example %s: %v", heading, field, example, err)
+			}
+		}
+		if rows < 6 {
+			t.Errorf("%s: %d rows read", heading, rows)
+		}
+	}
+}
+
+// object writes the fields as a JSON object, their values as given.
+func object(fields map[string]string) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i, k := range slices.Sorted(maps.Keys(fields)) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`"` + k + `": ` + fields[k])
+	}
+	return b.String() + "}"
 }
