@@ -220,50 +220,111 @@ func TestReadmeProfileReference(t *testing.T) {
 	}
 }
 
-// TestReadmeReferenceExamples checks that the examples of the README's
-// top-level and site tables are valid: each, put into a minimal profile,
-// parses.
+// TestReadmeReferenceExamples checks that the example of every row of the
+// README's profile reference is valid: each, put into a minimal profile at
+// its place, parses. A row of two fields ("from", "to") takes its two
+// examples together; a row of one field with two examples takes each.
 func TestReadmeReferenceExamples(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	minimal := map[string]string{"client": `"c"`, "site": `{"timezone": "Europe/London"}`}
-	for heading, wrap := range map[string]func(field, example string) map[string]string{
-		"### Top level\n": func(field, example string) map[string]string {
-			m := maps.Clone(minimal)
-			m[field] = example
-			return m
+	const site = `{"timezone": "Europe/London"}`
+	profile := func(extra map[string]string) string {
+		m := map[string]string{"client": `"c"`, "site": site}
+		maps.Copy(m, extra)
+		return object(m)
+	}
+	list := func(fields map[string]string) string { return "[" + object(fields) + "]" }
+	tables := map[string]func(fields map[string]string) string{
+		"### Top level\n": func(f map[string]string) string { return profile(f) },
+		"### `site`\n": func(f map[string]string) string {
+			return profile(map[string]string{"site": object(with(map[string]string{"timezone": `"Europe/London"`}, f))})
 		},
-		"### `site`\n": func(field, example string) map[string]string {
-			site := map[string]string{"timezone": `"Europe/London"`, field: example}
-			return map[string]string{"client": `"c"`, "site": object(site)}
+		"### Sharing token": func(f map[string]string) string {
+			tok := with(map[string]string{"token": `"tok"`, "base": `"01:40"`, "duration": `"20m"`}, f)
+			if _, ok := f["unplaced"]; ok {
+				delete(tok, "base")
+			}
+			return profile(map[string]string{"sharing": list(tok)})
 		},
-	} {
+		"### Task": func(f map[string]string) string {
+			task := with(map[string]string{"name": `"t"`, "run": `["/bin/true"]`}, f)
+			if _, ok := f["repeat"]; ok {
+				task["start"] = `"2026-11-01T00:00:00Z"`
+			}
+			if _, ok := f["start"]; ok {
+				task["repeat"] = `"daily"`
+			}
+			return profile(map[string]string{"housekeeping": list(task)})
+		},
+		"### Resource and downtime": func(f map[string]string) string {
+			res, down := map[string]string{"name": `"db"`}, map[string]string{"dates": `["2026-11-24"]`}
+			for k, v := range f {
+				if k == "name" || k == "downtimes" {
+					res[k] = v
+				} else {
+					down[k] = v
+				}
+			}
+			if _, ok := res["downtimes"]; !ok {
+				res["downtimes"] = list(down)
+			}
+			return profile(map[string]string{"resources": list(res)})
+		},
+		"### `constraints`": func(f map[string]string) string {
+			return profile(map[string]string{"constraints": object(f)})
+		},
+	}
+	for heading, build := range tables {
 		_, table, ok := strings.Cut(string(readme), heading)
 		if !ok {
 			t.Fatalf("README.md has no %q", heading)
 		}
-		table, _, _ = strings.Cut(table, "\n\n|")
-		table, _, _ = strings.Cut(strings.TrimPrefix(table, "\n"), "\n\n")
+		_, table, _ = strings.Cut(table, "|---|")
+		table, _, _ = strings.Cut(table, "\n\n")
 		rows := 0
 		for _, line := range strings.Split(table, "\n") {
 			cells := strings.Split(line, "|") // no cell of these tables holds a "|"
 			if len(cells) != 6 || !strings.HasPrefix(cells[1], " `") {
 				continue
 			}
-			field := strings.Trim(cells[1], " `")
-			example := strings.Trim(cells[4], " `")
 			rows++
-			src := object(wrap(field, example))
-			if _, err := afterhours.ParseProfile([]byte(src)); err != nil {
-				t.Errorf("%s%s's example %s: %v", heading, field, example, err)
+			fields := strings.Split(strings.Trim(cells[1], " `"), "`, `")
+			examples := strings.Split(strings.Trim(cells[4], " `"), "`, `")
+			var cases []map[string]string
+			switch {
+			case len(fields) == len(examples):
+				m := map[string]string{}
+				for i, f := range fields {
+					m[f] = examples[i]
+				}
+				cases = append(cases, m)
+			case len(fields) == 1:
+				for _, ex := range examples {
+					cases = append(cases, map[string]string{fields[0]: ex})
+				}
+			default:
+				t.Errorf("%s: row %q: %d fields, %d examples", heading, cells[1], len(fields), len(examples))
+			}
+			for _, c := range cases {
+				src := build(c)
+				if _, err := afterhours.ParseProfile([]byte(src)); err != nil {
+					t.Errorf("%s: %v: %v", strings.TrimSpace(heading), c, err)
+				}
 			}
 		}
 		if rows < 6 {
 			t.Errorf("%s: %d rows read", heading, rows)
 		}
 	}
+}
+
+// with returns a copy of base with the fields of extra set.
+func with(base, extra map[string]string) map[string]string {
+	m := maps.Clone(base)
+	maps.Copy(m, extra)
+	return m
 }
 
 // object writes the fields as a JSON object, their values as given.
