@@ -1,10 +1,15 @@
 package afterhours_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -338,4 +343,69 @@ func object(fields map[string]string) string {
 		b.WriteString(`"` + k + `": ` + fields[k])
 	}
 	return b.String() + "}"
+}
+
+// TestReadmeReasonsAndActions checks that the README names every deferral
+// reason and every downtime action the package declares: each exported
+// string constant named Reason* has a row in the deferral reasons, and
+// each Action* its paragraph in the downtime actions.
+func TestReadmeReasonsAndActions(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, reasons, _ := strings.Cut(string(readme), "## Deferral reasons\n")
+	reasons, _, _ = strings.Cut(reasons, "\n## ")
+	_, actions, _ := strings.Cut(string(readme), "## Downtime actions\n")
+	actions, _, _ = strings.Cut(actions, "\n## ")
+
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range f.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, id := range vs.Names {
+					if i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						continue
+					}
+					value, _ := strconv.Unquote(lit.Value)
+					switch {
+					case strings.HasPrefix(id.Name, "Reason"):
+						found++
+						if !strings.Contains(reasons, "| `"+value) || !strings.Contains(reasons, "(`"+id.Name) {
+							t.Errorf("the README's deferral reasons have no row for %s (%q)", id.Name, value)
+						}
+					case strings.HasPrefix(id.Name, "Action"):
+						found++
+						if !strings.Contains(actions, "**`"+value+"`**") {
+							t.Errorf("the README's downtime actions do not describe %s (%q)", id.Name, value)
+						}
+					}
+				}
+			}
+		}
+	}
+	if found < 20 {
+		t.Errorf("found %d reason and action constants: the test reads too few", found)
+	}
 }
