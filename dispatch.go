@@ -263,7 +263,8 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 			if len(runningSteps)+len(runningOther) > 0 {
 				return
 			}
-			// The plan assumed the updates before it complete (rule 5).
+			// The plan assumed the updates before it complete; the
+			// self-update starts only once every pending update has.
 			if u := cy.p.pendingUpdate(e.j, cy.day); u != nil {
 				changed = true
 				e.deferItem(it, now, ReasonUpdatesPending, "waits for update "+u.Name+" (not completed in the cycle): the self-update runs once every update is completed")

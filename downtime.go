@@ -17,7 +17,8 @@ type Resource struct {
 }
 
 // The actions a downtime takes on the steps and slot tasks that use its
-// resource (rule 10 of the design).
+// resource, unless they ignore downtimes; timers and commands are never
+// affected. A schedule's Action is one of them.
 const (
 	// ActionSuppress (the default): not run in a cycle whose window the
 	// downtime touches.

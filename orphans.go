@@ -154,7 +154,7 @@ func (e *Executor) closeCgroups() {
 }
 
 // holdSelfUpdate defers the plan's self-update while processes of an
-// interrupted run live: the self-update runs with nothing else (rule 5),
+// interrupted run live: the self-update runs with nothing else running,
 // and an agent that restarts itself beside them would lose sight of them.
 // The caller holds e.mu.
 func (e *Executor) holdSelfUpdate(plan *Plan) {

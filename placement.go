@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// Placement: where a step of the sequence goes (rule 3), around lanes,
-// contending steps and holds, and the downtimes of the resources it uses
-// (rule 10).
+// Placement: where a step of the sequence goes (the earliest instant, no
+// earlier than the start of the step placed before it, where a lane is
+// free, no contending step runs, and its whole run avoids business time,
+// contending holds and the downtimes of the resources it uses, ending by
+// the window's end), and the downtime actions applied on the way.
 
 // placement is what one step must respect besides lanes, contention and
 // holds: its earliest start, downtimes to stay out of, and an end to meet.
@@ -135,9 +137,10 @@ func (s *sequencer) unplace() {
 }
 
 // step places a housekeeping, update or self-update task of the current
-// phase, applying the downtimes of the resources it uses (rule 10), or
-// defers it. It moves the cursor as rule 3 says: to the step's start,
-// unless the step was postponed past a downtime or moved ahead.
+// phase, applying the actions of the downtimes of the resources it uses,
+// or defers it. It moves the cursor (the earliest start of the next step)
+// to the step's start, unless the step was postponed past a downtime or
+// moved ahead: such a step does not hold back the steps after it.
 func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 	mark := s.cursor
 	pl := placement{lower: laterOf(s.cursor, s.barrier), res: res}
@@ -223,8 +226,8 @@ func (s *sequencer) step(t *Task, res resources) (Interval, bool) {
 
 // moveAhead places t, a step that must finish before an anticipate
 // downtime (pl.deadline) and does not fit where the declared order puts
-// it, ahead of steps of its phase placed before it (rule 10: anticipate
-// moves a step ahead within its phase). It goes before as few of them as
+// it, ahead of steps of its phase placed before it (anticipate moves a
+// step ahead within its phase, never out of it). It goes before as few of them as
 // lets it finish in time: before the last one placed, then the last two,
 // and so on. The steps it goes before are placed again after it, in the
 // order they were placed in, each by the usual rules; a position where

@@ -53,7 +53,8 @@ func configOf(opts []PlanOption) planConfig {
 // WithHistory plans with what h knows of the past: settled tasks are
 // deferred as "failed" when h is a [FailureHistory] that says they failed
 // in the cycle, and as "done" otherwise; estimates come from recent runs
-// (rule 11). A nil h is no history.
+// (the longest of the three most recent successful runs). A nil h is no
+// history.
 func WithHistory(h History) PlanOption {
 	return func(c *planConfig) { c.history = h }
 }
@@ -97,7 +98,7 @@ type Plan struct {
 	// Neighbours are the slot occurrences of the cycles before and after
 	// whose holds overlap the window (from From on): their tasks belong to
 	// those cycles' plans, but contending steps keep out of their holds
-	// here too (rule 4). Void ones are not listed: their holds do not count.
+	// here too. Void ones are not listed: their holds do not count.
 	Neighbours []Slot
 	// Steps are the placed housekeeping, update and self-update runs, in
 	// order of start.

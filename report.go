@@ -31,7 +31,7 @@ type Affected struct {
 	Relation string
 	// Planned is the projected run (a step or the slot), zero when none.
 	Planned Interval
-	// Estimate is the task's estimate (rule 11: the longest of its three most
+	// Estimate is the task's estimate (the longest of its three most
 	// recent successful runs, else its estimate, timeout or 10 minutes).
 	Estimate time.Duration
 	// LikelyToFinish, for a run planned before the downtime, says whether it

@@ -105,7 +105,7 @@ func (e *Executor) timeoutOf(it *item, now time.Time) (time.Time, string) {
 // downtimeStop finds a downtime with the action "stop", in the cycle's
 // profile, of a resource in down (the resources with downtimes the run's
 // task uses) that begins after now and before deadline: the run is stopped
-// when it begins (rule 10). Commands and timers are never affected, nor is
+// when it begins (the stop action). Commands and timers are never affected, nor is
 // a task that ignores downtimes.
 func (e *Executor) downtimeStop(it *item, down []string, now, deadline time.Time) (time.Time, string, bool) {
 	t := it.task

@@ -151,8 +151,9 @@ func (s *sequencer) stoppedBy() *Task {
 }
 
 // notePending notes t, just deferred with reason, when it is an update the
-// self-update must wait for (rule 5): one that is enabled and matches the
-// site's tags, and is not settled as completed (reason "done"). A deferred
+// self-update must wait for (it runs only once every update is completed):
+// one that is enabled and matches the site's tags, and is not settled as
+// completed (reason "done"). A deferred
 // update is pending whatever the reason: it does not fit, a downtime keeps
 // it off, it failed in the cycle, or the cycle is stopped.
 func (s *sequencer) notePending(t *Task, reason string) {
@@ -171,7 +172,8 @@ func (s *sequencer) notePending(t *Task, reason string) {
 // of day (not settled, or settled by a failure), or nil when there is none.
 // The executor asks it before it starts the self-update, when the steps
 // before it have ended: the plan assumed that the updates it placed would
-// complete, and rule 5 holds only if they did.
+// complete, and the self-update, which runs only after every update has
+// completed, may start only if they did.
 func (p *Profile) pendingUpdate(h FailureHistory, day string) *Task {
 	for _, t := range p.Updates {
 		if t.IsEnabled() && t.matches && (!h.Settled(t.Name, day) || h.Failed(t.Name, day)) {
@@ -267,7 +269,7 @@ func (s *sequencer) slotTasks() {
 // cycle's span, and defers it as not due, saying when it next is, when not.
 // Housekeeping without a schedule or repeat is due in every cycle.
 //
-// Downtimes move due-ness across cycles (rule 10): work due in the next
+// Downtimes move due-ness across cycles: work due in the next
 // cycle runs in this one when an anticipate downtime of a resource it uses
 // covers the next cycle's whole window; and work that a postpone downtime
 // kept from running in the previous cycle is carried into this one, when

@@ -23,8 +23,9 @@ const (
 	// Shared is work that runs inside a sharing token's slot.
 	Shared
 	// CommandKind is ad-hoc work an operator sends, run at the next
-	// opportunity (see [Command]; the kind's name differs from the design's
-	// "Command" because that name is the type [Executor.Submit] takes).
+	// opportunity (see [Command]; the kind is CommandKind, not Command,
+	// because Command is the type [Executor.Submit] takes). It prints as
+	// "command".
 	CommandKind
 	// Timer is work run at exact times, like cron.
 	Timer
@@ -110,8 +111,10 @@ type Task struct {
 	Run []string `json:"run,omitempty"`
 	// User runs the task as that user, when the agent may.
 	User string `json:"user,omitempty"`
-	// Estimate is how long a run is expected to take (rule 11 of the design
-	// says how history refines it).
+	// Estimate is how long a run is expected to take, for planning. Once
+	// the history has successful runs of the task, the longest of the three
+	// most recent replaces it; without Estimate, Timeout serves, else
+	// [DefaultEstimate].
 	Estimate Duration `json:"estimate,omitempty"`
 	// Timeout ends a run that takes longer.
 	Timeout Duration `json:"timeout,omitempty"`
@@ -169,7 +172,7 @@ func (t *Task) StopsCycle() bool { return t.OnFailure == "stop" }
 // nor a timeout and has no history.
 const DefaultEstimate = 10 * time.Minute
 
-// estimateFrom returns rule 11's estimate: the longest of the three most
+// estimateFrom returns the task's estimate: the longest of the three most
 // recent successful runs (newest first in recent), else the task's own
 // estimate, else its timeout, else DefaultEstimate. Never zero.
 func (t *Task) estimateFrom(recent []time.Duration) time.Duration {

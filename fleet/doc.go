@@ -1,11 +1,33 @@
 // Package fleet is the server side of afterhours: what runs across many
-// machines at once rather than on one.
+// machines at once rather than on one. It builds on the client's own code
+// (package afterhours): a window here is the one
+// [afterhours.Site.Cycle] computes for the client.
 //
-// [Allocate], which hands every client a base time for a shared resource,
-// and [LoadForecast], which shows a resource's concurrency minute by
-// minute, are in this package too; the rest of this page is about
-// [Rollout], which runs a change across a fleet, such as a patch run of a
-// thousand machines with a killswitch.
+// # Allocating slots
+//
+// Every client may use a shared resource, such as a package repository or
+// its site's LAN, only in its daily slot: from its base time for the
+// resource's duration, after a buffer zone in which it starts no
+// contending work. [Allocate] hands every [Client] a base for a
+// [Resource], for a year:
+//
+//   - the slot lies in the client's after-hours windows on every date of
+//     the year, DST weeks, closed dates and grace included;
+//   - no more than Resource.Capacity clients are in their slots at any
+//     instant, nor more than Resource.LANCapacity of one LAN;
+//   - the load spreads over all of the available time instead of piling up
+//     at its start, and the result depends only on the arguments;
+//   - given the previous bases, a client whose base still fits keeps it, so
+//     adding or removing clients moves no other client; one that no longer
+//     fits (its site's hours changed, a capacity was lowered) is placed
+//     again, with [Assignment].Moved saying why;
+//   - a client no base fits is listed in [Allocation].Unplaced with the
+//     reason (one of the Reason constants), never silently left out.
+//
+// [Resource.Entry] turns a base into the sharing entry of the client's
+// profile. [LoadForecast] counts, minute by minute over a UTC day, how many
+// of the profiles' slots run on each resource, to show that no minute is
+// over capacity.
 //
 // # Rollouts
 //
@@ -67,4 +89,13 @@
 // ([WithClock]), an [afterhours.Clock], so tests use fake clocks and get
 // exact times. Nothing polls: targets start when others end, and only the
 // status file is written on a period of the clock.
+//
+// # Where to start
+//
+// ExampleAllocate gives three shops of one LAN their bases and adds a
+// fourth that moves nobody; ExampleAllocate_previous reallocates a year
+// from the previous bases; ExampleLoadForecast counts a resource's load;
+// ExampleRollout runs a patch across three machines with an error budget.
+// "go run ./examples/rollout" patches 1,000 simulated machines with a live
+// progress line.
 package fleet
