@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/afterhours-go/afterhours"
+
+	"github.com/afterhours-go/afterhours/internal/fakeclock"
 )
 
 // flags is a subcommand's flag set and the usage line it prints for -h.
@@ -94,13 +96,9 @@ func load(name, file string, stderr io.Writer) (*afterhours.Profile, bool) {
 	return nil, false
 }
 
-// fixedClock is an [afterhours.Clock] that always reads one instant: the
-// commands plan as of -at or of the time they started. Planning never waits,
-// so After never fires.
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time                       { return time.Time(c) }
-func (c fixedClock) After(time.Duration) <-chan time.Time { return nil }
+// fixedClock is the clock of a command's plans: it always reads one
+// instant, -at or the time the command started (planning never waits).
+type fixedClock = fakeclock.Fixed
 
 // instant returns the instant of -at (see [parseAt]), or now when at is
 // empty.

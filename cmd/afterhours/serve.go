@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/afterhours-go/afterhours/server"
+
+	"github.com/afterhours-go/afterhours/internal/trust"
 )
 
 // Files of the serve command's data directory.
@@ -221,28 +223,13 @@ func dataDir(dir string) error {
 	return trustedPath(dir, fi, true)
 }
 
-// trustedPath checks the lstat of path: a directory when dir is set, else
+// trustedPath checks the lstat of path under the rule the executor's
+// FileStore keeps too (internal/trust): a directory when dir is set, else
 // a regular file; of this process's effective user; not writable by group
 // or others.
 func trustedPath(path string, fi fs.FileInfo, dir bool) error {
-	refuse := func(why string) error { return fmt.Errorf("refusing %s: %s", path, why) }
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return refuse("it is a symbolic link")
-	case dir && !fi.IsDir():
-		return refuse("it is not a directory")
-	case !dir && !fi.Mode().IsRegular():
-		return refuse("it is not a regular file")
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return refuse("its owner cannot be read")
-	}
-	if euid := os.Geteuid(); st.Uid != uint32(euid) {
-		return refuse(fmt.Sprintf("it is owned by uid %d, not by this user (uid %d)", st.Uid, euid))
-	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return refuse(fmt.Sprintf("it is writable by group or others (mode %04o)", perm))
+	if why := trust.Why(fi, dir); why != "" {
+		return fmt.Errorf("refusing %s: %s", path, why)
 	}
 	return nil
 }
