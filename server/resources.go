@@ -450,9 +450,10 @@ func (c *Config) tasksUsing(i int, sets []int) map[string][]TaskRef {
 }
 
 // occurrences returns the occurrences of the downtime of resource in the
-// zone loc that intersect [from, to), by the planner's rules (rule 10 of
-// the design: the wall-clock rule for local times, "once", "ended"); an
-// occurrence that "ended" before from is left out.
+// zone loc that intersect [from, to), by the planner's rules (local times
+// under the wall-clock rule: a time a DST gap skips moves forward by the
+// gap, one that occurs twice is the first; "once"; "ended"); an occurrence
+// that "ended" before from is left out.
 func occurrences(resource string, d *afterhours.DowntimeSchedule, loc *time.Location, from, to time.Time) []afterhours.Downtime {
 	dates := map[afterhours.Date]bool{}
 	var first afterhours.Date
