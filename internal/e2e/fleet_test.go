@@ -68,8 +68,10 @@ func (s *fleetServer) start() {
 }
 
 // stop closes the listener and every connection (the agents' long-polls
-// break), waits for the handlers to return, and closes the store.
-func (s *fleetServer) stop() {
+// break), waits for the handlers to return, calls last (when not nil)
+// while the store is still open and nothing can change it, and closes the
+// store.
+func (s *fleetServer) stop(last func()) {
 	t := s.t
 	t.Helper()
 	require.NoError(t, s.srv.Close())
@@ -77,6 +79,9 @@ func (s *fleetServer) stop() {
 		n := s.handlers.Load()
 		return n == 0, fmt.Sprintf("%d handlers running", n)
 	}))
+	if last != nil {
+		last()
+	}
 	require.NoError(t, s.store.Close())
 	s.srv, s.h, s.store = nil, nil, nil
 }

@@ -196,11 +196,21 @@ func schedulerIdle() bool {
 	return s[0].Value.Uint64() <= 1 && s[1].Value.Uint64() == 0 && s[2].Value.Uint64() == 0
 }
 
-// activeRuns returns how many runs the executors have active.
+// activeRuns returns how many runs the executors have active, in any
+// cycle of their journals (a command runs in the cycle that was current
+// when it started, which may have closed since), and how many commands
+// they have queued and not started.
 func activeRuns(execs []*afterhours.Executor) int {
 	n := 0
 	for _, e := range execs {
-		n += len(e.Status().Active)
+		n += len(e.Status().Queued)
+		for _, cj := range e.Journal() {
+			for _, r := range cj.Records {
+				if r.State == afterhours.StateActive {
+					n++
+				}
+			}
+		}
 	}
 	return n
 }

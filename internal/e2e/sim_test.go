@@ -120,6 +120,7 @@ const maxStep = time.Hour
 // for quiet after each step.
 func (s *sim) runUntil(t time.Time) {
 	s.t.Helper()
+	s.quiet() // after whatever the test did last
 	for now := s.clk.now(); now.Before(t); now = s.clk.now() {
 		limit := now.Add(maxStep)
 		if limit.After(t) {
