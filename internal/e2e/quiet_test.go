@@ -137,11 +137,28 @@ func (b *trackedBody) Close() error {
 }
 
 // goroutinesIdle reports whether every goroutine but the caller's is
-// blocked, from a dump of all of them (the runtime stops the world for
-// it); busy names the first that is not.
+// blocked. It reads the scheduler's metrics (Go 1.26): the caller's P the
+// only one running (a goroutine running, an M spinning to steal one, or
+// a system goroutine hold a P too), nothing in a run queue, nothing in a
+// system call. They are read under the scheduler's lock but not
+// atomically with the run queues, which can only change while a P runs:
+// with none but the caller's running, the reading is exact. A runtime
+// without them falls back on a dump of every goroutine's state, which
+// stops the world and costs some 25 ms with the 3,000 goroutines of 200
+// agents; busy names what is not idle.
 func goroutinesIdle(buf *[]byte) (idle bool, busy string) {
-	if !schedulerIdle() {
-		return false, "scheduler metrics"
+	s := []metrics.Sample{
+		{Name: "/sched/goroutines/running:goroutines"},
+		{Name: "/sched/goroutines/runnable:goroutines"},
+		{Name: "/sched/goroutines/not-in-go:goroutines"},
+	}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		running, runnable, sys := s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
+		if running <= 1 && runnable == 0 && sys == 0 {
+			return true, ""
+		}
+		return false, fmt.Sprintf("goroutines: %d running, %d runnable, %d in system calls", running, runnable, sys)
 	}
 	for {
 		n := runtime.Stack(*buf, true)
@@ -173,37 +190,19 @@ func scanIdle(dump []byte) (bool, string) {
 		state, _, _ = bytes.Cut(state, []byte(","))
 		switch string(state) {
 		case "running", "runnable", "syscall", "preempted":
-			return false, string(block)
+			return false, "goroutine busy: " + string(block)
 		}
 	}
 	return true, ""
 }
 
-// schedulerIdle is a cheap first look (Go 1.26's scheduler metrics): at
-// most the caller running, nothing runnable, nothing in a system call.
-// With a runtime that lacks the metrics it says yes and leaves it to the
-// dump.
-func schedulerIdle() bool {
-	s := []metrics.Sample{
-		{Name: "/sched/goroutines/running:goroutines"},
-		{Name: "/sched/goroutines/runnable:goroutines"},
-		{Name: "/sched/goroutines/not-in-go:goroutines"},
-	}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return true
-	}
-	return s[0].Value.Uint64() <= 1 && s[1].Value.Uint64() == 0 && s[2].Value.Uint64() == 0
-}
-
 // activeRuns returns how many runs the executors have active, in any
 // cycle of their journals (a command runs in the cycle that was current
-// when it started, which may have closed since), and how many commands
-// they have queued and not started.
+// when it started, which may have closed since). It reads no clock, so
+// that it does not count as activity.
 func activeRuns(execs []*afterhours.Executor) int {
 	n := 0
 	for _, e := range execs {
-		n += len(e.Status().Queued)
 		for _, cj := range e.Journal() {
 			for _, r := range cj.Records {
 				if r.State == afterhours.StateActive {
@@ -220,16 +219,20 @@ func activeRuns(execs []*afterhours.Executor) int {
 func waitQuiet(timeout time.Duration, check func() (bool, string)) error {
 	deadline := time.Now().Add(timeout)
 	var why string
+	pause := 20 * time.Microsecond
 	for i := 0; time.Now().Before(deadline); i++ {
 		var ok bool
 		if ok, why = check(); ok {
 			return nil
 		}
-		if i < 50 {
+		if i < 20 {
 			runtime.Gosched()
-		} else {
-			<-time.After(200 * time.Microsecond) // polling with a deadline, not synchronisation
+			continue
 		}
+		// Polling with a deadline, not synchronisation: the pause grows
+		// so that the checks do not take the CPU from what they wait for.
+		<-time.After(pause)
+		pause = min(2*pause, 2*time.Millisecond)
 	}
 	return fmt.Errorf("not quiet after %v: %s", timeout, why)
 }

@@ -3,4 +3,4 @@
 package e2e_test
 
 // fleetSize is the number of agents of the simulated week: the 200.
-const fleetSize = 30
+const fleetSize = 200
