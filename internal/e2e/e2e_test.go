@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/afterhours-go/afterhours"
 	"github.com/afterhours-go/afterhours/server"
 	"github.com/stretchr/testify/require"
 )
@@ -62,13 +64,28 @@ func TestWeekOfFleet(t *testing.T) {
 	// server on the same file takes over.
 	queue("restart-across-uk", nil, []string{"uk"})
 	var before snapshot
-	s.srv.stop(func() { before = s.snapshot() })
+	ranBefore := 0
+	s.srv.stop(func() {
+		before = s.snapshot()
+		ranBefore = countHaving(s, "restart-across-uk")
+	})
 	s.quiet()
 	s.runUntil(restartAt.Add(restartDown))
 	s.srv.start()
 	after := s.snapshot()
 	requireNothingLost(t, before, after)
 	s.runUntil(restartAt.Add(2 * time.Hour))
+	requireAllBack(t, s, restartAt.Add(restartDown))
+	acked := 0
+	for _, cs := range before.commands {
+		for _, c := range cs {
+			if c.ID == "restart-across-uk" && c.State != server.CommandQueued {
+				acked++
+			}
+		}
+	}
+	t.Logf("restart-across-uk: when the server stopped, %d of its %d clients had it and %d had acknowledged it",
+		ranBefore, len(cmds[len(cmds)-1].clients), acked)
 
 	queue("late-audit", someOfEachSite(2), nil)
 	s.runUntil(simEnd)
@@ -81,6 +98,42 @@ func TestWeekOfFleet(t *testing.T) {
 	checkSlotCapacity(t, s)
 	checkCommands(t, s, cmds, readCommandLog(t, cmdLog))
 	checkReports(t, s)
+}
+
+// countHaving returns how many agents' executors have accepted the
+// command of the given id.
+func countHaving(s *sim, id string) int {
+	n := 0
+	for _, a := range s.agents {
+		st := a.exec.Status()
+		if slices.ContainsFunc(st.Queued, func(c afterhours.Command) bool { return c.ID == id }) {
+			n++
+			continue
+		}
+	journal:
+		for _, cj := range a.exec.Journal() {
+			for _, r := range cj.Records {
+				if r.Command == id {
+					n++
+					break journal
+				}
+			}
+		}
+	}
+	return n
+}
+
+// requireAllBack checks that every agent was heard from by the new server
+// (GET /v1/status) after it started at back: the agents retried on the
+// shared clock and found it.
+func requireAllBack(t *testing.T, s *sim, back time.Time) {
+	t.Helper()
+	var status []server.ClientStatus
+	s.srv.admin(http.MethodGet, "/v1/status", nil, &status)
+	require.Len(t, status, len(s.agents))
+	for _, st := range status {
+		require.False(t, st.LastSeen.Before(back), "%s last seen %v, before the restart", st.Client, st.LastSeen)
+	}
 }
 
 type queuedCommand struct {
