@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,6 +42,11 @@ func startServer(t *testing.T, path, addr string, clk afterhours.Clock, rq *requ
 	t.Helper()
 	s := &fleetServer{t: t, path: path, addr: addr, clk: clk, rq: rq}
 	s.start()
+	t.Cleanup(func() {
+		if s.srv != nil {
+			s.stop(nil)
+		}
+	})
 	return s
 }
 
@@ -62,7 +68,8 @@ func (s *fleetServer) start() {
 			defer s.handlers.Add(-1)
 			inner.ServeHTTP(w, r)
 		}),
-		ErrorLog: nil,
+		// The restart cuts connections: their errors are expected.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	go s.srv.Serve(ln)
 }

@@ -24,13 +24,18 @@ import (
 //   - no executor has a run active (a process may be running while every
 //     goroutine waits on it);
 //   - no goroutine but the caller's is running, runnable or in a system
-//     call (a stop-the-world dump of every goroutine's state);
+//     call (the scheduler's metrics, read before and after the look at
+//     the runs; see [goroutinesIdle]);
 //
 // and the activity counter (every clock call, every request's change of
 // state) did not move while they were checked: a goroutine that was
-// blocked at the dump can only be woken by a channel send of another (none
+// blocked then can only be woken by a channel send of another (none
 // ran), a request or a response on the loopback (counted as not parked)
-// or a process's exit (counted as active).
+// or a process's exit (counted as active). Timers cannot wake anything:
+// every clock is the simulation's, which fires only when it is set. (Real
+// time remains in net/http's idle connections, which wake nothing the
+// simulation waits for, and in the process layer's polling while a run
+// ends, when the run is still active.)
 
 // requests tracks every agent request from the client's RoundTrip until
 // its body is closed, and knows which of them are long-polls parked in the

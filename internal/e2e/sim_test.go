@@ -28,7 +28,6 @@ type sim struct {
 	dump      []byte
 	steps     int
 	quietTime time.Duration
-	why       map[string]int
 	cancel    context.CancelFunc
 }
 
