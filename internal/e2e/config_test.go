@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // The fleet of the simulation: three sites in three zones, open every
@@ -72,7 +74,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	// Every agent, link and server stops with its test: nothing is left.
+	goleak.VerifyTestMain(m)
 }
 
 func errorsJoin(a, b error) error {

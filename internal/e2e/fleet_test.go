@@ -91,6 +91,7 @@ func (s *fleetServer) stop(last func()) {
 	}
 	require.NoError(t, s.store.Close())
 	s.srv, s.h, s.store = nil, nil, nil
+	adminClient.CloseIdleConnections()
 }
 
 func (s *fleetServer) url() string { return "http://" + s.addr }
@@ -109,7 +110,7 @@ func (s *fleetServer) admin(method, path string, in, out any) {
 	req, err := http.NewRequest(method, s.url()+path, body)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+adminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := adminClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
@@ -119,6 +120,10 @@ func (s *fleetServer) admin(method, path string, in, out any) {
 		require.NoError(t, json.Unmarshal(data, out), "%s %s: %s", method, path, data)
 	}
 }
+
+// adminClient is the operator's HTTP client; its connections are closed
+// when the server stops.
+var adminClient = &http.Client{Transport: &http.Transport{}}
 
 // agent is one client machine: an executor on a memory store and the
 // link that joins it to the server, both on the shared clock.
