@@ -161,12 +161,13 @@ func TestWebPageInChromium(t *testing.T) {
 
 	// The page refreshes on its own within 15 s: a report that arrives
 	// now shows without a click (polled with a deadline, in real time).
-	before := eval(`document.body.dataset.refreshed`)
 	require.Equal(t, http.StatusOK, o.report("leeds-2", `{"cycle": "2026-11-24", "seq": 1, "counts": {"to-do": 5}}`).status)
 	_, err = chromedp.Run(ctx, chromedp.Poll[bool](`document.querySelector('#clients tr[data-client="leeds-2"]').dataset.state === 'in cycle'`,
 		chromedp.WithPollingTimeout(25*time.Second), chromedp.WithPollingInterval(250*time.Millisecond)))
+	// (A refresh under way when the report came may be the one that shows
+	// it, so the state, not the refresh's time stamp, is what proves it.)
 	require.NoError(t, err, "the page did not refresh on its own")
-	require.NotEqual(t, before, eval(`document.body.dataset.refreshed`))
+	require.NotEmpty(t, eval(`document.body.dataset.refreshed`))
 	wait("the plan again", `document.querySelectorAll('#plan svg rect.step').length > 0`)
 
 	require.Equal(t, "", eval(`window.cspViolations.join('; ')`), "the page breaks its own Content-Security-Policy")
