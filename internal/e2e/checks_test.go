@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,14 +221,49 @@ func checkReports(t *testing.T, s *sim) {
 	t.Logf("%d closed cycles reported, %d of them with failures", reports, len(failures))
 }
 
-// checkFailuresNotified is where the check of the failed lists the
-// server's Notifier sends (one notice per client and cycle, none
-// repeated) plugs in, once notices go agent -> server -> Notifier. Until
-// then it checks what the admin API shows: GET /v1/failed lists, for each
-// client whose newest report has failures, exactly the failures of that
-// report.
+// checkFailuresNotified: the failed lists reached the server's Notifier,
+// each failure once. For every closed cycle of every agent, the failures
+// notices of that client and day list exactly the failed runs of its
+// journal, none in two notices; and GET /v1/failed lists, for each client
+// whose newest report has failures, exactly the failures of that report.
 func checkFailuresNotified(t *testing.T, s *sim, reported map[string][]server.FailedRun) {
 	t.Helper()
+	notified := map[string]int{} // "client day task start" -> notices that listed it
+	noticesOf := map[string]int{}
+	for _, n := range s.srv.notified.all() {
+		if n.Kind != server.NoticeFailures {
+			continue
+		}
+		noticesOf[n.Client+" "+n.Day]++
+		for _, fr := range n.Failed {
+			notified[n.Client+" "+n.Day+" "+fr.Task+" "+fr.Start.UTC().Format(time.RFC3339)]++
+		}
+	}
+	listed := 0
+	for _, a := range s.agents {
+		for _, cj := range a.exec.Journal() {
+			if !cj.Closed {
+				continue
+			}
+			for _, rec := range cj.Records {
+				if rec.State != afterhours.StateFailed {
+					continue
+				}
+				key := a.id + " " + cj.Day + " " + rec.Task + " " + rec.Start.UTC().Format(time.RFC3339)
+				require.Equal(t, 1, notified[key], "%s: notified %d times, want once", key, notified[key])
+				delete(notified, key)
+				listed++
+			}
+		}
+	}
+	for key, n := range notified {
+		if cycleClosed(s, key) {
+			t.Errorf("%s notified %d times but not failed in its journal", key, n)
+		}
+	}
+	require.NotZero(t, listed)
+	t.Logf("%d failures notified once each, in %d notices", listed, len(noticesOf))
+
 	var failed []server.ClientFailures
 	s.srv.admin(http.MethodGet, "/v1/failed", nil, &failed)
 	var status []server.ClientStatus
@@ -249,4 +285,22 @@ func checkFailuresNotified(t *testing.T, s *sim, reported map[string][]server.Fa
 		}
 	}
 	require.Equal(t, want, got)
+}
+
+// cycleClosed reports whether the cycle of key ("client day ...") is
+// closed in its agent's journal: a cycle still open may have notified its
+// window's failures already.
+func cycleClosed(s *sim, key string) bool {
+	f := strings.Fields(key)
+	for _, a := range s.agents {
+		if a.id != f[0] {
+			continue
+		}
+		for _, cj := range a.exec.Journal() {
+			if cj.Day == f[1] {
+				return cj.Closed
+			}
+		}
+	}
+	return false
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,11 +37,36 @@ type fleetServer struct {
 	h        *server.Handler
 	srv      *http.Server
 	handlers atomic.Int64 // handlers running
+
+	// notified records what the server's Notifier was given, across
+	// restarts; stopRun ends the handler's delivery loop.
+	notified *noticeRecorder
+	stopRun  func()
+}
+
+// noticeRecorder is the server's Notifier in the test: it keeps every
+// notice it is given.
+type noticeRecorder struct {
+	mu      sync.Mutex
+	notices []server.Notice
+}
+
+func (r *noticeRecorder) Notify(_ context.Context, n server.Notice) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.notices = append(r.notices, n)
+	return nil
+}
+
+func (r *noticeRecorder) all() []server.Notice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]server.Notice(nil), r.notices...)
 }
 
 func startServer(t *testing.T, path, addr string, clk afterhours.Clock, rq *requests) *fleetServer {
 	t.Helper()
-	s := &fleetServer{t: t, path: path, addr: addr, clk: clk, rq: rq}
+	s := &fleetServer{t: t, path: path, addr: addr, clk: clk, rq: rq, notified: &noticeRecorder{}}
 	s.start()
 	t.Cleanup(func() {
 		if s.srv != nil {
@@ -55,8 +81,18 @@ func (s *fleetServer) start() {
 	t.Helper()
 	store, err := server.OpenBoltStore(s.path)
 	require.NoError(t, err)
-	h, err := server.New(store, server.WithClock(s.clk), server.WithAdminToken(adminToken, server.RoleAdmin))
+	h, err := server.New(store, server.WithClock(s.clk), server.WithAdminToken(adminToken, server.RoleAdmin),
+		server.WithNotifier(s.notified))
 	require.NoError(t, err)
+	// The handler delivers the agents' notices to the Notifier while it
+	// runs, as afterhours serve does.
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		h.Run(ctx)
+	}()
+	s.stopRun = func() { cancel(); <-ran }
 	ln, err := net.Listen("tcp", s.addr)
 	require.NoError(t, err)
 	s.addr = ln.Addr().String()
@@ -89,6 +125,7 @@ func (s *fleetServer) stop(last func()) {
 	if last != nil {
 		last()
 	}
+	s.stopRun()
 	require.NoError(t, s.store.Close())
 	s.srv, s.h, s.store = nil, nil, nil
 	adminClient.CloseIdleConnections()
@@ -156,11 +193,13 @@ func enrolAgent(ctx context.Context, t *testing.T, s *fleetServer, clk *simClock
 	p, err := afterhours.ParseProfile(fetchProfile(t, hc, creds))
 	require.NoError(t, err)
 	require.Equal(t, zone, p.Site.Location().String())
+	// The executor's notices go through the link's outbox to the server.
+	notices := agentlink.NewNotifier(a.store)
 	a.exec, err = afterhours.NewExecutor(p, afterhours.WithClock(clk.view(precise)),
-		afterhours.WithStore(a.store), afterhours.WithLogger(quietLog()))
+		afterhours.WithStore(a.store), afterhours.WithLogger(quietLog()), afterhours.WithNotifier(notices))
 	require.NoError(t, err)
 	a.link, err = agentlink.New(a.exec, a.store, creds, agentlink.WithHTTPClient(hc),
-		agentlink.WithClock(clk.view(loose)), agentlink.WithLogger(quietLog()))
+		agentlink.WithClock(clk.view(loose)), agentlink.WithLogger(quietLog()), agentlink.WithNotices(notices))
 	require.NoError(t, err)
 	return a
 }
