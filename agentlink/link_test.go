@@ -160,8 +160,9 @@ func TestLinkProfilesAndCommands(t *testing.T) {
 
 	// The server's profile is applied: its site is tagged retail.
 	require.Eventually(t, func() bool { return accepts(exec, "retail") }, 10*time.Second, 5*time.Millisecond)
-	p, err := LastProfile(store)
-	require.NoError(t, err)
+	// Saved right after it is applied.
+	var p *afterhours.Profile
+	require.Eventually(t, func() bool { p, err = LastProfile(store); return err == nil }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, []string{"uk", "retail"}, p.Site.Tags)
 
 	// A new profile arrives through the long-poll.
