@@ -66,6 +66,9 @@ func (l *Link) sendReports(ctx context.Context, seqs map[string]sent) error {
 				rep.Failed = append(rep.Failed, server.FailedRun{Task: r.Task, Kind: r.Kind, Command: r.Command,
 					Error: r.Error, ExitCode: r.ExitCode, Start: r.Start, End: r.End, Interrupted: r.Interrupted})
 			}
+			if r.Kind == afterhours.Shared && !r.Start.IsZero() {
+				rep.Shared = append(rep.Shared, server.SharedRun{Task: r.Task, State: r.State, Start: r.Start, End: r.End})
+			}
 		}
 		rep.Killed = killed && i == len(journal)-1 && !cj.Closed
 		sig := fmt.Sprintf("closed=%t failed=%d killed=%t", rep.Closed, len(rep.Failed), rep.Killed)

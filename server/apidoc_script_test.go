@@ -86,12 +86,13 @@ func apiScript(s *apiSession) {
 	_ = data
 
 	s.heading("Reports and status", "The agent posts a report of its cycle after each cycle, and at once on a failure or a kill; reports are idempotent by cycle and sequence number.")
-	s.clk.Add(10 * time.Hour)
+	s.clk.Set(time.Date(2026, 11, 24, 18, 31, 0, 0, time.UTC)) // the cycle of 23 November has ended
 	s.call("/v1/agent/clients/{id}/reports", "a cycle's report", "POST", "/v1/agent/clients/shop-0042/reports", tok,
-		`{"cycle": "2026-11-23", "seq": 3, "sent": "2026-11-23T22:40:00Z",
+		`{"cycle": "2026-11-23", "seq": 3, "sent": "2026-11-24T18:30:00Z", "closed": true,
 		  "counts": {"completed": 2, "failed": 1},
 		  "failed": [{"task": "vacuum-db", "kind": "housekeeping", "error": "exit status 2", "exit_code": 2,
-		    "start": "2026-11-23T22:00:00Z", "end": "2026-11-23T22:21:00Z"}]}`)
+		    "start": "2026-11-23T22:00:00Z", "end": "2026-11-23T22:21:00Z"}],
+		  "shared": [{"task": "fetch-packages", "state": "completed", "start": "2026-11-24T06:36:00Z", "end": "2026-11-24T06:41:00Z"}]}`)
 	s.call("/v1/status", "every client: last seen, its last report, whether the killswitch holds it (view)", "GET", "/v1/status", docView, "")
 	s.call("/v1/failed", "the failed lists (view)", "GET", "/v1/failed", docView, "")
 

@@ -112,6 +112,10 @@ func TestHTTPReports(t *testing.T) {
 		{`{"cycle": "2026-11-24", "seq": 3, "seq": 4}`, []string{"seq"}},
 		{`{"cycle": "2026-11-24", "seq": "3"}`, []string{"seq"}},
 		{`{"cycle": "2026-11-24", "seq": 3, "failed": [{"task": "x", "exit": 1}]}`, []string{"failed"}},
+		{`{"cycle": "2026-11-24", "seq": 3, "shared": [{"state": "done", "start": "2026-11-24T01:40:00Z"},
+		  {"task": "fetch", "state": "completed"}, {"task": "fetch", "state": "completed",
+		  "start": "2026-11-24T01:40:00Z", "end": "2026-11-24T01:00:00Z"}]}`,
+			[]string{"shared[0].task", "shared[0].state", "shared[1].start", "shared[2].end"}},
 	} {
 		r := o.report("leeds-1", tt.body)
 		require.Equal(t, http.StatusBadRequest, r.status, "%s: %s", tt.body, r.body)

@@ -15,12 +15,14 @@ import (
 // /v1/agent/clients/{id}/reports): the cycle's site-local date, a sequence
 // number that grows with each report of the cycle, when it was sent (on
 // the agent's clock), how many records of the cycle's journal are in each
-// state, the failed runs, and whether the killswitch is on.
+// state, the failed runs, the slot-task runs (when the client used the
+// shared resources), and whether the killswitch is on.
 //
 //	{"cycle": "2026-11-24", "seq": 3, "sent": "2026-11-24T23:40:00Z",
 //	 "counts": {"completed": 4, "failed": 1, "deferred": 2},
 //	 "failed": [{"task": "backup", "kind": "housekeeping", "error": "exit status 2",
 //	             "exit_code": 2, "start": "...", "end": "..."}],
+//	 "shared": [{"task": "fetch-packages", "state": "completed", "start": "...", "end": "..."}],
 //	 "killed": false, "closed": false}
 type Report struct {
 	Cycle  string                   `json:"cycle"`
@@ -28,6 +30,10 @@ type Report struct {
 	Sent   time.Time                `json:"sent,omitzero"`
 	Counts map[afterhours.State]int `json:"counts,omitempty"`
 	Failed []FailedRun              `json:"failed,omitempty"`
+	// Shared lists the cycle's slot-task runs that started, with their
+	// times: when the client used the fleet's shared resources, which the
+	// server audits against the tokens' capacities.
+	Shared []SharedRun `json:"shared,omitempty"`
 	// Killed is set while the agent's killswitch is on.
 	Killed bool `json:"killed,omitempty"`
 	// Closed is set once the cycle has ended and nothing of it runs.
@@ -45,6 +51,16 @@ type FailedRun struct {
 	Start       time.Time       `json:"start,omitzero"`
 	End         time.Time       `json:"end,omitzero"`
 	Interrupted bool            `json:"interrupted,omitempty"`
+}
+
+// SharedRun is a slot task's run of a [Report]: its task (a task of one of
+// the profile's sharing tokens), when it started, when it ended (zero while
+// it runs) and its state.
+type SharedRun struct {
+	Task  string           `json:"task"`
+	State afterhours.State `json:"state"`
+	Start time.Time        `json:"start"`
+	End   time.Time        `json:"end,omitzero"`
 }
 
 // StoredReport is a [Report] as the server keeps it: with the client and
@@ -96,6 +112,22 @@ func (r *Report) check() error {
 			ps.add(fmt.Sprintf("failed[%d].kind", i), "required: housekeeping, update, self-update, shared, command or timer")
 		}
 	}
+	if len(r.Shared) > 10000 {
+		ps.add("shared", "more than 10000 runs")
+	}
+	for i, sr := range r.Shared {
+		if sr.Task == "" {
+			ps.add(fmt.Sprintf("shared[%d].task", i), "required")
+		}
+		if !slices.Contains(states, sr.State) {
+			ps.add(fmt.Sprintf("shared[%d].state", i), "want active, completed or failed")
+		}
+		if sr.Start.IsZero() {
+			ps.add(fmt.Sprintf("shared[%d].start", i), "required")
+		} else if !sr.End.IsZero() && sr.End.Before(sr.Start) {
+			ps.add(fmt.Sprintf("shared[%d].end", i), "before its start")
+		}
+	}
 	return ps.err()
 }
 
@@ -105,7 +137,7 @@ func (r *Report) check() error {
 // negative, a task and a kind for each failed run.
 func ParseReport(data []byte) (Report, error) {
 	var r Report
-	known := []string{"cycle", "seq", "sent", "counts", "failed", "killed", "closed"}
+	known := []string{"cycle", "seq", "sent", "counts", "failed", "shared", "killed", "closed"}
 	if err := decodeStrictStruct(data, known, &r); err != nil {
 		return Report{}, err
 	}

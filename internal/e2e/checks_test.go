@@ -89,23 +89,45 @@ func checkHousekeepingInWindows(t *testing.T, s *sim) {
 
 // checkSlotCapacity: at no minute of the week did more clients run the
 // pkg-repo token's task than its capacity, nor more of one LAN than its
-// lan_capacity. The runs are those the agents' journals recorded: the
-// reports carry only the counts of completed runs and the failed ones
-// with their times (server.Report), not when completed runs started and
-// ended, so the minute-by-minute load cannot be read from them. A run
-// takes the minutes from its start's to its end's (at least one).
+// lan_capacity, read from the slot runs the agents reported to the server
+// (the closed report of each cycle, server.Report.Shared), which must be
+// those of their journals. A run takes the minutes from its start's to its
+// end's (at least one).
 func checkSlotCapacity(t *testing.T, s *sim) {
 	t.Helper()
+	f := s.srv.h.Fleet()
 	load := map[time.Time]int{}
 	lanLoad := map[string]int{}
 	runs := 0
 	for i, a := range s.agents {
 		lan := fmt.Sprintf("%s-lan%d", a.site, i/len(sites)/lanSize)
+		// The runs the agent reported (the closed report of each cycle),
+		// which must be the runs of its journal.
+		stored, err := f.Reports(a.id)
+		require.NoError(t, err)
+		reported := map[string][]server.SharedRun{}
+		for _, r := range stored {
+			if r.Closed {
+				reported[r.Cycle] = r.Shared
+			}
+		}
 		for _, cj := range a.exec.Journal() {
+			if !cj.Closed {
+				continue
+			}
+			var journal []server.SharedRun
 			for _, r := range cj.Records {
-				if r.Kind != afterhours.Shared || r.Start.IsZero() {
-					continue
+				if r.Kind == afterhours.Shared && !r.Start.IsZero() {
+					journal = append(journal, server.SharedRun{Task: r.Task, State: r.State, Start: r.Start.UTC(), End: r.End.UTC()})
 				}
+			}
+			var got []server.SharedRun
+			for _, sr := range reported[cj.Day] {
+				sr.Start, sr.End = sr.Start.UTC(), sr.End.UTC()
+				got = append(got, sr)
+			}
+			require.Equal(t, journal, got, "%s %s: the slot runs reported are the journal's", a.id, cj.Day)
+			for _, r := range got {
 				require.Equal(t, afterhours.StateCompleted, r.State, "%s %s %s", a.id, cj.Day, r.Task)
 				runs++
 				for m := r.Start.Truncate(time.Minute); ; m = m.Add(time.Minute) {
