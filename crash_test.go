@@ -334,7 +334,8 @@ func TestOrphanChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fs.Close()
-	e, err := NewExecutor(p, WithStore(fs), WithGrace(5*time.Second))
+	// The sleep ignores SIGTERM: SIGKILL ends it after the grace.
+	e, err := NewExecutor(p, WithStore(fs), WithGrace(2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,11 @@ func TestCrashOrphans(t *testing.T) {
 			arg := uniqueArg()
 			log := filepath.Join(dir, "log")
 			for name, body := range map[string]string{
-				"u-long.sh": "trap 'echo u-long-term >> " + log + "; exit 143' TERM\n/usr/bin/sleep 20." + arg + " &\n" +
+				// The sleep ignores SIGTERM, so that the group's SIGTERM
+				// reaches the script's trap before its wait can return for
+				// a dead child (which let "u-long-end" be logged under
+				// load); SIGKILL after the grace ends the sleep.
+				"u-long.sh": "trap 'echo u-long-term >> " + log + "; exit 143' TERM\n(trap '' TERM; exec /usr/bin/sleep 20." + arg + ") &\n" +
 					"while ! /usr/bin/pgrep -f '^/usr/bin/sleep 20." + arg + "' >/dev/null; do :; done\n" +
 					"echo u-long-start >> " + log + "\nwait\necho u-long-end >> " + log + "\n",
 				"u-short.sh": "echo u-short-ran >> " + log + "\n",

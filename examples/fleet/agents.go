@@ -265,6 +265,9 @@ func (a *simAgent) count(from, now time.Time) tally {
 			case r.Kind == afterhours.Shared && r.State == afterhours.StateDeferred:
 				t.sharedDeferred[r.Reason]++
 			case r.Kind != afterhours.Housekeeping:
+			case r.State == afterhours.StateDeferred && (r.Reason == afterhours.ReasonDone || r.Reason == afterhours.ReasonFailed):
+				// Its run of the cycle is recorded too: a profile applied
+				// after it ran planned the cycle again and found it done.
 			case r.State == afterhours.StateCompleted:
 				t.completed++
 				ran++
