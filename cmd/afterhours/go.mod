@@ -2,7 +2,7 @@ module github.com/afterhours-go/afterhours/cmd/afterhours
 
 go 1.25
 
-require github.com/afterhours-go/afterhours v0.0.0-20261206020609-4270da62ff2a
+require github.com/afterhours-go/afterhours v0.0.0-20261206022423-8ca2cf956259
 
 require (
 	github.com/go-ole/go-ole v1.2.6 // indirect
