@@ -163,8 +163,26 @@ func explainedBeyondSchema(err error) []string {
 	if !errors.As(err, &ve) {
 		return []string{err.Error()}
 	}
+	// A key given twice has two values: the schema judges one of them
+	// (the last, as most decoders keep) and ParseProfile may judge the
+	// other, so every problem at or under a repeated key is explained by
+	// the repetition.
+	var repeated []string
+	for _, p := range ve.Problems {
+		if strings.HasPrefix(p.Message, "duplicate key") {
+			repeated = append(repeated, p.Path)
+		}
+	}
+	under := func(path string) bool {
+		return slices.ContainsFunc(repeated, func(r string) bool {
+			return path == r || strings.HasPrefix(path, r+".") || strings.HasPrefix(path, r+"[")
+		})
+	}
 	var left []string
 	for _, p := range ve.Problems {
+		if under(p.Path) {
+			continue
+		}
 		if !slices.ContainsFunc(beyondSchema, func(r struct {
 			rule          string
 			path, message *regexp.Regexp
