@@ -192,12 +192,10 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 	cy.plan = plan
 	_, _, cy.holds = cy.p.slotsOf(cy.c, plan.From)
 	for _, it := range cy.steps {
-		it.state = done
-	}
-	for _, it := range cy.steps {
 		if it.state == pending {
 			e.dropGrants(it) // planned again below, and checked again
 		}
+		it.state = done
 	}
 	cy.steps = cy.steps[:0]
 	add := func(r *Record) *Record {
