@@ -170,6 +170,15 @@ func svgBusiness(s *Site, ax svgAxis) []Interval {
 	return out
 }
 
+// Lanes returns the lane of each of the plan's steps, from 0, in the order
+// of Steps: the lane the executor's parallel lanes run it in (the first
+// lane free at its start, steps taken in order of start), and the one
+// [Plan.WriteSVG] draws it in, numbered from 1 there.
+func (p *Plan) Lanes() []int {
+	lanes, _ := svgLanes(p.Steps)
+	return lanes
+}
+
 // svgLanes assigns each step the lane the executor's parallel lanes would
 // run it in: the first lane free at its start, steps taken in order of
 // start. It returns each step's lane and the number of lanes.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/durfmt"
 )
 
 // planCycle plans cycle c as of now: slots, then the after-hours sequence.
@@ -479,15 +481,5 @@ func dateTime(prefix string, t time.Time) string {
 	return b.String()
 }
 
-// shortDuration formats d as "5m", "1h30m" or "45s": time.Duration's form
-// without its trailing zero units.
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
-}
+// shortDuration formats d as "5m", "1h30m" or "45s".
+func shortDuration(d time.Duration) string { return durfmt.Short(d) }

@@ -165,6 +165,12 @@ func (t *Task) Token() string { return t.token }
 // IsEnabled reports whether the task is enabled (Enabled is nil or true).
 func (t *Task) IsEnabled() bool { return t.Enabled == nil || *t.Enabled }
 
+// MatchesSite reports whether the task's tags select its profile's site
+// (every plain tag among the site's, no "!tag"), as validation found; a task
+// that does not is deferred as tag-mismatch. False before the profile is
+// validated.
+func (t *Task) MatchesSite() bool { return t.matches }
+
 // StopsCycle reports whether a failure of the task stops its cycle.
 func (t *Task) StopsCycle() bool { return t.OnFailure == "stop" }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/afterhours-go/afterhours"
+
+	"github.com/afterhours-go/afterhours/internal/durfmt"
 )
 
 // explainUsage is the usage line of explain.
@@ -182,20 +184,20 @@ func explain(p *afterhours.Profile, t *afterhours.Task, plans []*afterhours.Plan
 	loc := p.Site.Location()
 	x := &explanation{
 		Task: t.Name, Kind: t.Kind(), Token: t.Token(), Enabled: t.IsEnabled(),
-		Selector: t.Tags, SiteTags: p.Site.Tags, Matches: selectorMatches(t.Tags, p.Site.Tags),
+		Selector: t.Tags, SiteTags: p.Site.Tags, Matches: t.MatchesSite(),
 		Uses: t.Uses, IgnoresDowntimes: t.IgnoreDowntimes, OnFailure: "continue",
 		Lanes: max(p.Parallel, 1), Zone: loc.String(), loc: loc,
 	}
 	switch {
 	case t.Estimate > 0:
-		x.Estimate, x.EstimateOf = shortDuration(time.Duration(t.Estimate)), "its estimate"
+		x.Estimate, x.EstimateOf = durfmt.Short(time.Duration(t.Estimate)), "its estimate"
 	case t.Timeout > 0:
-		x.Estimate, x.EstimateOf = shortDuration(time.Duration(t.Timeout)), "its timeout (no estimate)"
+		x.Estimate, x.EstimateOf = durfmt.Short(time.Duration(t.Timeout)), "its timeout (no estimate)"
 	default:
-		x.Estimate, x.EstimateOf = shortDuration(afterhours.DefaultEstimate), "the default (neither estimate nor timeout)"
+		x.Estimate, x.EstimateOf = durfmt.Short(afterhours.DefaultEstimate), "the default (neither estimate nor timeout)"
 	}
 	if t.Timeout > 0 {
-		x.Timeout = shortDuration(time.Duration(t.Timeout))
+		x.Timeout = durfmt.Short(time.Duration(t.Timeout))
 	}
 	if t.StopsCycle() {
 		x.OnFailure = "stop"
@@ -221,7 +223,7 @@ func explain(p *afterhours.Profile, t *afterhours.Task, plans []*afterhours.Plan
 				c.Deferral = &explainedDeferral{d.Reason, d.Detail}
 			}
 		}
-		lanes := stepLanes(plan.Steps)
+		lanes := plan.Lanes()
 		for i, s := range plan.Steps {
 			if s.Task == t {
 				c.Step = &explainedStep{Start: s.Start, End: s.End, Lane: lanes[i] + 1, After: startsAfter(p, plan, i, lanes)}
@@ -255,7 +257,7 @@ func explain(p *afterhours.Profile, t *afterhours.Task, plans []*afterhours.Plan
 						c.LastEnd = s.End
 					}
 				}
-				c.RoomLeft = shortDuration(plan.Window.End.Sub(c.LastEnd))
+				c.RoomLeft = durfmt.Short(plan.Window.End.Sub(c.LastEnd))
 			}
 		}
 		if !t.IgnoreDowntimes && (c.Step != nil || len(c.Slots) > 0 || c.Deferral != nil && placementReason(c.Deferral.Reason)) {
@@ -331,43 +333,6 @@ func contends(a, b []string) bool {
 		}
 	}
 	return false
-}
-
-// selectorMatches is the rule of a task's tags: every plain tag among the
-// site's, no "!tag" among them.
-func selectorMatches(sel, site []string) bool {
-	for _, s := range sel {
-		if neg, ok := strings.CutPrefix(s, "!"); ok {
-			if slices.Contains(site, neg) {
-				return false
-			}
-		} else if !slices.Contains(site, s) {
-			return false
-		}
-	}
-	return true
-}
-
-// stepLanes gives each step the first lane free at its start, in order of
-// start, as the executor's parallel lanes run them (and as Plan.WriteSVG
-// draws them).
-func stepLanes(steps []afterhours.Step) []int {
-	order := make([]int, len(steps))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return steps[a].Start.Compare(steps[b].Start) })
-	lanes := make([]int, len(steps))
-	var free []time.Time
-	for _, i := range order {
-		l := slices.IndexFunc(free, func(end time.Time) bool { return !end.After(steps[i].Start) })
-		if l < 0 {
-			l = len(free)
-			free = append(free, time.Time{})
-		}
-		free[l], lanes[i] = steps[i].End, l
-	}
-	return lanes
 }
 
 // startsAfter says what ends where step i starts: the start of projection,
@@ -463,7 +428,7 @@ func (x *explanation) writeText(w io.Writer) error {
 		if c.Window == nil {
 			fmt.Fprintf(&b, "cycle %s: no after-hours window\n", c.Day)
 		} else {
-			fmt.Fprintf(&b, "cycle %s: window %s (%s)\n", c.Day, spanText(*c.Window, x.loc), shortDuration(c.Window.Duration()))
+			fmt.Fprintf(&b, "cycle %s: window %s (%s)\n", c.Day, spanText(*c.Window, x.loc), durfmt.Short(c.Window.Duration()))
 			if !c.From.Equal(c.Window.Start) {
 				line("  from", "%s", timeText(c.From, x.loc))
 			}
@@ -533,16 +498,4 @@ func holdText(buffer, run afterhours.Interval, loc *time.Location) string {
 		return "slot " + spanText(run, loc)
 	}
 	return "buffer " + timeText(buffer.Start, loc) + ", slot " + spanText(run, loc)
-}
-
-// shortDuration writes d as "1h30m", "20m" or "45s".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
