@@ -2,23 +2,20 @@ package afterhours
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/afterhours-go/afterhours/internal/testenv"
+	"github.com/afterhours-go/afterhours/internal/browsertest"
 )
 
 // svgScreenshot is the picture of the example's drawing as Chromium renders
@@ -44,8 +41,7 @@ const browserBarsJS = `Array.from(document.querySelectorAll('rect.step')).map(r 
 // the plan's start and end on the axis, within half a pixel, and the pixels
 // of the screenshot inside it must have the colour of its kind.
 func TestWriteSVGInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	testenv.Require(t, err == nil, "chromium is not installed (apt-get install -y chromium)")
+	ctx := browsertest.New(t)
 
 	drawings := map[string][]byte{}
 	plans := map[string]*Plan{}
@@ -65,25 +61,6 @@ func TestWriteSVGInChromium(t *testing.T) {
 		_, _ = w.Write(data)
 	}))
 	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	defer cancelBrowser()
 
 	for _, tc := range svgCases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/afterhours-go/afterhours/internal/testenv"
+	"github.com/afterhours-go/afterhours/internal/browsertest"
 )
 
 var updateScreenshot = flag.Bool("update", false, "rewrite testdata/page.png")
@@ -63,8 +62,7 @@ const pagePlanJS = `(() => {
 // checks each step's bar where the plan's start and end put it on the
 // drawing's axis, and finds a load chart per token.
 func TestWebPageInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	testenv.Require(t, err == nil, "chromium is not installed (apt-get install -y chromium)")
+	ctx := browsertest.New(t)
 
 	o := newOpsFleet(t)
 	require.Equal(t, http.StatusOK, o.report("leeds-1", fmt.Sprintf(failedReport, 1, false)).status)
@@ -82,8 +80,6 @@ func TestWebPageInChromium(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(r.body, &plan))
 	require.NotEmpty(t, plan.Steps)
-
-	ctx := newBrowser(t, chromium)
 	wait := func(what, expr string) { t.Helper(); pollPage(t, ctx, what, expr) }
 	eval := func(expr string) string { t.Helper(); return evalPage(t, ctx, expr) }
 
@@ -186,30 +182,6 @@ func TestWebPageInChromium(t *testing.T) {
 	require.NoError(t, err, "the screenshot is kept in testdata (go test -run TestWebPageInChromium -update)")
 }
 
-// newBrowser starts headless Chromium for the test; it stops with it.
-func newBrowser(t *testing.T, chromium string) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelBrowser := chromedp.NewContext(ctx)
-	t.Cleanup(cancelBrowser)
-	return ctx
-}
-
 // pollPage waits, up to 30 s, for the expression to be true in the page.
 func pollPage(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()
@@ -240,8 +212,7 @@ const (
 // The downtimes and killswitch panels show what their endpoints answer,
 // as text: markup in a name or reason is shown, not run.
 func TestWebPagePanelsInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	testenv.Require(t, err == nil, "chromium is not installed (apt-get install -y chromium)")
+	ctx := browsertest.New(t)
 	o := newOpsFleet(t)
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body string
@@ -262,8 +233,6 @@ func TestWebPagePanelsInChromium(t *testing.T) {
 		w.Write([]byte(body))
 	}))
 	defer front.Close()
-
-	ctx := newBrowser(t, chromium)
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Navigate(front.URL+"/"),

@@ -256,17 +256,7 @@ func TestServeLongPollEndsOnStop(t *testing.T) {
 	c := &http.Client{}
 	request(t, c, "GET", base+"/v1/config", "", "").want(t, http.StatusUnauthorized)
 	admin := generatedToken(t, dir)
-	request(t, c, "PUT", base+"/v1/config", admin, fleetConfig).want(t, http.StatusOK)
-	r := request(t, c, "PUT", base+"/v1/clients/shop-1", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
-	var reg struct{ Code string }
-	if err := json.Unmarshal(r.body, &reg); err != nil {
-		t.Fatal(err)
-	}
-	r = request(t, c, "POST", base+"/v1/agent/enroll", "", `{"code": "`+reg.Code+`"}`).want(t, http.StatusOK)
-	var enrolled struct{ Token string }
-	if err := json.Unmarshal(r.body, &enrolled); err != nil {
-		t.Fatal(err)
-	}
+	enrolled := enrolShop(t, c, base, admin)
 	profileURL := base + "/v1/agent/clients/shop-1/profile"
 	etag := request(t, c, "GET", profileURL, enrolled.Token, "").want(t, http.StatusOK).header.Get("ETag")
 
@@ -549,4 +539,22 @@ func TestListenAddr(t *testing.T) {
 			t.Errorf("listenAddr(%q, %v) = %q, want %q", c.listen, c.tls, got, c.want)
 		}
 	}
+}
+
+// enrolShop puts fleetConfig with the admin token, registers the client
+// shop-1 at leeds and enrols it through the agent API; it returns the
+// client's token.
+func enrolShop(t *testing.T, c *http.Client, base, admin string) (enrolled struct{ Token string }) {
+	t.Helper()
+	request(t, c, "PUT", base+"/v1/config", admin, fleetConfig).want(t, http.StatusOK)
+	r := request(t, c, "PUT", base+"/v1/clients/shop-1", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
+	var reg struct{ Code string }
+	if err := json.Unmarshal(r.body, &reg); err != nil {
+		t.Fatal(err)
+	}
+	r = request(t, c, "POST", base+"/v1/agent/enroll", "", `{"code": "`+reg.Code+`"}`).want(t, http.StatusOK)
+	if err := json.Unmarshal(r.body, &enrolled); err != nil {
+		t.Fatal(err)
+	}
+	return enrolled
 }

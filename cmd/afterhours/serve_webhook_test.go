@@ -36,17 +36,7 @@ func TestServeWebhook(t *testing.T) {
 	c := &http.Client{}
 	request(t, c, "GET", base+"/v1/config", "", "").want(t, http.StatusUnauthorized)
 	admin := generatedToken(t, dir)
-	request(t, c, "PUT", base+"/v1/config", admin, fleetConfig).want(t, http.StatusOK)
-	r := request(t, c, "PUT", base+"/v1/clients/shop-1", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
-	var reg struct{ Code string }
-	if err := json.Unmarshal(r.body, &reg); err != nil {
-		t.Fatal(err)
-	}
-	r = request(t, c, "POST", base+"/v1/agent/enroll", "", `{"code": "`+reg.Code+`"}`).want(t, http.StatusOK)
-	var enrolled struct{ Token string }
-	if err := json.Unmarshal(r.body, &enrolled); err != nil {
-		t.Fatal(err)
-	}
+	enrolled := enrolShop(t, c, base, admin)
 	request(t, c, "POST", base+"/v1/agent/clients/shop-1/notices", enrolled.Token,
 		`{"id": "n1", "kind": "failures", "day": "2026-11-23", "failed": [{"task": "rotate-logs", "kind": "housekeeping", "exit_code": 1}]}`).want(t, http.StatusOK)
 	select {
@@ -61,7 +51,7 @@ func TestServeWebhook(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the webhook got nothing within a minute")
 	}
-	r = request(t, c, "GET", base+"/v1/notices", admin, "").want(t, http.StatusOK)
+	r := request(t, c, "GET", base+"/v1/notices", admin, "").want(t, http.StatusOK)
 	if !bytes.Contains(r.body, []byte(`"id":"n1"`)) {
 		t.Errorf("GET /v1/notices: %s", r.body)
 	}
