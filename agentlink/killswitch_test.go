@@ -47,22 +47,7 @@ func executorIn(t *testing.T, store afterhours.Store) *afterhours.Executor {
 // once, and a command is refused "killed"), keeps it killed against a
 // local Resume, and resumes it when it goes off.
 func TestLinkKillSwitch(t *testing.T) {
-	fl := newFleet(t)
-	creds, err := Enroll(context.Background(), fl.srv.URL, fl.code, nil)
-	require.NoError(t, err)
-	p, err := afterhours.ParseProfile([]byte(localProfile))
-	require.NoError(t, err)
-	// Monday 23 November 2026, 19:00 in London: in the night's window, so
-	// the executor has a cycle to report.
-	eclk := clock.NewMock()
-	eclk.Set(time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC))
-	exec, err := afterhours.NewExecutor(p, afterhours.WithClock(eclk))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { exec.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, func() bool { return len(exec.Journal()) > 0 }, "a cycle starts")
+	fl, creds, exec := runningAgent(t)
 
 	store := afterhours.NewMemoryStore()
 	l, err := New(exec, store, creds, WithLogger(quiet()), WithClock(clock.NewMock()))

@@ -30,21 +30,7 @@ type afterhoursReport struct {
 }
 
 func TestLinkReportsKill(t *testing.T) {
-	fl := newFleet(t)
-	creds, err := Enroll(context.Background(), fl.srv.URL, fl.code, nil)
-	require.NoError(t, err)
-	p, err := afterhours.ParseProfile([]byte(localProfile))
-	require.NoError(t, err)
-	// Monday 23 November 2026, 19:00 in London: in the night's window.
-	eclk := clock.NewMock()
-	eclk.Set(time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC))
-	exec, err := afterhours.NewExecutor(p, afterhours.WithClock(eclk))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { exec.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	require.Eventually(t, func() bool { return len(exec.Journal()) > 0 }, 10*time.Second, 5*time.Millisecond)
+	fl, creds, exec := runningAgent(t)
 
 	store := afterhours.NewMemoryStore()
 	l, err := New(exec, store, creds, WithLogger(quiet()), WithClock(clock.NewMock()))
@@ -98,4 +84,26 @@ func TestLinkReportsFailure(t *testing.T) {
 		return false
 	}
 	require.Eventually(t, func() bool { eclk.Add(time.Second); return failed() }, 10*time.Second, 10*time.Millisecond)
+}
+
+// runningAgent is a fleet with its client enrolled and an executor on the
+// local profile running in the night's window (Monday 23 November 2026,
+// 19:00 in London), so that it has a cycle to report; it stops with t.
+func runningAgent(t *testing.T) (*fleet, Credentials, *afterhours.Executor) {
+	t.Helper()
+	fl := newFleet(t)
+	creds, err := Enroll(context.Background(), fl.srv.URL, fl.code, nil)
+	require.NoError(t, err)
+	p, err := afterhours.ParseProfile([]byte(localProfile))
+	require.NoError(t, err)
+	eclk := clock.NewMock()
+	eclk.Set(time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC))
+	exec, err := afterhours.NewExecutor(p, afterhours.WithClock(eclk))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { exec.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	require.Eventually(t, func() bool { return len(exec.Journal()) > 0 }, 10*time.Second, 5*time.Millisecond, "a cycle starts")
+	return fl, creds, exec
 }
