@@ -2,7 +2,7 @@ module github.com/afterhours-go/afterhours/cmd/afterhours
 
 go 1.25
 
-require github.com/afterhours-go/afterhours v0.0.0-20261206022423-8ca2cf956259
+require github.com/afterhours-go/afterhours v0.0.0-20261206030953-7171f7ebf088
 
 require (
 	github.com/go-ole/go-ole v1.2.6 // indirect
