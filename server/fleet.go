@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -47,6 +48,8 @@ type Fleet struct {
 	profiles map[string]servedProfile // by client ID; valid for cfg and the placements
 
 	seen lastSeen // when each client's agent was last heard from
+
+	lead Leadership // whether this replica allocates
 }
 
 // servedProfile is a client's profile as served, and its ETag.
@@ -77,9 +80,11 @@ const (
 type Option func(*options) error
 
 type options struct {
-	clk      afterhours.Clock
-	admins   []adminToken
-	notifier Notifier
+	clk        afterhours.Clock
+	admins     []adminToken
+	notifier   Notifier
+	leadership Leadership
+	forward    http.RoundTripper
 }
 
 // WithClock sets the clock whose date starts the year allocations are made
@@ -117,7 +122,11 @@ func newOptions(opts []Option) (*options, error) {
 
 func openFleet(store Store, o *options) (*Fleet, error) {
 	f := &Fleet{store: store, clk: o.clk, clients: map[string]*clientRecord{},
-		byCode: map[string]string{}, byToken: map[string]string{}, profiles: map[string]servedProfile{}}
+		byCode: map[string]string{}, byToken: map[string]string{}, profiles: map[string]servedProfile{},
+		lead: o.leadership}
+	if f.lead == nil {
+		f.lead = selfLeader{}
+	}
 	err := store.View(func(tx Tx) error {
 		data, err := tx.Get(configKey)
 		if err != nil {

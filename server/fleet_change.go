@@ -32,6 +32,9 @@ func (f *Fleet) SetConfig(data []byte) error {
 	}
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.leading(); err != nil {
+		return err
+	}
 	return f.apply(cfg)
 }
 
@@ -53,6 +56,9 @@ func (f *Fleet) ValidateConfig(data []byte) error {
 func (f *Fleet) PutSet(name string, data []byte) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.leading(); err != nil {
+		return err
+	}
 	cfg, err := f.cfg.WithSet(name, data)
 	if err != nil {
 		return err
@@ -67,6 +73,9 @@ func (f *Fleet) PutSet(name string, data []byte) error {
 func (f *Fleet) PutSite(name string, data []byte) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.leading(); err != nil {
+		return err
+	}
 	cfg, err := f.cfg.WithSite(name, data)
 	if err != nil {
 		return err
@@ -208,6 +217,9 @@ func (f *Fleet) checkClient(c Client) error {
 func (f *Fleet) Register(clients ...Client) ([]string, error) {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.leading(); err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for _, c := range clients {
 		if err := f.checkClient(c); err != nil {
@@ -268,6 +280,9 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 func (f *Fleet) Remove(id string) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.leading(); err != nil {
+		return err
+	}
 	rec := f.clients[id]
 	if rec == nil {
 		return fmt.Errorf("%w: %q", ErrNoClient, id)

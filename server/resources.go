@@ -167,6 +167,9 @@ func newRoster(clients []Client) roster {
 func (f *Fleet) EndDowntime(resource, set string, index int) (ResourceInfo, error) {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.leading(); err != nil {
+		return ResourceInfo{}, err
+	}
 	cfg := f.cfg
 	si, item, err := cfg.declaration(resource, set)
 	if err != nil {
