@@ -78,12 +78,3 @@ func (f *Fleet) leading() error {
 		return fmt.Errorf("%w: the leader is %s", ErrNotLeader, url)
 	}
 }
-
-// Close stops the fleet following its store (see [OpenFleet]) and waits
-// for it; it does not close the store, which is the caller's. Calls after
-// the first do nothing. A fleet's reads and changes go on working after
-// Close, but no longer see what other replicas change.
-func (f *Fleet) Close() error { return nil }
-
-// Close closes the handler's fleet ([Fleet.Close]).
-func (h *Handler) Close() error { return h.fleet.Close() }
