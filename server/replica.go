@@ -348,9 +348,9 @@ func (f *Fleet) change(allocates bool, attempt func() error) error {
 // back so far. It is called with f.wmu held.
 func (f *Fleet) catchUp() error {
 	var (
-		n     uint64
-		all   *fleetState
-		cfg   *Config
+		n    uint64
+		all  *fleetState
+		cfg  *Config
 		recs map[string]*clientRecord // nil: gone
 	)
 	err := f.store.View(func(tx Tx) error {
