@@ -320,6 +320,7 @@ func (f *Fleet) Enroll(code string) (id, token string, err error) {
 	if f.gen == gen {
 		f.gen = gen + 1
 	}
+	f.bell.ring([]string{id}, false)
 	return id, token, nil
 }
 

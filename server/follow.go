@@ -58,9 +58,20 @@ func (h *Handler) Close() error { return h.fleet.Close() }
 // records changed, or all of them when the config did. Its zero value is
 // ready; it is safe for concurrent use.
 type bell struct {
-	mu  sync.Mutex
-	all chan struct{}
-	ids map[string]chan struct{}
+	mu    sync.Mutex
+	all   chan struct{}
+	ids   map[string]chan struct{}
+	moved chan struct{} // closed at any change
+}
+
+// changed returns a channel closed at the next change of memory.
+func (b *bell) changed() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.moved == nil {
+		b.moved = make(chan struct{})
+	}
+	return b.moved
 }
 
 // wait returns the channels closed at the next change of the config, or
@@ -86,6 +97,10 @@ func (b *bell) wait(id string) (all, one <-chan struct{}) {
 func (b *bell) ring(ids []string, all bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.moved != nil {
+		close(b.moved)
+		b.moved = nil
+	}
 	if all {
 		if b.all != nil {
 			close(b.all)

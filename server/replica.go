@@ -314,13 +314,18 @@ func (f *Fleet) commit(c *fleetChange) error {
 	return nil
 }
 
-// change runs attempt, with f.wmu held, again after catching up with the
-// store each time it fails with errStale, up to maxChangeAttempts times
-// (then it fails with [ErrContended]). A change that allocates runs on
-// the leader only, else fails with [ErrNotLeader].
+// change runs attempt, with f.wmu held, on memory caught up with the
+// store (so that it validates against the fleet as it is, not as this
+// replica last saw it), and again after catching up each time it fails
+// with errStale, up to maxChangeAttempts times (then it fails with
+// [ErrContended]). A change that allocates runs on the leader only, else
+// fails with [ErrNotLeader].
 func (f *Fleet) change(allocates bool, attempt func() error) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if err := f.catchUp(); err != nil {
+		return err
+	}
 	for range maxChangeAttempts {
 		if allocates {
 			if err := f.leading(); err != nil {
@@ -343,14 +348,13 @@ func (f *Fleet) change(allocates bool, attempt func() error) error {
 // back so far. It is called with f.wmu held.
 func (f *Fleet) catchUp() error {
 	var (
-		n     uint64
-		all   *fleetState
-		cfg   *Config
-		recs  map[string]*clientRecord // nil: gone
-		creds bool                     // only credentials changed
+		n    uint64
+		all  *fleetState
+		cfg  *Config
+		recs map[string]*clientRecord // nil: gone
 	)
 	err := f.store.View(func(tx Tx) error {
-		all, cfg, recs, creds = nil, nil, map[string]*clientRecord{}, true
+		all, cfg, recs = nil, nil, map[string]*clientRecord{}
 		var err error
 		if n, err = readGen(tx); err != nil || n == f.gen {
 			return err
@@ -370,7 +374,6 @@ func (f *Fleet) catchUp() error {
 				return err
 			}
 			config = config || e.Config
-			creds = creds && e.Creds
 			for _, id := range e.Clients {
 				recs[id] = nil
 			}
@@ -419,8 +422,6 @@ func (f *Fleet) catchUp() error {
 		f.seen.forget(id)
 	}
 	f.gen = n
-	if cfg != nil || !creds {
-		f.bell.ring(slices.Collect(maps.Keys(recs)), cfg != nil)
-	}
+	f.bell.ring(slices.Collect(maps.Keys(recs)), cfg != nil)
 	return nil
 }
