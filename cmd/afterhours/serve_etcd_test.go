@@ -78,8 +78,15 @@ func TestServeEtcd(t *testing.T) {
 	if got := r.header.Get("ETag"); got != etag {
 		t.Errorf("the second replica serves ETag %q, the first %q", got, etag)
 	}
-	// A change that allocates, made on the follower, is the leader's.
-	request(t, c, "PUT", base2+"/v1/clients/shop-2", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
+	// A change that allocates, made on the follower, is the leader's: 503
+	// (try again) until the new replica has learnt who leads, then 200.
+	waitFor(t, "the follower to forward a registration", func() bool {
+		r := request(t, c, "PUT", base2+"/v1/clients/shop-2", admin, `{"site": "leeds"}`)
+		if r.status != http.StatusOK && (r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "") {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		return r.status == http.StatusOK
+	})
 
 	stopped := time.Now()
 	if code := s.stop(); code != exitOK {
