@@ -10,9 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/afterhours-go/afterhours/server"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
+
+var _ server.Leadership = (*Election)(nil)
 
 // DefaultElectionTTL is a lease TTL for [NewElection]: a leader that dies
 // is replaced within about this long.
@@ -354,7 +357,11 @@ func (e *Election) lead(ctx context.Context, candidacy *concurrency.Election) er
 	e.refresh("elected")
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for wr := range e.cli.Watch(clientv3.WithRequireLeader(wctx), key, clientv3.WithRev(resp.Header.Revision+1)) {
+	// Not WithRequireLeader: an election among etcd's members would end the
+	// watch, and with it this replica's leadership, for nothing; a member
+	// cut off from the others is noticed by the renewals, which need the
+	// cluster's leader.
+	for wr := range e.cli.Watch(wctx, key, clientv3.WithRev(resp.Header.Revision+1)) {
 		if err := wr.Err(); err != nil {
 			break
 		}
@@ -367,8 +374,8 @@ func (e *Election) lead(ctx context.Context, candidacy *concurrency.Election) er
 	if ctx.Err() != nil {
 		return nil
 	}
-	// The watch broke (etcd lost its quorum, a compaction): the key may be
-	// gone unseen, so the term ends and the campaign starts over.
+	// The watch broke (a compaction, a lost stream): the key may be gone
+	// unseen, so the term ends and the campaign starts over.
 	return errors.New("the watch of the leader key ended")
 }
 
