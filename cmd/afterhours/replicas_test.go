@@ -346,6 +346,9 @@ func TestServeReplicas(t *testing.T) {
 	checkCommands(t, agents, half)
 	checkReports(t, endpoints, prefix, agents)
 	for _, r := range alive {
+		checkStatus(t, c, r, admin, agents)
+	}
+	for _, r := range alive {
 		if !strings.Contains(r.log.String(), "listening") {
 			t.Errorf("%s did not log its start", r.name)
 		}
@@ -513,4 +516,31 @@ func checkReports(t *testing.T, endpoints []string, prefix string, agents []*sim
 		a.mu.Unlock()
 	}
 	t.Logf("reports: %d cycles' last reports answered for, %d lost", posted, lost)
+}
+
+// checkStatus: a replica's status lists every agent's last report, the
+// one the server answered for.
+func checkStatus(t *testing.T, c *http.Client, r *replicaProc, admin string, agents []*simAgent) {
+	t.Helper()
+	rep := request(t, c, "GET", r.base()+"/v1/status", admin, "").want(t, http.StatusOK)
+	var st []server.ClientStatus
+	if err := json.Unmarshal(rep.body, &st); err != nil {
+		t.Fatal(err)
+	}
+	last := map[string]*server.StoredReport{}
+	for _, s := range st {
+		last[s.Client] = s.Last
+	}
+	bad := 0
+	for _, a := range agents {
+		a.mu.Lock()
+		want := a.stored["2026-11-24"]
+		a.mu.Unlock()
+		if got := last[a.id]; got == nil || got.Cycle != "2026-11-24" || got.Seq != want {
+			bad++
+			if bad <= 5 {
+				t.Errorf("%s lists %s's last report as %+v, want cycle 2026-11-24 seq %d", r.name, a.id, got, want)
+			}
+		}
+	}
 }
