@@ -50,6 +50,9 @@ func (e *etcdFlags) check(set map[string]bool, listen string) string {
 		}
 		return ""
 	}
+	if len(e.list()) == 0 {
+		return fmt.Sprintf("-etcd %q: want client URLs such as http://127.0.0.1:2379, comma-separated", e.endpoints)
+	}
 	for _, ep := range e.list() {
 		u, err := url.Parse(ep)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

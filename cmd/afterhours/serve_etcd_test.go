@@ -27,6 +27,7 @@ func TestServeEtcdRefuses(t *testing.T) {
 		{"-etcd-prefix alone", []string{"-etcd-prefix", "/p/"}, "-etcd-prefix needs -etcd"},
 		{"-etcd-lease-ttl alone", []string{"-etcd-lease-ttl", "5s"}, "-etcd-lease-ttl needs -etcd"},
 		{"not a URL", []string{"-etcd", "127.0.0.1:2379"}, `-etcd "127.0.0.1:2379": want client URLs`},
+		{"only commas", []string{"-etcd", " , "}, `-etcd " , ": want client URLs`},
 		{"a second bad URL", []string{"-etcd", ep + ",ftp://b:1"}, `-etcd "ftp://b:1"`},
 		{"a short TTL", []string{"-etcd", ep, "-etcd-lease-ttl", "1s"}, "want whole seconds, 2s or more"},
 		{"a fraction", []string{"-etcd", ep, "-etcd-lease-ttl", "2500ms"}, "want whole seconds, 2s or more"},
