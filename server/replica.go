@@ -326,6 +326,11 @@ func (f *Fleet) commit(c *fleetChange) error {
 func (f *Fleet) change(allocates bool, attempt func() error) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if allocates {
+		if err := f.leading(); err != nil {
+			return err // before reading the store: a follower answers at once
+		}
+	}
 	if err := f.catchUp(); err != nil {
 		return err
 	}
