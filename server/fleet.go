@@ -37,9 +37,10 @@ import (
 //
 // A Fleet is safe for concurrent use: reads (Config, Client, Clients,
 // Profile, Authenticate) run in parallel with each other and with the
-// work of a change (validation, allocation), and wait only while a change
-// is stored; changes run one at a time; a read sees the state before or
-// after a change, never a part of it.
+// work of a change (validation, allocation, the store's transaction), and
+// wait only while a stored change is swapped into memory; a replica's
+// changes run one at a time; a read sees the state before or after a
+// change, never a part of it.
 type Fleet struct {
 	store Store
 	clk   afterhours.Clock

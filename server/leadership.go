@@ -18,6 +18,9 @@ type Leadership interface {
 	// leader's base URL (as it advertised it) when one is known.
 	Leader() (self bool, leaderURL string)
 	// Changed receives a value after each change of leader.
+	// [Handler.Run] calls it again after each value: an implementation
+	// that several readers share may close the channel at a change and
+	// return a new one from the next call, so that each reader wakes.
 	Changed() <-chan struct{}
 }
 

@@ -193,11 +193,12 @@ type replay struct {
 }
 
 // commit stores c in one transaction conditioned on the generation memory
-// reflects, and then makes it seen: readers wait for both, so none sees
-// the store changed and the fleet not. It is called with f.wmu held,
-// after the work of the change, which readers need not wait for. It fails
-// with errStale when other replicas changed the fleet meanwhile in a way
-// the change may depend on.
+// reflects, and then makes it seen. It is called with f.wmu held, after
+// the work of the change; readers wait only for the swap of memory, not
+// for the store (a round trip to etcd), and the long-polls wake after the
+// swap, so none finds the old profile when woken. It fails with errStale
+// when other replicas changed the fleet meanwhile in a way the change may
+// depend on.
 func (f *Fleet) commit(c *fleetChange) error {
 	if f.beforeCommit != nil {
 		f.beforeCommit()
@@ -209,9 +210,9 @@ func (f *Fleet) commit(c *fleetChange) error {
 			return fmt.Errorf("server: encode config: %w", err)
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	var r replay
+	// f.gen changes only with f.wmu held: the transaction reads it
+	// without f.mu.
 	err := f.store.Update(func(tx Tx) error {
 		r = replay{} // the function may run more than once
 		n, err := readGen(tx)
@@ -289,6 +290,8 @@ func (f *Fleet) commit(c *fleetChange) error {
 	if err != nil {
 		return err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	rung := make([]string, 0, len(r.creds)+len(r.put)+len(c.gone))
 	for _, rec := range r.creds {
 		f.index(rec)
@@ -323,6 +326,11 @@ func (f *Fleet) commit(c *fleetChange) error {
 func (f *Fleet) change(allocates bool, attempt func() error) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
+	if allocates {
+		if err := f.leading(); err != nil {
+			return err // before reading the store: a follower answers at once
+		}
+	}
 	if err := f.catchUp(); err != nil {
 		return err
 	}
