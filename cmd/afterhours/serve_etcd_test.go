@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -108,5 +109,37 @@ func TestServeEtcd(t *testing.T) {
 	request(t, c, "PUT", base2+"/v1/clients/shop-3", admin, `{"site": "leeds"}`).want(t, http.StatusOK)
 	if code := s2.stop(); code != exitOK {
 		t.Fatalf("serve exited %d:\n%s", code, s2.stderr)
+	}
+}
+
+// TestServeEtcdTLS: replicas served over TLS with one certificate forward
+// to the leader over HTTPS, trusting that certificate.
+func TestServeEtcdTLS(t *testing.T) {
+	endpoints := strings.Join(etcdtest.Endpoints(t), ",")
+	prefix := etcdtest.Prefix(t)
+	tmp := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, tmp)
+	tokens := filepath.Join(tmp, "tokens")
+	writeTokens(t, tokens, "admin admin-token-0123456789\n", 0o600)
+	args := func(dir string) []string {
+		return []string{"-data", filepath.Join(tmp, dir), "-tokens", tokens, "-tls-cert", certFile, "-tls-key", keyFile,
+			"-etcd", endpoints, "-etcd-prefix", prefix, "-etcd-lease-ttl", "10s"}
+	}
+	first := startServe(t, args("first")...)
+	waitFor(t, "the first replica to lead", func() bool { return strings.Contains(first.stderr.String(), "leading the fleet's replicas") })
+	second := startServe(t, args("second")...)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	request(t, c, "PUT", "https://"+first.addr+"/v1/config", "admin-token-0123456789", fleetConfig).want(t, http.StatusOK)
+	var r reply
+	waitFor(t, "the follower to forward a registration", func() bool {
+		r = request(t, c, "PUT", "https://"+second.addr+"/v1/clients/shop-1", "admin-token-0123456789", `{"site": "leeds"}`)
+		return r.status != http.StatusServiceUnavailable
+	})
+	r.want(t, http.StatusOK)
+	if strings.Contains(second.stderr.String(), "leading the fleet's replicas") {
+		t.Fatal("the second replica led: nothing was forwarded")
+	}
+	if !strings.Contains(first.stderr.String(), "etcd.advertise=https://"+first.addr) {
+		t.Errorf("the first replica does not advertise its https URL:\n%s", first.stderr)
 	}
 }
