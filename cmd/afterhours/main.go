@@ -71,7 +71,8 @@
 // 2s or more, default 10s), which alone allocates; a follower forwards the
 // admin requests that allocate to the leader at the URL it advertised
 // (-advertise, by default http:// or https:// and the listen address, which
-// must then name a host). A replica logs when it starts and stops leading,
+// must then name a host; over TLS, trusting the system's roots and the
+// certificates of -tls-cert). A replica logs when it starts and stops leading,
 // and resigns first when stopped. -etcd-prefix, -advertise and
 // -etcd-lease-ttl need -etcd.
 //
