@@ -434,17 +434,36 @@ func checkPlacements(t *testing.T, before, after map[string]string, want int) {
 // running replica, the one the agent holds.
 func checkProfiles(t *testing.T, c *http.Client, alive []*replicaProc, agents []*simAgent) {
 	t.Helper()
+	// 16 at a time; each agent asks every replica directly.
+	problems := make([]string, len(agents))
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < len(agents); i += 16 {
+				a := agents[i]
+				var tags []string
+				for _, r := range alive {
+					direct := newSimAgent(c, r.base(), a.id)
+					st, tag, body, err := direct.do(context.Background(), "GET", "/v1/agent/clients/"+a.id+"/profile", a.token, "")
+					if err != nil || st != http.StatusOK {
+						problems[i] = fmt.Sprintf("%s: %s answers %d %s %v", a.id, r.name, st, body, err)
+						break
+					}
+					tags = append(tags, tag)
+				}
+				if problems[i] == "" && (tags[0] == "" || slices.ContainsFunc(tags, func(s string) bool { return s != tags[0] }) || a.ETag() != tags[0]) {
+					problems[i] = fmt.Sprintf("%s: ETags %q from the replicas, %q held by the agent", a.id, tags, a.ETag())
+				}
+			}
+		})
+	}
+	wg.Wait()
 	bad := 0
-	for _, a := range agents {
-		var tags []string
-		for _, r := range alive {
-			rep := request(t, c, "GET", r.base()+"/v1/agent/clients/"+a.id+"/profile", a.token, "").want(t, http.StatusOK)
-			tags = append(tags, rep.header.Get("ETag"))
-		}
-		if tags[0] == "" || slices.ContainsFunc(tags, func(s string) bool { return s != tags[0] }) || a.ETag() != tags[0] {
+	for _, p := range problems {
+		if p != "" {
 			bad++
 			if bad <= 5 {
-				t.Errorf("%s: ETags %q from the replicas, %q held by the agent", a.id, tags, a.ETag())
+				t.Error(p)
 			}
 		}
 	}
