@@ -23,6 +23,7 @@ func fleetlockServer(t *testing.T, clk afterhours.Clock) (*httptest.Server, *ser
 	const admin = "admin-token-0123456789"
 	h, err := server.New(server.NewMemStore(), server.WithClock(clk), server.WithAdminToken(admin, server.RoleAdmin))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	cfg := `{"sites": [{"name": "leeds", "timezone": "Europe/London"}], "fleetlock": {"tills": 1}}`

@@ -1,5 +1,7 @@
 // Package etcd runs afterhours beyond one machine on etcd: the fleet
-// server's [server.Store] shared by several server replicas ([Store]).
+// server's [server.Store] shared by several server replicas ([Store]), and
+// their leader election ([Election], a [server.Leadership]); [Dial] gives
+// the client both take.
 //
 // It is a module of its own (github.com/afterhours-go/afterhours/etcd), so
 // that the users of the core library never download etcd's client; the

@@ -48,6 +48,7 @@ func newAPISession(t *testing.T) *apiSession {
 		server.WithAdminToken(docAdmin, server.RoleAdmin), server.WithAdminToken(docOperate, server.RoleOperate),
 		server.WithAdminToken(docView, server.RoleView))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	s := &apiSession{t: t, srv: srv, clk: clk, seen: map[string]bool{},

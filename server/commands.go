@@ -265,6 +265,7 @@ func (f *Fleet) Ack(client, command, result, reason string) (QueuedCommand, erro
 	now := f.clk.Now().UTC()
 	var q QueuedCommand
 	err := f.store.Update(func(tx Tx) error {
+		q = QueuedCommand{} // the function may run more than once
 		if err := clientExists(tx, client); err != nil {
 			return err
 		}
@@ -296,9 +297,13 @@ func (f *Fleet) Ack(client, command, result, reason string) (QueuedCommand, erro
 		if err := pruneAcked(tx, client); err != nil {
 			return err
 		}
-		return f.seen.store(tx, client, now)
+		return f.seen.write(tx, client, now)
 	})
-	return q, err
+	if err != nil {
+		return q, err
+	}
+	f.seen.set(client, now)
+	return q, nil
 }
 
 // KeepAcked is how many acknowledged commands the server keeps per client,

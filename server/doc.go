@@ -20,6 +20,29 @@
 // of the sharing tokens re-allocates the tokens it touches, keeping every
 // base that still fits.
 //
+// # Replicas
+//
+// Several servers may share one fleet on one store (etcd's, in the module
+// github.com/afterhours-go/afterhours/etcd), each a [Fleet] in its own
+// process. Each keeps the config and the clients in memory and follows the
+// store: a generation counter that every change of them increments in its
+// transaction, with a log of the clients (or the config) each generation
+// changed, lets a replica reload only what changed, and lets a change
+// computed from memory commit only if memory was current (else it is
+// computed again on the reloaded state). Every replica thus serves the
+// same profile, with the same ETag, within the store's watch latency, and
+// an agent's long-poll on any replica wakes at a change made on another.
+//
+// One replica leads ([WithLeadership], an election): only the leader
+// allocates (registering and removing clients, changing the config,
+// ending a downtime) and delivers notices; a follower's [Handler]
+// forwards the admin requests that allocate to the leader and answers
+// 503 with Retry-After while none is known. Everything else (enrolment,
+// the agents' profiles, commands and reports, notices received, the
+// killswitch, FleetLock) is served by any replica, as transactions of the
+// store. When each client was last heard from is kept per replica, and
+// stored with its reports and acknowledgements.
+//
 // # HTTP
 //
 // [New] returns the [Handler] that serves a fleet over HTTP: the admin API

@@ -65,3 +65,14 @@ var ErrNotRunning = errors.New("server: downtime not running now")
 // ErrWebhookStatus is returned by [Webhook.Notify] when the receiver
 // answers other than 2xx.
 var ErrWebhookStatus = errors.New("server: webhook answered other than 2xx")
+
+// ErrNotLeader is returned by the changes that allocate ([Fleet.Register],
+// [Fleet.SetConfig], [Fleet.PutSet], [Fleet.PutSite], [Fleet.Remove],
+// [Fleet.EndDowntime]) on a replica that does not lead (see
+// [WithLeadership]); the error names the leader when one is known.
+var ErrNotLeader = errors.New("server: this replica is not the leader")
+
+// ErrContended is returned by a change of the fleet that other replicas'
+// changes kept making stale: each of its attempts found that the store had
+// changed since the fleet last read it. Trying again later may succeed.
+var ErrContended = errors.New("server: the fleet kept changing on other replicas")

@@ -1,11 +1,12 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -20,13 +21,26 @@ import (
 //
 // Every change is one transaction of the store: it is validated first, and
 // either all of it is stored and then seen, or none of it (nothing is half
-// applied). A Fleet assumes it is the only writer of its store's keys.
+// applied).
+//
+// Several Fleets, each a replica in its own process, may share one store
+// (etcd's, say): each keeps the config and the clients in memory and
+// follows the store with a watch, reloading what other replicas change
+// (the changed client records only, or everything after a change of the
+// config), so that every replica serves the same profile with the same
+// ETag within the watch's latency; a change computed from memory that the
+// store has moved past is computed again (see [ErrContended]). Only the
+// leader ([WithLeadership]) allocates. When each client was last heard
+// from is kept per replica, and shared through the store with each of the
+// client's reports and acknowledgements. [Fleet.Close] stops the
+// following.
 //
 // A Fleet is safe for concurrent use: reads (Config, Client, Clients,
 // Profile, Authenticate) run in parallel with each other and with the
-// work of a change (validation, allocation), and wait only while a change
-// is stored; changes run one at a time; a read sees the state before or
-// after a change, never a part of it.
+// work of a change (validation, allocation, the store's transaction), and
+// wait only while a stored change is swapped into memory; a replica's
+// changes run one at a time; a read sees the state before or after a
+// change, never a part of it.
 type Fleet struct {
 	store Store
 	clk   afterhours.Clock
@@ -47,6 +61,15 @@ type Fleet struct {
 	profiles map[string]servedProfile // by client ID; valid for cfg and the placements
 
 	seen lastSeen // when each client's agent was last heard from
+
+	lead Leadership // whether this replica allocates
+
+	// gen is the store's generation that cfg and the maps reflect
+	// (replica.go); written like them.
+	gen  uint64
+	bell bell // wakes the long-polls when memory changes
+	stop func()
+	done chan struct{} // closed when follow returns
 }
 
 // servedProfile is a client's profile as served, and its ETag.
@@ -77,9 +100,11 @@ const (
 type Option func(*options) error
 
 type options struct {
-	clk      afterhours.Clock
-	admins   []adminToken
-	notifier Notifier
+	clk        afterhours.Clock
+	admins     []adminToken
+	notifier   Notifier
+	leadership Leadership
+	forward    http.RoundTripper
 }
 
 // WithClock sets the clock whose date starts the year allocations are made
@@ -117,30 +142,30 @@ func newOptions(opts []Option) (*options, error) {
 
 func openFleet(store Store, o *options) (*Fleet, error) {
 	f := &Fleet{store: store, clk: o.clk, clients: map[string]*clientRecord{},
-		byCode: map[string]string{}, byToken: map[string]string{}, profiles: map[string]servedProfile{}}
-	err := store.View(func(tx Tx) error {
-		data, err := tx.Get(configKey)
-		if err != nil {
-			return err
-		}
-		if data == nil {
-			data = []byte(`{}`)
-		}
-		if f.cfg, err = ParseConfig(data); err != nil {
-			return fmt.Errorf("server: the stored config: %w", err)
-		}
-		return tx.Scan(clientsPrefix, func(key string, value []byte) error {
-			rec := new(clientRecord)
-			if err := json.Unmarshal(value, rec); err != nil {
-				return fmt.Errorf("server: stored client %s: %w", key, err)
-			}
-			f.index(rec)
-			return nil
-		})
+		byCode: map[string]string{}, byToken: map[string]string{}, profiles: map[string]servedProfile{},
+		lead: o.leadership, done: make(chan struct{})}
+	if f.lead == nil {
+		f.lead = selfLeader{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	// Watch before reading, so that no change falls between the two.
+	changes := store.Watch(ctx, genKey)
+	var st *fleetState
+	err := store.View(func(tx Tx) (err error) {
+		st, err = loadState(tx)
+		return err
 	})
 	if err != nil {
+		cancel()
 		return nil, err
 	}
+	f.cfg, f.gen = st.cfg, st.gen
+	for _, rec := range st.clients {
+		f.index(rec)
+	}
+	var once sync.Once
+	f.stop = func() { once.Do(cancel) }
+	go f.follow(ctx, changes)
 	return f, nil
 }
 

@@ -30,9 +30,7 @@ func (f *Fleet) SetConfig(data []byte) error {
 	if err != nil {
 		return err
 	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	return f.apply(cfg)
+	return f.change(true, func() error { return f.apply(cfg) })
 }
 
 // ValidateConfig checks the config in data as SetConfig would, and changes
@@ -51,13 +49,13 @@ func (f *Fleet) ValidateConfig(data []byte) error {
 // or adds it (see [Config.WithSet]), then applies the new config as
 // SetConfig does.
 func (f *Fleet) PutSet(name string, data []byte) error {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	cfg, err := f.cfg.WithSet(name, data)
-	if err != nil {
-		return err
-	}
-	return f.apply(cfg)
+	return f.change(true, func() error {
+		cfg, err := f.cfg.WithSet(name, data)
+		if err != nil {
+			return err
+		}
+		return f.apply(cfg)
+	})
 }
 
 // PutSite replaces the config's site of the given name with the site in
@@ -65,13 +63,13 @@ func (f *Fleet) PutSet(name string, data []byte) error {
 // SetConfig does: the clients of a changed site whose bases left its
 // windows are placed again.
 func (f *Fleet) PutSite(name string, data []byte) error {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	cfg, err := f.cfg.WithSite(name, data)
-	if err != nil {
-		return err
-	}
-	return f.apply(cfg)
+	return f.change(true, func() error {
+		cfg, err := f.cfg.WithSite(name, data)
+		if err != nil {
+			return err
+		}
+		return f.apply(cfg)
+	})
 }
 
 // checkSites reports the clients whose site cfg lacks.
@@ -94,7 +92,8 @@ func (f *Fleet) checkSites(cfg *Config) error {
 	return ps.err()
 }
 
-// apply makes cfg the fleet's config, with f.wmu held.
+// apply makes cfg the fleet's config, with f.wmu held; it fails with
+// errStale when memory is behind the store.
 func (f *Fleet) apply(cfg *Config) error {
 	if err := f.checkSites(cfg); err != nil {
 		return err
@@ -116,41 +115,7 @@ func (f *Fleet) apply(cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(cfg)
-	if err != nil {
-		return fmt.Errorf("server: encode config: %w", err)
-	}
-	recs := f.withPlacements(next)
-	return f.commit(func(tx Tx) error {
-		if err := tx.Put(configKey, data); err != nil {
-			return err
-		}
-		return putRecords(tx, recs)
-	}, func() {
-		f.cfg = cfg
-		for _, rec := range recs {
-			f.index(rec)
-		}
-		clear(f.profiles)
-	})
-}
-
-// commit runs update in a transaction of the store and, when it commits,
-// swap, which makes the change seen: readers wait for both, so none sees
-// the store changed and the fleet not (a long-poll woken by the store's
-// watch finds the new profile). It is called with f.wmu held, after the
-// work of the change, which readers need not wait for.
-func (f *Fleet) commit(update func(Tx) error, swap func()) error {
-	if f.beforeCommit != nil {
-		f.beforeCommit()
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.store.Update(update); err != nil {
-		return err
-	}
-	swap()
-	return nil
+	return f.commit(&fleetChange{cfg: cfg, put: f.withPlacements(next)})
 }
 
 // withPlacements returns new records of the clients with the placements.
@@ -206,8 +171,19 @@ func (f *Fleet) checkClient(c Client) error {
 // fails the whole call with an error wrapping [ErrBadClient], and nothing
 // changes.
 func (f *Fleet) Register(clients ...Client) ([]string, error) {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
+	var codes []string
+	err := f.change(true, func() (err error) {
+		codes, err = f.register(clients)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return codes, nil
+}
+
+// register is an attempt of Register, with f.wmu held.
+func (f *Fleet) register(clients []Client) ([]string, error) {
 	seen := map[string]bool{}
 	for _, c := range clients {
 		if err := f.checkClient(c); err != nil {
@@ -250,12 +226,7 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 	}
 	recs := slices.Collect(maps.Values(changed))
 	slices.SortFunc(recs, func(a, b *clientRecord) int { return strings.Compare(a.ID, b.ID) })
-	err = f.commit(func(tx Tx) error { return putRecords(tx, recs) }, func() {
-		for _, rec := range recs {
-			f.index(rec)
-		}
-	})
-	if err != nil {
+	if err := f.commit(&fleetChange{put: recs, codes: seen}); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -266,55 +237,49 @@ func (f *Fleet) Register(clients ...Client) ([]string, error) {
 // unplaced for are placed again, in the capacity the removed one frees. It fails with an error wrapping
 // [ErrNoClient] for a client the fleet lacks.
 func (f *Fleet) Remove(id string) error {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	rec := f.clients[id]
-	if rec == nil {
-		return fmt.Errorf("%w: %q", ErrNoClient, id)
-	}
-	// The capacity it frees goes to clients that had none: placing them
-	// moves nobody.
-	rest := maps.Clone(f.clients)
-	delete(rest, id)
-	redo := map[string]bool{}
-	for _, other := range rest {
-		for tok, pl := range other.Placements {
-			redo[tok] = redo[tok] || pl.Unplaced != ""
+	return f.change(true, func() error {
+		if f.clients[id] == nil {
+			return fmt.Errorf("%w: %q", ErrNoClient, id)
 		}
-	}
-	next, err := placements(f.cfg, rest, redo, f.today())
-	if err != nil {
-		return err
-	}
-	recs := f.withPlacements(next)
-	return f.commit(func(tx Tx) error {
-		if err := tx.Delete(clientsPrefix + id); err != nil {
+		// The capacity it frees goes to clients that had none: placing
+		// them moves nobody.
+		rest := maps.Clone(f.clients)
+		delete(rest, id)
+		redo := map[string]bool{}
+		for _, other := range rest {
+			for tok, pl := range other.Placements {
+				redo[tok] = redo[tok] || pl.Unplaced != ""
+			}
+		}
+		next, err := placements(f.cfg, rest, redo, f.today())
+		if err != nil {
 			return err
 		}
-		if err := deleteClientOps(tx, id); err != nil {
-			return err
-		}
-		return putRecords(tx, recs)
-	}, func() {
-		f.seen.forget(id)
-		f.unindex(rec)
-		for _, r := range recs {
-			f.index(r)
-		}
+		return f.commit(&fleetChange{put: f.withPlacements(next), gone: []string{id},
+			also: func(tx Tx) error { return deleteClientOps(tx, id) }})
 	})
 }
 
 // Enroll exchanges a one-time enrolment code for the client's token (256
 // random bits), which the agent keeps and presents from then on: the code
 // is used up, and a token the client had before stops working. It fails
-// with [ErrBadCode] for a code unknown or already used.
+// with [ErrBadCode] for a code unknown or already used. It runs on any
+// replica: the code is checked against the stored record, so that two
+// replicas never both take it.
 func (f *Fleet) Enroll(code string) (id, token string, err error) {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
 	h := hash(code)
 	id, ok := f.byCode[h]
-	if !ok || subtle.ConstantTimeCompare([]byte(f.clients[id].CodeHash), []byte(h)) != 1 {
-		return "", "", ErrBadCode
+	if !ok {
+		// The code may come from a registration on another replica
+		// that this one has not seen yet.
+		if err := f.catchUp(); err != nil {
+			return "", "", err
+		}
+		if id, ok = f.byCode[h]; !ok {
+			return "", "", ErrBadCode
+		}
 	}
 	var halves [2]string
 	for i := range halves {
@@ -323,21 +288,65 @@ func (f *Fleet) Enroll(code string) (id, token string, err error) {
 		}
 	}
 	token = halves[0] + halves[1]
-	rec := *f.clients[id]
-	rec.CodeHash, rec.TokenHash = "", hash(token)
-	err = f.commit(func(tx Tx) error { return putRecords(tx, []*clientRecord{&rec}) }, func() { f.index(&rec) })
+	var (
+		rec *clientRecord
+		gen uint64
+	)
+	err = f.store.Update(func(tx Tx) (err error) {
+		if gen, err = readGen(tx); err != nil {
+			return err
+		}
+		if rec, err = loadClient(tx, id); err != nil {
+			return err
+		}
+		if rec == nil || subtle.ConstantTimeCompare([]byte(rec.CodeHash), []byte(h)) != 1 {
+			return ErrBadCode
+		}
+		rec.CodeHash, rec.TokenHash = "", hash(token)
+		if err := putRecords(tx, []*clientRecord{rec}); err != nil {
+			return err
+		}
+		return writeGen(tx, gen+1, genChange{Clients: []string{id}, Creds: true})
+	})
 	if err != nil {
 		return "", "", err
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// The record is the stored one: when memory is at the generation it
+	// was read at, it is memory's with the new credentials; when memory
+	// is behind, the catching up reads it again.
+	f.index(rec)
+	if f.gen == gen {
+		f.gen = gen + 1
+	}
+	f.bell.ring([]string{id}, false)
 	return id, token, nil
 }
 
 // Authenticate returns the ID of the client whose token this is, or
 // [ErrBadToken]. Tokens are kept as hashes and compared in constant time.
+// A token this replica does not know makes it catch up with the store
+// first, so that a client that enrolled through another replica is known
+// at once.
 func (f *Fleet) Authenticate(token string) (string, error) {
+	h := hash(token)
+	id, err := f.authenticate(h)
+	if err == nil {
+		return id, nil
+	}
+	f.wmu.Lock()
+	err = f.catchUp()
+	f.wmu.Unlock()
+	if err != nil {
+		return "", err
+	}
+	return f.authenticate(h)
+}
+
+func (f *Fleet) authenticate(h string) (string, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	h := hash(token)
 	id, ok := f.byToken[h]
 	if !ok || subtle.ConstantTimeCompare([]byte(f.clients[id].TokenHash), []byte(h)) != 1 {
 		return "", ErrBadToken

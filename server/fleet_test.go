@@ -35,6 +35,7 @@ func testFleet(t testing.TB, store Store, config string) *Fleet {
 	t.Helper()
 	f, err := OpenFleet(store, WithClock(fixedClock()))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	if config != "" {
 		require.NoError(t, f.SetConfig([]byte(config)))
 	}

@@ -130,12 +130,23 @@ const MaxBody = 1 << 20
 //     .../notices ([Notice], [Fleet.PutNotice]: 200 again for a repeated
 //     ID, stored once); [Handler.Run] delivers them to the [Notifier] of
 //     [WithNotifier] ([Fleet.DeliverNotices]); GET /v1/notices (view)
-//     lists those kept with their delivery states.
+//     lists those kept with their delivery states;
+//   - replicas ([WithLeadership]): on a follower, the requests whose
+//     change allocates (PUT /v1/config, /v1/sets/{name},
+//     /v1/sites/{name}, PUT and DELETE /v1/clients/{id}, POST
+//     /v1/resources/{name}/downtimes/{i}/end) are authorized, then
+//     forwarded to the leader's URL with their body and Authorization
+//     header, and marked as forwarded (the header Afterhours-Forwarded),
+//     so that none is forwarded twice; without a known leader, or for a
+//     forwarded request that reaches a follower, the answer is 503 with
+//     Retry-After; 502 when the leader cannot be reached. Every other
+//     request is served by the replica it reaches.
 //
 // Errors are JSON, {"error": "...", "problems": [{"path", "message"}]}:
 // 400 for a request or config with problems (each with its path), 401 for
 // a missing or unknown token, 403 for a token that may not do this, 404
-// for an unknown client or command, 409 for a conflict, 413 for a body over [MaxBody]. Bodies are decoded
+// for an unknown client or command, 409 for a conflict, 413 for a body over [MaxBody],
+// 503 (with Retry-After) on a replica that cannot make the change now. Bodies are decoded
 // strictly: unknown fields, repeated keys and values of the wrong type
 // are problems.
 //
@@ -146,6 +157,7 @@ type Handler struct {
 	mux      *http.ServeMux
 	views    viewCache // the web page's views (http_views.go)
 	notifier Notifier
+	forward  http.RoundTripper // to the leader (http_forward.go)
 }
 
 // New returns the handler of the fleet kept in store (see [OpenFleet]).
@@ -158,7 +170,7 @@ func New(store Store, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{fleet: f, admins: o.admins, mux: http.NewServeMux(), notifier: o.notifier}
+	h := &Handler{fleet: f, admins: o.admins, mux: http.NewServeMux(), notifier: o.notifier, forward: o.forward}
 	h.routes()
 	return h, nil
 }
@@ -174,14 +186,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/config", h.admin(RoleView, h.getConfig))
-	h.mux.HandleFunc("PUT /v1/config", h.admin(RoleAdmin, h.putConfig))
+	h.mux.HandleFunc("PUT /v1/config", h.admin(RoleAdmin, h.leaderOnly(h.putConfig)))
 	h.mux.HandleFunc("POST /v1/config/validate", h.admin(RoleAdmin, h.validateConfig))
-	h.mux.HandleFunc("PUT /v1/sets/{name}", h.admin(RoleAdmin, h.putSet))
-	h.mux.HandleFunc("PUT /v1/sites/{name}", h.admin(RoleAdmin, h.putSite))
+	h.mux.HandleFunc("PUT /v1/sets/{name}", h.admin(RoleAdmin, h.leaderOnly(h.putSet)))
+	h.mux.HandleFunc("PUT /v1/sites/{name}", h.admin(RoleAdmin, h.leaderOnly(h.putSite)))
 	h.mux.HandleFunc("GET /v1/clients", h.admin(RoleView, h.listClients))
 	h.mux.HandleFunc("GET /v1/clients/{id}", h.admin(RoleView, h.getClient))
-	h.mux.HandleFunc("PUT /v1/clients/{id}", h.admin(RoleAdmin, h.putClient))
-	h.mux.HandleFunc("DELETE /v1/clients/{id}", h.admin(RoleAdmin, h.deleteClient))
+	h.mux.HandleFunc("PUT /v1/clients/{id}", h.admin(RoleAdmin, h.leaderOnly(h.putClient)))
+	h.mux.HandleFunc("DELETE /v1/clients/{id}", h.admin(RoleAdmin, h.leaderOnly(h.deleteClient)))
 	h.mux.HandleFunc("POST /v1/agent/enroll", h.enroll)
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/profile", h.agent(h.agentProfile))
 	h.mux.HandleFunc("POST /v1/commands", h.admin(RoleOperate, h.postCommand))
@@ -202,7 +214,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /v1/agent/clients/{id}/killswitch", h.agent(h.agentKillSwitch))
 	// Resources and their downtimes, with "end now" (seed 004).
 	h.mux.HandleFunc("GET /v1/resources", h.admin(RoleView, h.listResources))
-	h.mux.HandleFunc("POST /v1/resources/{name}/downtimes/{i}/end", h.admin(RoleOperate, h.endDowntime))
+	h.mux.HandleFunc("POST /v1/resources/{name}/downtimes/{i}/end", h.admin(RoleOperate, h.leaderOnly(h.endDowntime)))
 	// The web page and its views (web.go, http_views.go).
 	h.mux.HandleFunc("GET /v1/load", h.admin(RoleView, h.getLoad))
 	h.mux.HandleFunc("GET /v1/clients/{id}/plan", h.admin(RoleView, h.getPlan))
@@ -318,6 +330,8 @@ func fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, err.Error(), nil)
 	case errors.Is(err, ErrBadCode):
 		writeError(w, http.StatusUnauthorized, err.Error(), nil)
+	case errors.Is(err, ErrNotLeader), errors.Is(err, ErrContended):
+		noLeader(w, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error(), nil)
 	}

@@ -22,6 +22,7 @@ func BenchmarkProfileFetch(b *testing.B) {
 
 func benchProfileFetch(b *testing.B, nClients int) {
 	h, err := New(NewMemStore(), WithClock(fixedClock()))
+	b.Cleanup(func() { h.Close() })
 	if err != nil {
 		b.Fatal(err)
 	}

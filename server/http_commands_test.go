@@ -54,6 +54,7 @@ func (o *opsFleet) open() {
 	require.NoError(t, err)
 	h, err := New(s, WithClock(o.clk), WithAdminToken(viewToken, RoleView), WithAdminToken(operateToken, RoleOperate))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	o.store, o.h, o.srv = s, h, httptest.NewServer(h)
 	t.Cleanup(o.close)
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 )
 
@@ -44,16 +43,4 @@ func (h *Handler) listNotices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, ns)
-}
-
-// Run delivers the agents' notices to the notifier of [WithNotifier]
-// ([Fleet.DeliverNotices]) until ctx is done, and returns ctx's error;
-// without a notifier it only waits for ctx. The serve command runs it
-// beside the HTTP server. Run it once per handler.
-func (h *Handler) Run(ctx context.Context) error {
-	if h.notifier == nil {
-		<-ctx.Done()
-		return ctx.Err()
-	}
-	return h.fleet.DeliverNotices(ctx, h.notifier)
 }

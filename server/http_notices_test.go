@@ -96,6 +96,7 @@ func TestHandlerRunDelivers(t *testing.T) {
 		return nil
 	})))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	require.NoError(t, h.Fleet().SetConfig([]byte(testConfig)))
 	codes, err := h.Fleet().Register(Client{ID: "leeds-1", Site: "leeds"})
 	require.NoError(t, err)
@@ -124,6 +125,7 @@ func TestHandlerRunDelivers(t *testing.T) {
 	// Without a notifier, Run waits for its context.
 	h2, err := New(NewMemStore())
 	require.NoError(t, err)
+	t.Cleanup(func() { h2.Close() })
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()
 	require.ErrorIs(t, h2.Run(ctx2), context.Canceled)

@@ -34,6 +34,7 @@ func newResFleet(t *testing.T, now time.Time) *resFleet {
 	h, err := New(NewMemStore(), WithClock(clk),
 		WithAdminToken(viewToken, RoleView), WithAdminToken(operateToken, RoleOperate), WithAdminToken(adminTok, RoleAdmin))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	rf := &resFleet{t: t, clk: clk, h: h, srv: httptest.NewServer(h), tokens: map[string]string{}}
 	t.Cleanup(rf.srv.Close)
 	require.NoError(t, h.Fleet().SetConfig([]byte(resourcesConfig)))

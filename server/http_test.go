@@ -28,6 +28,7 @@ func testServer(t *testing.T) *httptest.Server {
 	h, err := New(NewMemStore(), WithClock(clk),
 		WithAdminToken(viewToken, RoleView), WithAdminToken(operateToken, RoleOperate), WithAdminToken(adminTok, RoleAdmin))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv

@@ -254,6 +254,7 @@ func BenchmarkLoadView(b *testing.B) {
 	const nClients, nSites = 10_000, 50
 	h, err := New(NewMemStore(), WithClock(fixedClock()))
 	require.NoError(b, err)
+	b.Cleanup(func() { h.Close() })
 	require.NoError(b, h.Fleet().SetConfig(benchConfig(nSites, nClients)))
 	clients := make([]Client, nClients)
 	for i := range clients {

@@ -18,6 +18,7 @@ func TestHTTPProfileLongPoll(t *testing.T) {
 	clk.Set(time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC))
 	h, err := New(NewMemStore(), WithClock(clk), WithAdminToken(adminTok, RoleAdmin))
 	require.NoError(t, err)
+	t.Cleanup(func() { h.Close() })
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	require.NoError(t, h.Fleet().SetConfig([]byte(testConfig)))

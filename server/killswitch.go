@@ -116,8 +116,10 @@ func (f *Fleet) KillTag(tag, reason, by string) (KillSwitch, error) {
 }
 
 func (f *Fleet) putKill(key, reason, by string) (KillSwitch, error) {
-	ks := KillSwitch{Reason: reason, By: by, Since: f.clk.Now().UTC()}
+	now := f.clk.Now().UTC()
+	var ks KillSwitch
 	err := f.store.Update(func(tx Tx) error {
+		ks = KillSwitch{Reason: reason, By: by, Since: now} // the function may run more than once
 		old, err := tx.Get(key)
 		if err != nil {
 			return err
@@ -275,10 +277,10 @@ func (f *Fleet) WaitClientKill(ctx context.Context, id, etag string, wait time.D
 	defer cancel()
 	// Watch before looking, so that no change falls between the two.
 	sw := f.store.Watch(ctx, killPrefix)
-	cfg := f.store.Watch(ctx, configKey)
-	rec := f.store.Watch(ctx, clientsPrefix+id)
 	timeout := f.clk.After(wait)
 	for {
+		// Wait before looking, so that no change falls between the two.
+		cfg, rec := f.bell.wait(id)
 		ck, newTag, err = f.ClientKill(id)
 		if err != nil || newTag != etag {
 			return ck, newTag, err == nil, err

@@ -93,6 +93,7 @@ func TestKillSwitchAgain(t *testing.T) {
 	clk := fixedClock()
 	f, err := OpenFleet(NewMemStore(), WithClock(clk))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	require.NoError(t, f.SetConfig([]byte(testConfig)))
 	_, err = f.Register(Client{ID: "leeds-1", Site: "leeds"})
 	require.NoError(t, err)
@@ -208,6 +209,7 @@ func TestWaitClientKill(t *testing.T) {
 	clk := fixedClock()
 	f, err := OpenFleet(NewMemStore(), WithClock(clk))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	require.NoError(t, f.SetConfig([]byte(testConfig)))
 	_, err = f.Register(Client{ID: "leeds-1", Site: "leeds"})
 	require.NoError(t, err)
@@ -281,6 +283,7 @@ func TestKillSwitchDurable(t *testing.T) {
 	defer s.Close()
 	f, err = OpenFleet(s, WithClock(fixedClock()))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	got, err := f.KillSwitches()
 	require.NoError(t, err)
 	require.Equal(t, want, got)
@@ -292,6 +295,7 @@ func TestKillSwitchDurable(t *testing.T) {
 // switch holds every client and gives the reason.
 func ExampleFleet_KillTag() {
 	f, _ := OpenFleet(NewMemStore(), WithClock(fixedClock()))
+	defer f.Close()
 	_ = f.SetConfig([]byte(`{"sites": [
 	  {"name": "leeds", "timezone": "Europe/London", "tags": ["uk"], "business_hours": {"mon": ["08:00-18:00"]}},
 	  {"name": "austin", "timezone": "America/Chicago", "tags": ["us"], "business_hours": {"mon": ["08:00-18:00"]}}]}`))

@@ -389,8 +389,8 @@ func noticeBackoff(attempt int, rnd func() float64) time.Duration {
 // too, hands it over again; a crash between n's return and the mark
 // hands it over once more (at least once: a receiver deduplicates by
 // client and ID). n bounds its own calls (a [Webhook] has a timeout).
-// Run it once per fleet; [Handler.Run] does, with the notifier of
-// [WithNotifier].
+// Run it once per fleet, and of several replicas on the leader only;
+// [Handler.Run] does, with the notifier of [WithNotifier].
 func (f *Fleet) DeliverNotices(ctx context.Context, n Notifier) error {
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	attempt := 0

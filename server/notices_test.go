@@ -165,6 +165,7 @@ func TestNoticesPruned(t *testing.T) {
 	clk := fixedClock()
 	f, err := OpenFleet(NewMemStore(), WithClock(clk))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	require.NoError(t, f.SetConfig([]byte(testConfig)))
 	_, err = f.Register(Client{ID: "leeds-1", Site: "leeds"}, Client{ID: "leeds-2", Site: "leeds"})
 	require.NoError(t, err)

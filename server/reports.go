@@ -169,8 +169,9 @@ func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 		return "", err
 	}
 	now := f.clk.Now().UTC()
-	result := ReportStored
+	var result ReportResult
 	err := f.store.Update(func(tx Tx) error {
+		result = ReportStored // the function may run more than once
 		if err := clientExists(tx, client); err != nil {
 			return err
 		}
@@ -191,7 +192,7 @@ func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 				result = ReportStale
 			}
 		}
-		if err := f.seen.store(tx, client, now); err != nil {
+		if err := f.seen.write(tx, client, now); err != nil {
 			return err
 		}
 		if result != ReportStored {
@@ -234,7 +235,11 @@ func (f *Fleet) PutReport(client string, r Report) (ReportResult, error) {
 		}
 		return nil
 	})
-	return result, err
+	if err != nil {
+		return "", err
+	}
+	f.seen.set(client, now)
+	return result, nil
 }
 
 // Reports returns the client's stored reports, the last of each cycle,
@@ -367,10 +372,21 @@ func (s *lastSeen) get(client string) time.Time {
 	return s.at[client]
 }
 
-// store sets t in memory and writes it in tx.
-func (s *lastSeen) store(tx Tx, client string, t time.Time) error {
-	s.set(client, t)
+// write writes t in tx as when the client was last seen; the caller sets
+// it in memory once tx commits.
+func (s *lastSeen) write(tx Tx, client string, t time.Time) error {
 	return tx.Put(seenPrefix+client, []byte(t.Format(time.RFC3339Nano)))
+}
+
+// keep forgets the clients that clients lacks.
+func (s *lastSeen) keep(clients map[string]*clientRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id := range s.at {
+		if clients[id] == nil {
+			delete(s.at, id)
+		}
+	}
 }
 
 func (s *lastSeen) forget(client string) {

@@ -25,6 +25,7 @@ func BenchmarkPutReport(b *testing.B) {
 				store = s
 			}
 			f, err := OpenFleet(store, WithClock(fixedClock()))
+			b.Cleanup(func() { f.Close() })
 			if err != nil {
 				b.Fatal(err)
 			}

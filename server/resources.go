@@ -164,9 +164,16 @@ func newRoster(clients []Client) roster {
 // [ErrAmbiguousResource] when set is "" and several sets declare it (the
 // error names them); [ErrNotRunning] when no occurrence is running now at
 // any affected site (the error says when the next one starts).
-func (f *Fleet) EndDowntime(resource, set string, index int) (ResourceInfo, error) {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
+func (f *Fleet) EndDowntime(resource, set string, index int) (ri ResourceInfo, err error) {
+	err = f.change(true, func() (err error) {
+		ri, err = f.endDowntime(resource, set, index)
+		return err
+	})
+	return ri, err
+}
+
+// endDowntime is an attempt of EndDowntime, with f.wmu held.
+func (f *Fleet) endDowntime(resource, set string, index int) (ResourceInfo, error) {
 	cfg := f.cfg
 	si, item, err := cfg.declaration(resource, set)
 	if err != nil {

@@ -191,6 +191,7 @@ func TestEndDowntimeWholeSeconds(t *testing.T) {
 	clk.Set(time.Date(2026, 11, 24, 21, 0, 7, 600_000_000, time.FixedZone("x", 3600)))
 	f, err := OpenFleet(NewMemStore(), WithClock(clk))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	require.NoError(t, f.SetConfig([]byte(resourcesConfig)))
 	info, err := f.EndDowntime("db", "retail", 0)
 	require.NoError(t, err)
@@ -204,6 +205,7 @@ func TestResourcesConcurrent(t *testing.T) {
 	clk.Set(time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC))
 	f, err := OpenFleet(NewMemStore(), WithClock(clk))
 	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
 	require.NoError(t, f.SetConfig([]byte(resourcesConfig)))
 	_, err = f.Register(resClients...)
 	require.NoError(t, err)
@@ -274,6 +276,7 @@ func ExampleFleet_EndDowntime() {
 	if err != nil {
 		panic(err)
 	}
+	defer f.Close()
 	err = f.SetConfig([]byte(`{
 	  "sites": [{"name": "leeds", "timezone": "Europe/London", "business_hours": {"mon": ["08:00-18:00"], "tue": ["08:00-18:00"]}}],
 	  "sets": [{"name": "shops",

@@ -14,7 +14,7 @@
 //	afterhours affected FILE -resource R -days N [-at TIME] [-csv|-json]
 //	afterhours explain FILE TASK [-at TIME] [-days N] [-json]
 //	afterhours schema
-//	afterhours serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE]
+//	afterhours serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE] [-etcd URLS ...]
 //	afterhours agent -state DIR [-server URL] [-enroll CODE [-reenroll]] [-ca FILE]
 //	afterhours help [COMMAND]
 //
@@ -64,6 +64,18 @@
 // flight (a long-poll at once, as when its wait ends) within 10 seconds, and
 // closes the store. Exit status 1 when it cannot start.
 //
+// With -etcd URLS (etcd's client URLs, comma-separated), the fleet is kept
+// in etcd under -etcd-prefix (default /afterhours/) instead of
+// DIR/fleet.db, and the server is one replica of those that share that
+// prefix: they elect a leader on a lease of -etcd-lease-ttl (whole seconds,
+// 2s or more, default 10s), which alone allocates; a follower forwards the
+// admin requests that allocate to the leader at the URL it advertised
+// (-advertise, by default http:// or https:// and the listen address, which
+// must then name a host; over TLS, trusting the system's roots and the
+// certificates of -tls-cert). A replica logs when it starts and stops leading,
+// and resigns first when stopped. -etcd-prefix, -advertise and
+// -etcd-lease-ttl need -etcd.
+//
 // # Agent
 //
 // agent runs an executor of real processes linked to a fleet server
@@ -108,9 +120,12 @@
 // replace line (the test TestModulesPublishable of the root module checks that they agree and that
 // go.mod has no replace; .ci/run checks that this module builds against the
 // required commit alone, that the commit is in the history of HEAD, and
-// prints the two commands that raise the requirement when it is not). Another module of the repository (the etcd store's)
-// joins with a `use` line in go.work; when it requires the root module at
-// the same version, the replace line serves it too.
+// prints the two commands that raise the requirement when it is not). The
+// command also requires the etcd module of the repository
+// (github.com/afterhours-go/afterhours/etcd, for serve -etcd) the same way:
+// at a pseudo-version, with go.work's replace line for it; the etcd module
+// requires the root module too, and when both name it, the higher version
+// is the one built with.
 package main
 
 import (

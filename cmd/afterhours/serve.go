@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -45,7 +46,7 @@ const (
 	shutdownTimeout   = 10 * time.Second
 )
 
-const serveUsage = "serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE] [-webhook URL [-webhook-token-file FILE]]"
+const serveUsage = "serve -data DIR [-listen ADDR] [-tls-cert FILE -tls-key FILE] [-tokens FILE] [-webhook URL [-webhook-token-file FILE]] [-etcd URLS [-etcd-prefix P] [-advertise URL] [-etcd-lease-ttl D]]"
 
 // runServe is the serve command: it serves until SIGINT or SIGTERM.
 func runServe(args []string, stdout, stderr io.Writer, _ time.Time) int {
@@ -64,16 +65,27 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		defer ln.Close()
 	}
 	f := newFlags("serve", serveUsage)
-	dir := f.String("data", "", "the data directory (created 0700): the store `DIR`/fleet.db, and DIR/admin.token")
+	dir := f.String("data", "", "the data directory (created 0700): the store `DIR`/fleet.db (unless -etcd), and DIR/admin.token")
 	listen := f.String("listen", "", "the `ADDR`ess to listen on (default 127.0.0.1:8443 with TLS, 127.0.0.1:8080 without)")
 	certFile := f.String("tls-cert", "", "the TLS certificate `FILE` (PEM, with -tls-key)")
 	keyFile := f.String("tls-key", "", "the TLS private key `FILE` (PEM, with -tls-cert)")
 	tokensFile := f.String("tokens", "", "the admin tokens `FILE`: lines \"ROLE TOKEN\", ROLE view, operate or admin; mode 0600 or stricter (default DIR/admin.token, generated with one admin token)")
 	webhook := f.String("webhook", "", "the `URL` that the agents' notices (failed lists, stops, kills) are POSTed to as JSON, retried until it answers 2xx")
 	webhookTokenFile := f.String("webhook-token-file", "", "a `FILE` (mode 0600 or stricter) whose content is sent to -webhook as a bearer token")
+	etcdFlags := addEtcdFlags(f)
 	if _, code, stop := f.parse(args, 0, stdout, stderr); stop {
 		return code
 	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	listenOn := listenAddr(*listen, *certFile != "")
+	if ln != nil {
+		listenOn = ln.Addr().String()
+	}
+	if msg := etcdFlags.check(set, listenOn); msg != "" {
+		return f.usageError(stderr, "%s", msg)
+	}
+	onEtcd := etcdFlags.endpoints != ""
 	switch {
 	case *dir == "":
 		return f.usageError(stderr, "-data is required")
@@ -85,18 +97,20 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	useTLS := *certFile != ""
 
 	var tlsConfig *tls.Config
+	var cert *tls.Certificate
 	if useTLS {
-		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		c, err := tls.LoadX509KeyPair(*certFile, *keyFile)
 		if err != nil {
 			return failed("serve", stderr, fmt.Errorf("TLS: %w", err))
 		}
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		cert = &c
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{c}}
 	}
 	if err := dataDir(*dir); err != nil {
 		return failed("serve", stderr, err)
 	}
 	dbPath := filepath.Join(*dir, storeFile)
-	if fi, err := os.Lstat(dbPath); err == nil {
+	if fi, err := os.Lstat(dbPath); err == nil && !onEtcd {
 		if err := trustedPath(dbPath, fi, false); err != nil {
 			return failed("serve", stderr, err)
 		}
@@ -124,25 +138,54 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		opts = append(opts, server.WithNotifier(hook))
 	}
 
-	store, err := server.OpenBoltStore(dbPath)
-	if err != nil {
-		return failed("serve", stderr, err)
-	}
-	closeStore := sync.OnceValue(store.Close)
-	defer closeStore()
-	h, err := server.New(store, opts...)
-	if err != nil {
-		return failed("serve", stderr, err)
-	}
-
 	if ln == nil {
-		ln, err = net.Listen("tcp", listenAddr(*listen, useTLS))
+		var err error
+		ln, err = net.Listen("tcp", listenOn)
 		if err != nil {
 			return failed("serve", stderr, err)
 		}
 		defer ln.Close()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	// The store: bbolt in the data directory, or etcd shared with the
+	// other replicas, with the leader election.
+	var store server.Store
+	var rep *replica
+	storeAttr := slog.String("data", *dir)
+	if onEtcd {
+		advertise := etcdFlags.advertised(ln, useTLS)
+		var err error
+		if rep, err = openReplica(etcdFlags, advertise, log); err != nil {
+			return failed("serve", stderr, err)
+		}
+		ropts, err := rep.options(cert)
+		if err != nil {
+			rep.close()
+			return failed("serve", stderr, err)
+		}
+		store, opts = rep.store, append(opts, ropts...)
+		storeAttr = slog.Group("etcd", "endpoints", etcdFlags.endpoints, "prefix", rep.store.Prefix(), "advertise", advertise)
+	} else {
+		bolt, err := server.OpenBoltStore(dbPath)
+		if err != nil {
+			return failed("serve", stderr, err)
+		}
+		store = bolt
+	}
+	closeStore := sync.OnceValue(func() error {
+		if rep != nil {
+			return rep.close()
+		}
+		return store.Close()
+	})
+	defer closeStore()
+	h, err := server.New(store, opts...)
+	if err != nil {
+		return failed("serve", stderr, err)
+	}
+	defer h.Close()
+
 	var handler http.Handler = h
 	if wrapHandler != nil {
 		handler = wrapHandler(handler)
@@ -158,7 +201,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		// Requests end with ctx, so a long-poll answers at once on shutdown.
 		BaseContext: func(net.Listener) context.Context { return ctx },
 	}
-	log.Info("afterhours serve: listening", "addr", ln.Addr().String(), "tls", useTLS, "data", *dir)
+	log.Info("afterhours serve: listening", "addr", ln.Addr().String(), "tls", useTLS, storeAttr)
 	done := make(chan error, 1)
 	go func() {
 		if useTLS {
@@ -178,6 +221,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 		return failed("serve", stderr, err)
 	case <-ctx.Done():
 	}
+	if rep != nil {
+		// Hand the leadership over first, so that another replica leads
+		// while this one finishes its requests.
+		rep.resign()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -186,6 +234,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, ln net.
 	}
 	<-done
 	<-delivered
+	h.Close()
 	if err := closeStore(); err != nil {
 		return failed("serve", stderr, err)
 	}
