@@ -89,6 +89,9 @@ type Counts struct {
 	Abandoned int `json:"abandoned"`
 	// Interrupted is not a failure: it does not count against the budget.
 	Interrupted int `json:"interrupted"`
+	// Elsewhere is the targets another controller of a shared rollout
+	// claimed (see [WithCoordinator]).
+	Elsewhere int `json:"elsewhere,omitempty"`
 }
 
 // Of returns the count of targets with outcome o.
@@ -101,7 +104,7 @@ func (c Counts) Of(o Outcome) int {
 
 // Total returns the number of targets counted.
 func (c Counts) Total() int {
-	return c.Pending + c.Running + c.Succeeded + c.Failed + c.Critical + c.Stopped + c.Killed + c.Abandoned + c.Interrupted
+	return c.Pending + c.Running + c.Succeeded + c.Failed + c.Critical + c.Stopped + c.Killed + c.Abandoned + c.Interrupted + c.Elsewhere
 }
 
 // Done returns the number of targets that are neither pending nor running.
@@ -137,6 +140,8 @@ func (c *Counts) field(o Outcome) *int {
 		return &c.Abandoned
 	case Interrupted:
 		return &c.Interrupted
+	case Elsewhere:
+		return &c.Elsewhere
 	}
 	return nil
 }
