@@ -105,6 +105,9 @@ type Coordinator struct {
 	failures int64            // writes of the failures key, as last seen
 	ctx      context.Context  // cancelled by Close
 	cancel   context.CancelFunc
+	// sessionCancel ends the session's keep-alives, after Close revoked
+	// its lease.
+	sessionCancel context.CancelFunc
 	done     sync.WaitGroup // the watch and the session's watcher
 }
 
@@ -329,12 +332,15 @@ func (c *Coordinator) Close() error {
 	c.closed = true
 	s := c.session
 	c.mu.Unlock()
+	// The watch ends first, so that this controller does not record its
+	// own targets interrupted; the others do.
 	c.cancel()
+	c.done.Wait()
 	var err error
 	if s != nil {
-		err = s.Close()
+		err = s.Close() // revokes the lease
+		c.sessionCancel()
 	}
-	c.done.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("etcd: coordinator close: %w", err)
 	}

@@ -27,6 +27,7 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 	rec.Tags = append([]string(nil), rec.Tags...)
 	val := encodeRec(c.controller, rec)
 	recKey, claimKey := c.k.rec(rec.ID), c.k.claim(rec.ID)
+	refreshed := false
 	for range claimAttempts {
 		c.mu.Lock()
 		if err := c.readyLocked(); err != nil {
@@ -42,7 +43,16 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 		lease, budget := c.session.Lease(), c.plan.budgetLeft()
 		c.mu.Unlock()
 		if err != nil {
-			return fmt.Errorf("%w: %s", err, rec.ID)
+			if refreshed {
+				return fmt.Errorf("%w: %s", err, rec.ID)
+			}
+			// The view may lag behind an end another controller made:
+			// read the slots before refusing.
+			refreshed = true
+			if err := c.refresh(ctx, rec.Group, limit); err != nil {
+				return err
+			}
+			continue
 		}
 		conds := []clientv3.Cmp{
 			clientv3.Compare(clientv3.CreateRevision(recKey), "=", 0),
@@ -117,6 +127,29 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 		c.mu.Unlock()
 	}
 	return fmt.Errorf("%w: %s: the free slots went to other controllers first, %d times", fleet.ErrNoRoom, rec.ID, claimAttempts)
+}
+
+// refresh reads the concurrency slots and the places of group (limited to
+// limit, 0 for none) into the view.
+func (c *Coordinator) refresh(ctx context.Context, group string, limit int) error {
+	ops := []clientv3.Op{clientv3.OpGet(c.k.slots(), clientv3.WithPrefix(), clientv3.WithKeysOnly())}
+	if limit > 0 {
+		ops = append(ops, clientv3.OpGet(c.k.group(group), clientv3.WithPrefix(), clientv3.WithKeysOnly()))
+	}
+	octx, cancel := opCtx(ctx)
+	resp, err := c.cli.Txn(octx).Then(ops...).Commit()
+	cancel()
+	if err != nil {
+		return fmt.Errorf("etcd: coordinator: reading slots: %w", err)
+	}
+	rev := resp.Header.Revision
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshLocked(rev, c.plan.Concurrency, c.k.slot, resp.Responses[0].GetResponseRange().Kvs)
+	if limit > 0 {
+		c.refreshLocked(rev, limit, func(j int) string { return c.k.groupSlot(group, j) }, resp.Responses[1].GetResponseRange().Kvs)
+	}
+	return nil
 }
 
 // see sets the view of a slot or group place key as of revision rev,
@@ -265,11 +298,11 @@ func (c *Coordinator) End(ctx context.Context, rec fleet.Record) error {
 	if rec.Outcome.IsFailure() {
 		// Each write raises the key's version by one: the version is the
 		// count of failures, which Claim compares with the budget.
-		ops = append(ops, clientv3.OpPut(c.k.failures(), rec.ID))
+		ops = append(ops, clientv3.OpPut(c.k.failures(), rec.ID), clientv3.OpGet(c.k.failures(), clientv3.WithKeysOnly()))
 	}
+	critical := fmt.Sprintf("target %s failed in phase %s: %s", rec.ID, rec.Phase, rec.Error)
 	if rec.Outcome == fleet.Critical {
-		ops = append(ops, clientv3.OpPut(c.k.critical(),
-			fmt.Sprintf("target %s failed in phase %s: %s", rec.ID, rec.Phase, rec.Error)))
+		ops = append(ops, clientv3.OpPut(c.k.critical(), critical))
 	}
 	octx, cancel := opCtx(ctx)
 	defer cancel()
@@ -285,6 +318,14 @@ func (c *Coordinator) End(ctx context.Context, rec fleet.Record) error {
 	}
 	rev := resp.Header.Revision
 	c.mu.Lock()
+	for _, r := range resp.Responses {
+		if kvs := r.GetResponseRange().GetKvs(); len(kvs) == 1 {
+			c.failures = max(c.failures, kvs[0].Version)
+		}
+	}
+	if rec.Outcome == fleet.Critical && c.critErr == nil {
+		c.critErr = criticalBy([]byte(critical))
+	}
 	delete(c.held, rec.ID)
 	c.see(h.slot, false, rev)
 	if h.groupSlot != "" {

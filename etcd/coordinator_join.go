@@ -43,12 +43,17 @@ func (c *Coordinator) Join(ctx context.Context, p fleet.CoordPlan) ([]fleet.Reco
 			return nil, fmt.Errorf("%w: group %q limit %d", fleet.ErrPlanMismatch, g, n)
 		}
 	}
-	session, err := concurrency.NewSession(c.cli, concurrency.WithTTL(int(c.cfg.ttl.Seconds())), concurrency.WithContext(c.ctx))
+	// The session's context is not c.ctx: Close revokes the lease with it
+	// after the watch ended.
+	sctx, scancel := context.WithCancel(context.Background())
+	session, err := concurrency.NewSession(c.cli, concurrency.WithTTL(int(c.cfg.ttl.Seconds())), concurrency.WithContext(sctx))
 	if err != nil {
+		scancel()
 		return nil, fmt.Errorf("etcd: coordinator: session: %w", err)
 	}
 	fail := func(err error) ([]fleet.Record, error) {
 		session.Close()
+		scancel()
 		return nil, err
 	}
 	plan, err := c.writePlan(ctx, planOf(p))
@@ -67,7 +72,7 @@ func (c *Coordinator) Join(ctx context.Context, p fleet.CoordPlan) ([]fleet.Reco
 		c.mu.Unlock()
 		return fail(errClosed)
 	}
-	c.session, c.joined = session, true
+	c.session, c.sessionCancel, c.joined = session, scancel, true
 	c.done.Add(2)
 	c.mu.Unlock()
 	go c.watch(rev)
