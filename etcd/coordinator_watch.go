@@ -3,6 +3,7 @@ package etcd
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/afterhours-go/afterhours/fleet"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -32,6 +33,7 @@ func (c *Coordinator) watchSession(s *concurrency.Session) {
 // interruptions it sees, and signals Changes.
 func (c *Coordinator) watch(rev int64) {
 	defer c.done.Done()
+	var backoff time.Duration
 	for c.ctx.Err() == nil {
 		wch := c.cli.Watch(clientv3.WithRequireLeader(c.ctx), c.k.p, clientv3.WithPrefix(),
 			clientv3.WithRev(rev+1), clientv3.WithPrevKV())
@@ -47,11 +49,20 @@ func (c *Coordinator) watch(rev int64) {
 		}
 		// The watch ended (compacted, no leader, a broken stream): read
 		// the state afresh, and follow from there.
+		// Again at once the first time, then after 50 ms, 100 ms, ... 2 s
+		// while etcd stays away.
+		select {
+		case <-time.After(backoff):
+		case <-c.ctx.Done():
+			return
+		}
+		backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
 		c.cfg.logger.Warn("coordinator watch restarts", "prefix", c.k.p, "revision", rev)
 		recs, r, err := c.scan(c.ctx)
 		if err != nil {
-			continue // the scan failed as the watch did: etcd is away; try again
+			continue // etcd is away: try again
 		}
+		backoff = 0
 		rev = r
 		for _, s := range recs {
 			if s.st.Outcome == fleet.Running && !s.claimed {
