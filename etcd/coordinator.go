@@ -108,7 +108,7 @@ type Coordinator struct {
 	// sessionCancel ends the session's keep-alives, after Close revoked
 	// its lease.
 	sessionCancel context.CancelFunc
-	done     sync.WaitGroup // the watch and the session's watcher
+	done          sync.WaitGroup // the watch and the session's watcher
 }
 
 // entry is the coordinator's view of one slot or group place key.
