@@ -60,12 +60,13 @@ type Report struct {
 // for a ticket: every target that started and did not succeed (failed,
 // critical, stopped between phases, killed, abandoned, and interrupted: not
 // a failure, but left for the operator to look at). Pending targets, which
-// never started, are not in it.
+// never started, are not in it, nor are the targets another controller
+// ran ([Elsewhere]): they are in its report.
 func (rep *Report) Failed() []Record {
 	var out []Record
 	for _, rec := range rep.Targets {
 		switch rec.Outcome {
-		case Pending, Running, Succeeded:
+		case Pending, Running, Succeeded, Elsewhere:
 		default:
 			out = append(out, rec)
 		}

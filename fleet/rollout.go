@@ -48,9 +48,25 @@ type Rollout struct {
 	// that no running target begins another phase.
 	halt atomic.Bool
 
-	// claims is the durable record of claims and results, with a status
-	// file; set by Run before any target starts.
+	// coord is the rollout's shared state: the one WithCoordinator gave,
+	// else, with a status file, file (the claims log behind it); nil for
+	// a rollout that has neither, whose own scheduling is the whole
+	// truth. Set by Run before any target starts.
+	coord Coordinator
+	file  *fileCoordinator
+	// claims is file's log.
 	claims *claimLog
+	// recordName names coord in errors: "claims log" or "coordinator".
+	recordName string
+	// blocked is set when the coordinator refused a claim for want of
+	// room and nothing changed since the target was dispatched: no
+	// target starts until the next change (Changes, or a local end).
+	// changes counts the changes Run has seen. Owned by Run's goroutine.
+	blocked bool
+	changes uint64
+	// blockedGroups are the groups whose limit the coordinator found
+	// full, out of the heap until the next change.
+	blockedGroups []int
 	// mark is the index of the first phase that is not idempotent, when
 	// it is not the first phase: its beginning is recorded durably.
 	mark int
@@ -73,6 +89,12 @@ type Rollout struct {
 	fileErr    string
 	runID      string
 	recordErr  bool // the claims log failed: the rollout has stopped for it
+	// sawCritical is set when the rollout stopped for a critical failure,
+	// its own or (through the coordinator) another controller's.
+	sawCritical bool
+	// sharedKill is set when the killswitch came from the coordinator,
+	// which needs no telling.
+	sharedKill bool
 }
 
 // Escalation is what the [WithEscalation] function gets when a target fails
@@ -241,15 +263,28 @@ func (r *Rollout) Run(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 
-	if r.cfg.statusFile != "" {
-		if err := r.openRecord(); err != nil {
-			r.mu.Lock()
-			r.state = StateReady
-			r.ended, r.endedAt = true, r.cfg.clock.Now()
-			r.subs.Close()
-			r.mu.Unlock()
-			return err
+	r.coord = r.cfg.coord
+	err := func() error {
+		if r.cfg.statusFile != "" {
+			if err := r.openRecord(); err != nil {
+				return err
+			}
 		}
+		if r.coord == nil {
+			return nil
+		}
+		return r.join(ctx)
+	}()
+	if err != nil {
+		if r.file != nil {
+			r.file.close()
+		}
+		r.mu.Lock()
+		r.state = StateReady
+		r.ended, r.endedAt = true, r.cfg.clock.Now()
+		r.subs.Close()
+		r.mu.Unlock()
+		return err
 	}
 	var writer sync.WaitGroup
 	stopWriter := make(chan struct{})
@@ -257,15 +292,15 @@ func (r *Rollout) Run(ctx context.Context) error {
 		writer.Go(func() { r.writeEvery(stopWriter) })
 	}
 
-	r.loop(runCtx)
+	var kills sync.WaitGroup
+	r.loop(runCtx, &kills)
+	kills.Wait()
 
 	close(stopWriter)
 	writer.Wait()
 	var closeErr error
-	if r.claims != nil {
-		// Abandoned targets' ends were added without waiting: make them
-		// durable before the last status file shows them.
-		if err := r.claims.close(); err != nil && !r.recordFailed() {
+	if r.file != nil {
+		if err := r.file.close(); err != nil && !r.recordFailed() {
 			closeErr = fmt.Errorf("fleet: claims log: %w", err)
 		}
 	}
@@ -320,6 +355,13 @@ func (r *Rollout) openRecord() error {
 		f.Close()
 		return fail(err)
 	}
+	if r.coord == nil {
+		r.file = newFileCoordinator(r.claims)
+		r.coord, r.recordName = r.file, "claims log"
+	} else {
+		// The coordinator is the durable record: the log stays empty.
+		r.file = &fileCoordinator{log: r.claims}
+	}
 	return nil
 }
 
@@ -339,13 +381,19 @@ type result struct {
 	attempts int
 	err      error
 	end      time.Time
-	// recErr is the claims log's error, when it could not record the
+	// recErr is the coordinator's error, when it could not record the
 	// target's claim or result.
 	recErr error
+	// refused is the coordinator's refusal of the target's claim
+	// (ErrTaken, ErrNoRoom, ErrStopped); its first action never ran.
+	refused error
+	// seen is how many changes Run had seen when it dispatched the
+	// target.
+	seen uint64
 }
 
 // loop starts targets as room frees until nothing runs any more.
-func (r *Rollout) loop(ctx context.Context) {
+func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 	// Room for every running target's result, so that a goroutine Run
 	// abandoned never blocks on its send.
 	results := make(chan result, r.conc)
@@ -356,10 +404,15 @@ func (r *Rollout) loop(ctx context.Context) {
 	// start (at wakeAt).
 	var wake <-chan time.Time
 	var wakeAt time.Time
+	var changes <-chan struct{}
+	if r.coord != nil {
+		changes = r.coord.Changes(ctx)
+	}
 	for {
 		if done != nil && ctx.Err() != nil {
 			done = nil
 			r.killed(context.Cause(ctx))
+			r.tellKill(context.Cause(ctx), kills)
 			if inflight > 0 {
 				grace = r.cfg.clock.After(r.cfg.killGrace)
 			}
@@ -369,7 +422,7 @@ func (r *Rollout) loop(ctx context.Context) {
 		if !next.IsZero() && (done == nil || r.stopping()) {
 			next = time.Time{} // stopped: the waiting targets stay pending
 		}
-		if inflight == 0 && next.IsZero() {
+		if inflight == 0 && next.IsZero() && !r.awaitsRoom(done == nil) {
 			return
 		}
 		if next.IsZero() {
@@ -389,12 +442,21 @@ func (r *Rollout) loop(ctx context.Context) {
 		case <-wake:
 			wake, wakeAt = nil, time.Time{}
 			r.requeue(r.cfg.clock.Now())
+		case <-changes:
+			r.changed()
 		}
 	}
 }
 
 // finish records a target's outcome and stops the rollout when it must.
 func (r *Rollout) finish(res result) {
+	if res.refused != nil {
+		r.refused(res)
+		return
+	}
+	if r.coord != nil {
+		r.unblock() // its end freed shared room
+	}
 	r.mu.Lock()
 	rec := &r.recs[res.i]
 	r.counts.Running--
@@ -412,7 +474,7 @@ func (r *Rollout) finish(res result) {
 	r.release(r.groupOf[res.i])
 	if res.recErr != nil && !r.recordErr {
 		r.recordErr = true
-		r.stopLocked(StateRecordFailed, fmt.Errorf("fleet: claims log: %w", res.recErr))
+		r.stopLocked(StateRecordFailed, fmt.Errorf("fleet: %s: %w", r.recordName, res.recErr))
 	}
 	if r.subs.Len() > 0 {
 		r.emitLocked(Event{Kind: EventFinished, At: res.end, Target: rec.ID, Group: rec.Group,
@@ -420,18 +482,24 @@ func (r *Rollout) finish(res result) {
 	}
 	var esc *Escalation
 	if res.outcome == Critical {
+		r.sawCritical = true
 		r.stopLocked(StateCritical, fmt.Errorf("%w: target %s failed in phase %s: %w", ErrCritical, rec.ID, rec.Phase, res.err))
 		esc = &Escalation{Record: r.exportLocked(res.i), Err: res.err}
 	}
-	if f := r.counts.Failures(); !r.overBudget && f > r.budget {
+	if f := r.counts.Failures(); r.coord == nil && !r.overBudget && f > r.budget {
 		r.overBudget = true
 		r.stopLocked(StateBudgetExhausted, fmt.Errorf("%w: %d failures, budget %d", ErrBudgetExhausted, f, r.budget))
 	}
-	if esc != nil {
-		esc.Status = r.statusLocked(res.end)
-	}
 	r.mu.Unlock()
+	if r.coord != nil && res.outcome.IsFailure() {
+		// The coordinator counted the failure against the shared budget
+		// as it recorded the end.
+		r.sharedStop(r.coord.Stopped())
+	}
 	if esc != nil {
+		r.mu.Lock()
+		esc.Status = r.statusLocked(res.end)
+		r.mu.Unlock()
 		r.escalate(*esc)
 	}
 }
@@ -468,7 +536,11 @@ func (r *Rollout) killed(cause error) {
 // abandoned.
 func (r *Rollout) abandon() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var ends []Record
+	defer func() {
+		r.mu.Unlock()
+		r.endAll(ends)
+	}()
 	now := r.cfg.clock.Now()
 	msg := fmt.Sprintf("action had not returned %v after the killswitch", r.cfg.killGrace)
 	for i := range r.recs {
@@ -479,10 +551,8 @@ func (r *Rollout) abandon() {
 		rec.Outcome, rec.End, rec.Error = Abandoned, now, msg
 		r.counts.Running--
 		r.counts.Abandoned++
-		if r.claims != nil {
-			// Not waited for: Run closes the log, which syncs it, next.
-			r.claims.add(claimEntry{Kind: entryEnd, Target: rec.ID, Outcome: Abandoned, Phase: rec.Phase,
-				Attempts: rec.Attempts, At: rec.Start, End: now, Error: msg})
+		if r.coord != nil {
+			ends = append(ends, *rec)
 		}
 		r.cfg.logger.Error("target abandoned", "target", rec.ID, "phase", rec.Phase)
 		if r.subs.Len() > 0 {

@@ -21,3 +21,17 @@ func TestMemoryCoordinator(t *testing.T) {
 		},
 	})
 }
+
+// TestMemoryRollouts runs three Rollouts on one MemoryCoordinator.
+func TestMemoryRollouts(t *testing.T) {
+	coordtest.RunRollouts(t, coordtest.Suite{
+		New: func(t *testing.T, n int) []fleet.Coordinator {
+			m := fleet.NewMemoryCoordinator()
+			cs := make([]fleet.Coordinator, n)
+			for i := range cs {
+				cs[i] = m
+			}
+			return cs
+		},
+	})
+}
