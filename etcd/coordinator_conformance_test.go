@@ -19,10 +19,16 @@ import (
 // fleet.Coordinator, with three controllers of their own client each; a
 // crash is the end of a controller's client without Close (no keep-alive,
 // no revocation), as a SIGKILL ends it.
-func TestCoordinatorConformance(t *testing.T) {
+func TestCoordinatorConformance(t *testing.T) { coordtest.Run(t, etcdSuite()) }
+
+// Three Rollouts on the etcd coordinator keep the shared limits, as the
+// recorded times show.
+func TestCoordinatorRollouts(t *testing.T) { coordtest.RunRollouts(t, etcdSuite()) }
+
+func etcdSuite() coordtest.Suite {
 	var mu sync.Mutex
 	clients := make(map[fleet.Coordinator]*clientv3.Client)
-	coordtest.Run(t, coordtest.Suite{
+	return coordtest.Suite{
 		New: func(t *testing.T, n int) []fleet.Coordinator {
 			prefix := etcdtest.Prefix(t)
 			cs := make([]fleet.Coordinator, n)
@@ -56,5 +62,5 @@ func TestCoordinatorConformance(t *testing.T) {
 				return true
 			})
 		},
-	})
+	}
 }
