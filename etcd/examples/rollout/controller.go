@@ -107,7 +107,30 @@ func runController(ctx context.Context, s *settings, name string, index int, sig
 	err = r.Run(ctx)
 	close(stop)
 	wg.Wait()
+	if qerr := waitQuiet(ctx, cli, coord, s.prefix); qerr != nil && err == nil {
+		err = qerr
+	}
 	return err
+}
+
+// waitQuiet waits until no target of the rollout runs, on any controller:
+// each has ended, or was recorded interrupted after its controller's lease
+// expired. A controller that has nothing left to do stays until then, so
+// that while one controller lives, the death of another is recorded.
+func waitQuiet(ctx context.Context, cli *clientv3.Client, coord *etcd.Coordinator, prefix string) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changes := coord.Changes(ctx) // before the read, so that no change is missed
+	for {
+		st, err := etcd.ReadRollout(ctx, cli, prefix)
+		if err != nil {
+			return err
+		}
+		if _, total := st.Counts(); total.Running == 0 {
+			return nil
+		}
+		<-changes
+	}
 }
 
 // lineLog appends lines "<unix nanoseconds> <what> <target> <detail>" to a

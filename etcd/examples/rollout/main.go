@@ -43,6 +43,9 @@
 // Controller i takes the targets in order from target i*targets/N on,
 // wrapping around, so that the controllers seldom race for one target;
 // each takes over the rest of the others' share as it runs out of its own.
+// A controller that has nothing left to do stays until no target runs on
+// any controller, so that while one lives, another's death is recorded:
+// the targets the dead one ran are interrupted when its lease expires.
 //
 // The exit status is 0 when every controller completed the rollout
 // (failures within the budget included), 1 when one stopped (budget,

@@ -39,6 +39,9 @@ func monitor(ctx context.Context, s *settings, args []string, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "rollout %s: %d machines, %d controllers, concurrency %v, %v per group, budget %v\n",
 		s.prefix, s.targets, s.controllers, s.concurrency, s.group, s.budget)
+	// The controllers' output comes through copying goroutines, one per
+	// process and stream.
+	stderr = &lockedWriter{w: stderr}
 	args = append(slices.Clone(args), "-prefix", s.prefix)
 	names := make([]string, s.controllers)
 	done := make(chan exited, s.controllers)
@@ -137,4 +140,16 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// lockedWriter serialises the writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
