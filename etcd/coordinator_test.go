@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -367,4 +368,109 @@ func TestCoordinatorJoinFindsInterrupted(t *testing.T) {
 	require.Len(t, recs, 1)
 	require.Equal(t, fleet.Interrupted, recs[0].Outcome)
 	require.Contains(t, recs[0].Error, "controller a")
+}
+
+// NewCoordinator refuses what it cannot use.
+func TestNewCoordinatorErrors(t *testing.T) {
+	cli := etcdtest.Client(t)
+	for name, f := range map[string]func() (*etcd.Coordinator, error){
+		"nil client":   func() (*etcd.Coordinator, error) { return etcd.NewCoordinator(nil, "/p/", "a") },
+		"empty prefix": func() (*etcd.Coordinator, error) { return etcd.NewCoordinator(cli, "", "a") },
+		"empty name":   func() (*etcd.Coordinator, error) { return etcd.NewCoordinator(cli, "/p/", "") },
+		"nil option":   func() (*etcd.Coordinator, error) { return etcd.NewCoordinator(cli, "/p/", "a", nil) },
+		"TTL under 1s": func() (*etcd.Coordinator, error) {
+			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithLeaseTTL(500*time.Millisecond))
+		},
+		"TTL in parts": func() (*etcd.Coordinator, error) {
+			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithLeaseTTL(1500*time.Millisecond))
+		},
+		"nil clock": func() (*etcd.Coordinator, error) {
+			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithCoordinatorNow(nil))
+		},
+		"nil logger": func() (*etcd.Coordinator, error) {
+			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithCoordinatorLogger(nil))
+		},
+	} {
+		_, err := f()
+		require.Error(t, err, name)
+	}
+	c, err := etcd.NewCoordinator(cli, "/p", "a")
+	require.NoError(t, err)
+	require.Equal(t, "/p/", c.Prefix(), "a / is added")
+	require.Equal(t, "a", c.Controller())
+	require.NoError(t, c.Close())
+	require.NoError(t, c.Close(), "Close again does nothing")
+	_, err = c.Join(context.Background(), fleet.CoordPlan{Concurrency: 1})
+	require.Error(t, err, "Join after Close")
+}
+
+// A controller whose lease ends while it lives (revoked here, as an
+// expiry in a partition would end it) claims nothing more, and its Mark
+// and End fail wrapping ErrNotClaimed and ErrLeaseLost; the others record
+// its target interrupted.
+func TestCoordinatorLeaseLost(t *testing.T) {
+	cli, prefix := etcdtest.Client(t), etcdtest.Prefix(t)
+	plan := fleet.CoordPlan{Concurrency: 5}
+	a, _ := joined(t, ownClient(t), prefix, "a", plan)
+	b, _ := joined(t, ownClient(t), prefix, "b", plan)
+	changes := a.Changes(t.Context())
+	ctx := context.Background()
+	require.NoError(t, a.Claim(ctx, claimRec("n1", "")))
+	resp, err := cli.Get(ctx, prefix+"claim/n1")
+	require.NoError(t, err)
+	_, err = cli.Revoke(ctx, clientv3.LeaseID(resp.Kvs[0].Lease))
+	require.NoError(t, err)
+
+	waitFor(t, 15*time.Second, "a learns that its lease is gone", func() bool {
+		select {
+		case <-changes:
+		default:
+		}
+		return errors.Is(a.Claim(ctx, claimRec("n2", "")), etcd.ErrLeaseLost)
+	})
+	err = a.End(ctx, ended(claimRec("n1", ""), fleet.Succeeded))
+	require.ErrorIs(t, err, fleet.ErrNotClaimed)
+	require.ErrorIs(t, err, etcd.ErrLeaseLost)
+	require.NoError(t, a.Stopped(), "the rollout goes on for the others")
+	require.NoError(t, b.Claim(ctx, claimRec("n2", "")))
+	waitFor(t, 5*time.Second, "n1 recorded interrupted", func() bool {
+		st, err := etcd.ReadRollout(ctx, cli, prefix)
+		require.NoError(t, err)
+		for _, r := range st.Records {
+			if r.ID == "n1" {
+				return r.Outcome == fleet.Interrupted
+			}
+		}
+		return false
+	})
+}
+
+// ReadRollout shows a monitor every controller's records and the totals,
+// the controllers that hold claims, and why the rollout stopped.
+func TestReadRollout(t *testing.T) {
+	cli, prefix := etcdtest.Client(t), etcdtest.Prefix(t)
+	plan := fleet.CoordPlan{Concurrency: 10, Budget: 0}
+	a, _ := joined(t, cli, prefix, "a", plan)
+	b, _ := joined(t, cli, prefix, "b", plan)
+	ctx := context.Background()
+	require.NoError(t, a.Claim(ctx, claimRec("n1", "")))
+	require.NoError(t, a.Claim(ctx, claimRec("n2", "")))
+	require.NoError(t, b.Claim(ctx, claimRec("n3", "")))
+	require.NoError(t, a.End(ctx, ended(claimRec("n1", ""), fleet.Succeeded)))
+	require.NoError(t, b.End(ctx, ended(claimRec("n3", ""), fleet.Failed)))
+
+	st, err := etcd.ReadRollout(ctx, cli, strings.TrimSuffix(prefix, "/"))
+	require.NoError(t, err)
+	require.Equal(t, []string{"a"}, st.Live)
+	require.ErrorIs(t, st.Stopped, fleet.ErrBudgetExhausted)
+	by, total := st.Counts()
+	require.Equal(t, fleet.Counts{Running: 1, Succeeded: 1}, by["a"])
+	require.Equal(t, fleet.Counts{Failed: 1}, by["b"])
+	require.Equal(t, fleet.Counts{Running: 1, Succeeded: 1, Failed: 1}, total)
+	require.Len(t, st.Records, 3)
+	for i, r := range st.Records {
+		require.Equal(t, fmt.Sprintf("n%d", i+1), r.ID, "in the order of the claims")
+		require.LessOrEqual(t, r.Claimed, r.Written)
+	}
+	require.Less(t, st.Records[0].Claimed, st.Records[0].Written, "n1 ended after its claim")
 }
