@@ -1,5 +1,8 @@
 // Package etcd runs afterhours beyond one machine on etcd: the fleet
-// server's [server.Store] shared by several server replicas ([Store]).
+// server's [server.Store] shared by several server replicas ([Store]), and
+// the shared state of a [fleet.Rollout] that several controller processes
+// run together ([Coordinator], with [ReadRollout] for a monitor; the
+// command etcd/examples/rollout runs one with N controllers).
 //
 // It is a module of its own (github.com/afterhours-go/afterhours/etcd), so
 // that the users of the core library never download etcd's client; the
