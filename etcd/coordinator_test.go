@@ -15,6 +15,7 @@ import (
 	"github.com/afterhours-go/afterhours/fleet"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
 	"go.uber.org/zap"
 )
 
@@ -473,4 +474,34 @@ func TestReadRollout(t *testing.T) {
 		require.LessOrEqual(t, r.Claimed, r.Written)
 	}
 	require.Less(t, st.Records[0].Claimed, st.Records[0].Written, "n1 ended after its claim")
+}
+
+// Close ends every goroutine the coordinator started: its watch, its
+// session's keep-alives, the watchers of Changes.
+func TestCoordinatorCloseLeaksNothing(t *testing.T) {
+	cli, prefix := etcdtest.Client(t), etcdtest.Prefix(t)
+	// Connect before the goroutines of the moment are taken as not ours.
+	_, err := cli.Get(context.Background(), prefix)
+	require.NoError(t, err)
+	ignore := []goleak.Option{goleak.IgnoreCurrent(),
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/v3.(*watchGRPCStream).run"),
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/v3.(*watchGRPCStream).serveSubstream"),
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/v3.(*watchGRPCStream).serveWatchClient"),
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/v3.(*lessor).recvKeepAliveLoop"),
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/v3.(*lessor).deadlineLoop"),
+		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/v3.(*lessor).sendKeepAliveLoop"),
+		goleak.IgnoreAnyFunction("google.golang.org/grpc.newClientStreamWithParams.func4"),
+		goleak.IgnoreAnyFunction("google.golang.org/grpc/internal/transport.(*Stream).waitOnHeader"),
+		goleak.IgnoreTopFunction("context.(*cancelCtx).propagateCancel.func2")}
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := etcd.NewCoordinator(cli, prefix, "a")
+	require.NoError(t, err)
+	_, err = c.Join(ctx, fleet.CoordPlan{Concurrency: 2})
+	require.NoError(t, err)
+	c.Changes(ctx)
+	require.NoError(t, c.Claim(ctx, claimRec("n1", "")))
+	require.NoError(t, c.End(ctx, ended(claimRec("n1", ""), fleet.Succeeded)))
+	require.NoError(t, c.Close())
+	cancel()
+	goleak.VerifyNone(t, ignore...)
 }
