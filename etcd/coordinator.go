@@ -135,7 +135,6 @@ type CoordinatorOption func(*coordConfig) error
 
 type coordConfig struct {
 	ttl    time.Duration
-	now    func() time.Time
 	logger *slog.Logger
 }
 
@@ -149,19 +148,6 @@ func WithLeaseTTL(ttl time.Duration) CoordinatorOption {
 			return fmt.Errorf("etcd: lease TTL %v: want whole seconds, at least 1s", ttl)
 		}
 		c.ttl = ttl
-		return nil
-	}
-}
-
-// WithCoordinatorNow sets the clock that dates the interruptions this
-// coordinator records (the end of an interrupted target's record); the
-// default is time.Now. Claim and End take their times from their callers.
-func WithCoordinatorNow(now func() time.Time) CoordinatorOption {
-	return func(c *coordConfig) error {
-		if now == nil {
-			return errors.New("etcd: nil clock")
-		}
-		c.now = now
 		return nil
 	}
 }
@@ -197,7 +183,7 @@ func NewCoordinator(cli *clientv3.Client, prefix, controller string, opts ...Coo
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	cfg := coordConfig{ttl: DefaultLeaseTTL, now: time.Now, logger: slog.New(slog.DiscardHandler)}
+	cfg := coordConfig{ttl: DefaultLeaseTTL, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		if o == nil {
 			return nil, errors.New("etcd: nil option")

@@ -22,7 +22,7 @@ const claimAttempts = 16
 // between, it chooses again from what the failed transaction read, up to
 // 16 times.
 func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
-	rec.Outcome, rec.End, rec.Error, rec.Attempts = fleet.Running, time.Time{}, "", 0
+	rec.Outcome, rec.End, rec.Error = fleet.Running, time.Time{}, ""
 	rec.Start = rec.Start.UTC()
 	rec.Tags = append([]string(nil), rec.Tags...)
 	val := encodeRec(c.controller, rec)
@@ -302,7 +302,10 @@ func (c *Coordinator) End(ctx context.Context, rec fleet.Record) error {
 	}
 	critical := fmt.Sprintf("target %s failed in phase %s: %s", rec.ID, rec.Phase, rec.Error)
 	if rec.Outcome == fleet.Critical {
-		ops = append(ops, clientv3.OpPut(c.k.critical(), critical))
+		// The first critical failure's reason is kept.
+		ops = append(ops, clientv3.OpTxn(
+			[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(c.k.critical()), "=", 0)},
+			[]clientv3.Op{clientv3.OpPut(c.k.critical(), critical)}, nil))
 	}
 	octx, cancel := opCtx(ctx)
 	defer cancel()

@@ -94,7 +94,7 @@ func (c *Coordinator) Join(ctx context.Context, p fleet.CoordPlan) ([]fleet.Reco
 					continue
 				}
 			} else {
-				r.st.Record = interrupted(r.st, c.cfg.now())
+				r.st.Record = interrupted(r.st)
 			}
 		}
 		if r.st.Outcome != fleet.Running && r.st.Outcome != fleet.Pending {
@@ -227,7 +227,7 @@ func (c *Coordinator) scan(ctx context.Context) ([]scanned, int64, error) {
 // changed since: exactly one of the controllers that try succeeds. It
 // reports whether this one did.
 func (c *Coordinator) interrupt(ctx context.Context, key string, mod int64, st stored) (bool, error) {
-	rec := interrupted(st, c.cfg.now())
+	rec := interrupted(st)
 	ctx, cancel := opCtx(ctx)
 	defer cancel()
 	resp, err := c.cli.Txn(ctx).
@@ -244,12 +244,14 @@ func (c *Coordinator) interrupt(ctx context.Context, key string, mod int64, st s
 	return resp.Succeeded, nil
 }
 
-// interrupted returns the record of the running target of st, interrupted
-// at now.
-func interrupted(st stored, now time.Time) fleet.Record {
+// interrupted returns the record of the running target of st,
+// interrupted. Its end is unknown, and left zero, as in the reports of a
+// rollout whose process died: the target may have run on for a while
+// before its controller's lease expired.
+func interrupted(st stored) fleet.Record {
 	rec := st.Record
 	rec.Outcome = fleet.Interrupted
-	rec.End = now.UTC()
+	rec.End = time.Time{}
 	rec.Error = fmt.Sprintf("controller %s ended (its lease expired) while the target ran: it may have run in part", st.Controller)
 	return rec
 }

@@ -249,13 +249,20 @@ func TestCoordinatorCritical(t *testing.T) {
 	changes := b.Changes(t.Context())
 	ctx := context.Background()
 	require.NoError(t, a.Claim(ctx, claimRec("n1", "")))
+	require.NoError(t, b.Claim(ctx, claimRec("n2", "")))
 	rec := ended(claimRec("n1", ""), fleet.Critical)
 	rec.Phase = "drain"
 	require.NoError(t, a.End(ctx, rec))
 	waitChange(t, changes, func() bool { return b.Stopped() != nil })
 	require.ErrorIs(t, b.Stopped(), fleet.ErrCritical)
 	require.Contains(t, b.Stopped().Error(), "target n1 failed in phase drain")
-	require.ErrorIs(t, b.Claim(ctx, claimRec("n2", "")), fleet.ErrCritical)
+	require.ErrorIs(t, b.Claim(ctx, claimRec("n3", "")), fleet.ErrCritical)
+	// A second critical failure, of a target that was running, keeps the
+	// first one's reason for the controllers that join later.
+	require.NoError(t, b.End(ctx, ended(claimRec("n2", ""), fleet.Critical)))
+	late, _ := joined(t, cli, prefix, "c", plan)
+	require.Contains(t, late.Stopped().Error(), "target n1 failed")
+	require.NotContains(t, late.Stopped().Error(), "target n2")
 }
 
 // decodeStored decodes the value of a record key.
@@ -345,6 +352,7 @@ func TestCoordinatorLeaseExpiry(t *testing.T) {
 	require.EqualValues(t, 3, resp.Kvs[0].Version, "claim, mark, interruption: one write of the interruption")
 	require.Equal(t, "reboot", rec.Phase)
 	require.Equal(t, t0, rec.Start)
+	require.True(t, rec.End.IsZero(), "the end of an interrupted target is unknown")
 	require.Contains(t, rec.Error, "controller dead")
 
 	require.ErrorIs(t, b.Claim(ctx, claimRec("n1", "")), fleet.ErrTaken, "an interrupted target is not run again on its own")
@@ -384,9 +392,6 @@ func TestNewCoordinatorErrors(t *testing.T) {
 		},
 		"TTL in parts": func() (*etcd.Coordinator, error) {
 			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithLeaseTTL(1500*time.Millisecond))
-		},
-		"nil clock": func() (*etcd.Coordinator, error) {
-			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithCoordinatorNow(nil))
 		},
 		"nil logger": func() (*etcd.Coordinator, error) {
 			return etcd.NewCoordinator(cli, "/p/", "a", etcd.WithCoordinatorLogger(nil))
