@@ -87,8 +87,9 @@ type Coordinator interface {
 
 	// Stopped returns why the rollout stopped for every controller: an
 	// error wrapping [ErrKilled], [ErrBudgetExhausted] or [ErrCritical]
-	// (several joined, when several stops happened), or nil while it
-	// runs.
+	// (several joined with [errors.Join], when several stops happened),
+	// or nil while it runs. It returns what the coordinator has seen so
+	// far, without blocking: a Rollout calls it after each change.
 	Stopped() error
 }
 

@@ -182,3 +182,34 @@ func summarizeDurations(ds []time.Duration) Durations {
 		Max:   ds[len(ds)-1],
 	}
 }
+
+// Report returns the record of every target, in the order of the targets,
+// with the rollout's status and statistics. It may be called at any time;
+// the report is a copy.
+func (r *Rollout) Report() *Report {
+	now := r.cfg.clock.Now()
+	r.mu.Lock()
+	rep := &Report{Status: r.statusLocked(now), Targets: make([]Record, len(r.recs))}
+	for i := range r.recs {
+		rep.Targets[i] = r.exportLocked(i)
+	}
+	r.mu.Unlock()
+	rep.Stats = Summarize(rep.Targets)
+	return rep
+}
+
+// exportLocked returns a copy of target i's record, times in UTC.
+func (r *Rollout) exportLocked(i int) Record {
+	rec := r.recs[i]
+	rec.Tags = append([]string(nil), rec.Tags...)
+	rec.Start, rec.End = utc(rec.Start), utc(rec.End)
+	return rec
+}
+
+// utc returns t in UTC, and the zero time as it is.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}

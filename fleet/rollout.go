@@ -26,7 +26,8 @@ import (
 // fewer targets running than the concurrency, and fewer of its group than
 // the group limit; a target whose group is full does not hold back the
 // targets of other groups behind it. Nothing polls: starts follow the ends
-// of targets.
+// of targets, and, for a rollout run by several controllers (see
+// [WithCoordinator]), the changes the coordinator signals.
 type Rollout struct {
 	cfg     config
 	targets []Target
@@ -240,8 +241,12 @@ func (r *Rollout) idempotentThrough(phase string) bool {
 //
 // When the status file or the durable record beside it (see
 // [WithStatusFile]) cannot be written as Run starts, or another Run holds
-// that record, Run starts nothing and returns that error. A Rollout runs
-// once: Run again returns [ErrStarted].
+// that record, or the coordinator's Join fails (see [WithCoordinator]),
+// Run starts nothing and returns that error. With a coordinator, Run also
+// stops for the stops of the other controllers (their killswitch, the
+// shared budget, their critical failures), and returns when its own
+// targets are done: those another controller took are [Elsewhere]. A
+// Rollout runs once: Run again returns [ErrStarted].
 func (r *Rollout) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.ran {
@@ -582,7 +587,8 @@ func (r *Rollout) escalate(e Escalation) {
 // error wrapping [ErrKilled] and reason. Targets whose running phase was
 // cancelled are recorded as [Killed]. Kill before Run makes Run start
 // nothing; Kill after Run returned does nothing; only the first reason is
-// kept.
+// kept. With a coordinator (see [WithCoordinator]), Run then throws the
+// coordinator's killswitch too, which stops every controller.
 func (r *Rollout) Kill(reason string) {
 	cause := ErrKilled
 	if reason != "" {
@@ -599,62 +605,4 @@ func (r *Rollout) Kill(reason string) {
 	if cancel != nil {
 		cancel(cause)
 	}
-}
-
-// Status returns a snapshot of the rollout as a whole.
-func (r *Rollout) Status() Status {
-	now := r.cfg.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.statusLocked(now)
-}
-
-func (r *Rollout) statusLocked(now time.Time) Status {
-	return Status{
-		State:       r.state,
-		Reason:      strings.Join(r.reasons, "; "),
-		Selector:    r.cfg.selector.String(),
-		RunID:       r.runID,
-		Started:     utc(r.started),
-		Ended:       utc(r.endedAt),
-		At:          utc(now),
-		Total:       len(r.recs),
-		Counts:      r.counts,
-		Resumed:     r.resumed,
-		Concurrency: r.conc,
-		Budget:      r.budget,
-		GroupLimit:  r.cfg.groupLimit,
-		FileError:   r.fileErr,
-	}
-}
-
-// Report returns the record of every target, in the order of the targets,
-// with the rollout's status and statistics. It may be called at any time;
-// the report is a copy.
-func (r *Rollout) Report() *Report {
-	now := r.cfg.clock.Now()
-	r.mu.Lock()
-	rep := &Report{Status: r.statusLocked(now), Targets: make([]Record, len(r.recs))}
-	for i := range r.recs {
-		rep.Targets[i] = r.exportLocked(i)
-	}
-	r.mu.Unlock()
-	rep.Stats = Summarize(rep.Targets)
-	return rep
-}
-
-// exportLocked returns a copy of target i's record, times in UTC.
-func (r *Rollout) exportLocked(i int) Record {
-	rec := r.recs[i]
-	rec.Tags = append([]string(nil), rec.Tags...)
-	rec.Start, rec.End = utc(rec.Start), utc(rec.End)
-	return rec
-}
-
-// utc returns t in UTC, and the zero time as it is.
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC()
 }

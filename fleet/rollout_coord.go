@@ -99,6 +99,10 @@ func (r *Rollout) refused(res result) {
 		} else {
 			r.blocked = true
 		}
+	case errors.Is(res.refused, ErrStopped):
+		// Until the stop reaches this controller's state (sharedStop,
+		// below), or the next change: never claim again at once.
+		r.blocked = true
 	}
 	r.counts.Pending++
 	g.running--

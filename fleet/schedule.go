@@ -20,7 +20,7 @@ import (
 type group struct {
 	name    string // "" for the unlimited group
 	queue   []int  // target indices
-	head    int   // queue[head:] are still to start
+	head    int    // queue[head:] are still to start
 	running int
 	limit   int // at most this many of the group run at once
 	inHeap  bool
