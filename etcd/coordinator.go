@@ -55,6 +55,13 @@ import (
 // target that started is known to have started whatever happens to its
 // controller, and is never claimed again.
 //
+// A claim of a target that the coordinator's view shows started is
+// checked with a read (no transaction, no write to etcd's log) and refused
+// at once, and a coordinator has at most 8 claim transactions in flight:
+// controllers that go through the same long list of targets, most of them
+// taken, do not queue thousands of transactions in etcd, behind which the
+// keep-alives of their leases would wait.
+//
 // [Coordinator.End] is one transaction, conditioned on the claim still
 // being this controller's, that writes the final record, deletes the
 // claim, the slot and the place, and, for a failure, counts it: the
@@ -89,6 +96,8 @@ type Coordinator struct {
 	k          keys
 	controller string
 	cfg        coordConfig
+	// txns bounds the claim transactions this coordinator has in flight.
+	txns chan struct{}
 
 	mu       sync.Mutex
 	subs     map[chan struct{}]struct{} // the channels of Changes
@@ -101,6 +110,7 @@ type Coordinator struct {
 	leaseErr error            // the lease was lost
 	view     map[string]entry // slot and group keys: present or not, as of rev
 	reserved map[string]bool  // slots and places chosen by Claims under way
+	started  map[string]bool  // targets with a record, as far as the view knows
 	held     map[string]held  // this controller's running claims, by target
 	failures int64            // writes of the failures key, as last seen
 	ctx      context.Context  // cancelled by Close
@@ -124,6 +134,10 @@ type held struct {
 	groupSlot string // "" without a group limit
 	rec       fleet.Record
 }
+
+// maxClaimTxns is how many claim transactions one coordinator has in
+// flight at most.
+const maxClaimTxns = 8
 
 // DefaultLeaseTTL is the TTL of a [Coordinator]'s lease when
 // [WithLeaseTTL] is not given: how long after a controller's death its
@@ -197,6 +211,7 @@ func NewCoordinator(cli *clientv3.Client, prefix, controller string, opts ...Coo
 		cli: cli, k: keys{prefix}, controller: controller, cfg: cfg,
 		subs: make(map[chan struct{}]struct{}),
 		view: make(map[string]entry), held: make(map[string]held), reserved: make(map[string]bool),
+		started: make(map[string]bool), txns: make(chan struct{}, maxClaimTxns),
 		ctx: ctx, cancel: cancel,
 	}, nil
 }

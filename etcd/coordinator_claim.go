@@ -38,6 +38,16 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 			c.mu.Unlock()
 			return fmt.Errorf("%w: %s: this controller runs it", fleet.ErrTaken, rec.ID)
 		}
+		if c.started[rec.ID] {
+			c.mu.Unlock()
+			if err := c.checkStarted(ctx, recKey); err != nil {
+				return err
+			}
+			c.mu.Lock()
+			delete(c.started, rec.ID) // given back: the view lagged
+			c.mu.Unlock()
+			continue
+		}
 		limit := c.plan.groupLimit(rec.Group)
 		slot, place, err := c.pickLocked(rec.Group, limit)
 		lease, budget := c.session.Lease(), c.plan.budgetLeft()
@@ -78,9 +88,16 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 			then = append(then, clientv3.OpPut(place, rec.ID, clientv3.WithLease(lease)))
 			orElse = append(orElse, clientv3.OpGet(c.k.group(rec.Group), clientv3.WithPrefix(), clientv3.WithKeysOnly()))
 		}
-		octx, cancel := opCtx(ctx)
-		resp, err := c.cli.Txn(octx).If(conds...).Then(then...).Else(orElse...).Commit()
-		cancel()
+		var resp *clientv3.TxnResponse
+		select {
+		case c.txns <- struct{}{}:
+			octx, cancel := opCtx(ctx)
+			resp, err = c.cli.Txn(octx).If(conds...).Then(then...).Else(orElse...).Commit()
+			cancel()
+			<-c.txns
+		case <-ctx.Done():
+			err = context.Cause(ctx)
+		}
 		c.mu.Lock()
 		c.unreserveLocked(slot, place)
 		if err != nil {
@@ -89,6 +106,7 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 		}
 		rev := resp.Header.Revision
 		if resp.Succeeded {
+			c.started[rec.ID] = true
 			c.held[rec.ID] = held{claimRev: rev, slot: slot, groupSlot: place, rec: rec}
 			c.see(slot, true, rev)
 			if place != "" {
@@ -99,12 +117,9 @@ func (c *Coordinator) Claim(ctx context.Context, rec fleet.Record) error {
 		}
 		rs := resp.Responses
 		if kvs := rs[0].GetResponseRange().Kvs; len(kvs) == 1 {
+			c.started[rec.ID] = true
 			c.mu.Unlock()
-			st, err := decodeRec(recKey, kvs[0].Value)
-			if err != nil {
-				return err
-			}
-			return fmt.Errorf("%w: %s: %s by controller %s", fleet.ErrTaken, rec.ID, st.Outcome, st.Controller)
+			return taken(recKey, kvs[0].Value)
 		}
 		if kvs := rs[1].GetResponseRange().Kvs; len(kvs) == 1 && c.killErr == nil {
 			c.killErr = killedBy(kvs[0].Value)
@@ -150,6 +165,32 @@ func (c *Coordinator) refresh(ctx context.Context, group string, limit int) erro
 		c.refreshLocked(rev, limit, func(j int) string { return c.k.groupSlot(group, j) }, resp.Responses[1].GetResponseRange().Kvs)
 	}
 	return nil
+}
+
+// taken returns the error of a claim of the target whose record, at key,
+// is v.
+func taken(key string, v []byte) error {
+	st, err := decodeRec(key, v)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %s by controller %s", fleet.ErrTaken, st.ID, st.Outcome, st.Controller)
+}
+
+// checkStarted reads the record at key of a target the view shows started:
+// it returns the ErrTaken of a claim of it, or nil when it has no record
+// (it was given back since).
+func (c *Coordinator) checkStarted(ctx context.Context, key string) error {
+	octx, cancel := opCtx(ctx)
+	defer cancel()
+	resp, err := c.cli.Get(octx, key)
+	if err != nil {
+		return fmt.Errorf("etcd: coordinator: claim: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil
+	}
+	return taken(key, resp.Kvs[0].Value)
 }
 
 // see sets the view of a slot or group place key as of revision rev,
@@ -330,6 +371,9 @@ func (c *Coordinator) End(ctx context.Context, rec fleet.Record) error {
 		c.critErr = criticalBy([]byte(critical))
 	}
 	delete(c.held, rec.ID)
+	if rec.Outcome == fleet.Pending {
+		delete(c.started, rec.ID)
+	}
 	c.see(h.slot, false, rev)
 	if h.groupSlot != "" {
 		c.see(h.groupSlot, false, rev)

@@ -208,6 +208,7 @@ func (c *Coordinator) scan(ctx context.Context) ([]scanned, int64, error) {
 					return nil, 0, err
 				}
 				recs = append(recs, scanned{key: key, mod: kv.ModRevision, st: st})
+				c.started[st.ID] = true
 			}
 		}
 		c.mu.Unlock()

@@ -107,6 +107,13 @@ func (c *Coordinator) apply(events []*clientv3.Event) {
 			}
 		case strings.HasPrefix(key, c.k.recs()):
 			recPut[key] = ev.Kv.ModRevision // a put, or the delete of a target given back
+			if id, ok := c.k.targetOf(key, dirRec); ok {
+				if put {
+					c.started[id] = true
+				} else {
+					delete(c.started, id)
+				}
+			}
 		case strings.HasPrefix(key, c.k.claims()):
 			if !put && ev.PrevKv != nil {
 				if id, ok := c.k.targetOf(key, dirClaim); ok {

@@ -2,12 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/afterhours-go/afterhours/etcd"
 	"github.com/afterhours-go/afterhours/etcd/etcdtest"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMain runs a controller when the test binary is started as one (by
@@ -66,4 +72,62 @@ func TestFlags(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
+}
+
+// Ctrl-C at the monitor throws the rollout's killswitch: every controller
+// sees it, cancels its running patches within a second of the key's write
+// (300 patches of a minute, all running), and exits.
+func TestKillswitch(t *testing.T) {
+	urls := strings.Join(etcdtest.Endpoints(t), ",")
+	prefix, dir := etcdtest.Prefix(t), t.TempDir()
+	signals := make(chan os.Signal, 1)
+	var stdout, stderr bytes.Buffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"-etcd", urls, "-prefix", prefix, "-controllers", "3", "-targets", "300",
+			"-concurrency", "300", "-group", "100%", "-work-min", "1m", "-work-max", "1m", "-log", dir}, &stdout, &stderr, signals)
+	}()
+	cli := etcdtest.Client(t)
+	var seen *etcd.RolloutState
+	waitFor(t, 60*time.Second, "every target running", func() bool {
+		st, err := etcd.ReadRollout(context.Background(), cli, prefix)
+		require.NoError(t, err)
+		seen = st
+		_, total := st.Counts()
+		return total.Running == 300
+	}, func() string {
+		by, _ := seen.Counts()
+		return fmt.Sprintf("live %v, %v\n%s", seen.Live, by, stderr.String())
+	})
+	// The killswitch is thrown when its key is written: a watch tells the
+	// test, as the controllers' watches tell them. (The monitor's write
+	// may wait behind the controllers' claims in etcd's queue.)
+	watch := cli.Watch(t.Context(), prefix+"kill")
+	signals <- os.Interrupt
+	var thrown time.Time
+	select {
+	case <-watch:
+		thrown = time.Now()
+	case <-time.After(60 * time.Second):
+		t.Fatal("no killswitch key a minute after Ctrl-C")
+	}
+	select {
+	case c := <-code:
+		require.Equal(t, 1, c, "a killed rollout did not complete")
+	case <-time.After(60 * time.Second):
+		t.Fatal("the controllers still run a minute after the killswitch")
+	}
+	cancelled := 0
+	for i := range 3 {
+		path := filepath.Join(dir, fmt.Sprintf("ctl-%d.log", i+1))
+		starts, ends := readLines(t, path)
+		cancelled += len(starts)
+		for id := range starts {
+			end, ok := ends[id]
+			require.True(t, ok, "%s: %s never ended", path, id)
+			require.Less(t, end.at.Sub(thrown), time.Second, "%s: %s cancelled %v after the killswitch, started %v after it", path, id, end.at.Sub(thrown), starts[id].at.Sub(thrown))
+		}
+	}
+	require.Equal(t, 300, cancelled, "every patch started, and was cancelled")
+	require.Contains(t, stdout.String(), "rollout killed: interrupted at the monitor")
 }
