@@ -57,7 +57,7 @@ import (
 //
 // A claim of a target that the coordinator's view shows started is
 // checked with a read (no transaction, no write to etcd's log) and refused
-// at once, and a coordinator has at most 8 claim transactions in flight:
+// at once, and a coordinator has at most 32 claim transactions in flight:
 // controllers that go through the same long list of targets, most of them
 // taken, do not queue thousands of transactions in etcd, behind which the
 // keep-alives of their leases would wait.
@@ -137,7 +137,7 @@ type held struct {
 
 // maxClaimTxns is how many claim transactions one coordinator has in
 // flight at most.
-const maxClaimTxns = 8
+const maxClaimTxns = 32
 
 // DefaultLeaseTTL is the TTL of a [Coordinator]'s lease when
 // [WithLeaseTTL] is not given: how long after a controller's death its
