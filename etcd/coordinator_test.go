@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // t0 is the fixed instant the tests' records start at.
@@ -509,4 +511,39 @@ func TestCoordinatorCloseLeaksNothing(t *testing.T) {
 	require.NoError(t, c.Close())
 	cancel()
 	goleak.VerifyNone(t, ignore...)
+}
+
+// A coordinator has at most 32 claim transactions in flight, however many
+// targets claim at once; claims of targets its view shows started are
+// refused after a read, without a transaction.
+func TestCoordinatorClaimsInFlight(t *testing.T) {
+	var inFlight, most, txns atomic.Int64
+	count := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if method == "/etcdserverpb.KV/Txn" {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			txns.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: etcdtest.Endpoints(t), DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(count)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { cli.Close() })
+	prefix := etcdtest.Prefix(t)
+	c, _ := joined(t, cli, prefix, "a", fleet.CoordPlan{Concurrency: 400})
+	var wg sync.WaitGroup
+	for n := range 300 {
+		wg.Go(func() { require.NoError(t, c.Claim(context.Background(), claimRec(fmt.Sprint("n", n), ""))) })
+	}
+	wg.Wait()
+	require.LessOrEqual(t, most.Load(), int64(32))
+	t.Logf("at most %d claim transactions in flight", most.Load())
+	before := txns.Load()
+	for n := range 300 {
+		require.ErrorIs(t, c.Claim(context.Background(), claimRec(fmt.Sprint("n", n), "")), fleet.ErrTaken)
+	}
+	require.Equal(t, before, txns.Load(), "no transaction for a target the view shows started")
 }
