@@ -67,7 +67,10 @@ import (
 // claim, the slot and the place, and, for a failure, counts it: the
 // failures key is rewritten, and its version (the number of writes since
 // it was created) is the number of failures, which the claim's compare
-// reads without any read-modify-write.
+// reads without any read-modify-write. A [fleet.Critical] end also writes
+// the critical key, unless there is one (the first reason is kept), which
+// every claim's compare checks too. An end as [fleet.Pending] (the target
+// never began) deletes the record instead: the target may be claimed again.
 //
 // # Interruptions
 //
@@ -78,8 +81,9 @@ import (
 // since the claim was last written and the claim being absent, that
 // records the target [fleet.Interrupted]: exactly one succeeds. Join does
 // the same for records left running with no claim, as after the end of
-// every controller. An interrupted target is never claimed again by
-// Claim: whether it runs again is the rollout's decision on resume.
+// every controller. An interrupted target is never claimed again in the
+// rollout: to run the targets whose phases are idempotent again, resume
+// from a report in a new rollout, under another prefix ([fleet.WithResume]).
 //
 // # Killswitch
 //
