@@ -63,8 +63,11 @@ type Rollout struct {
 	// room and nothing changed since the target was dispatched: no
 	// target starts until the next change (Changes, or a local end).
 	// changes counts the changes Run has seen. Owned by Run's goroutine.
+	// seenAt is, for each target, how many changes Run had seen when it
+	// dispatched the target (with a coordinator only).
 	blocked bool
 	changes uint64
+	seenAt  []uint64
 	// blockedGroups are the groups whose limit the coordinator found
 	// full, out of the heap until the next change.
 	blockedGroups []int
@@ -392,9 +395,6 @@ type result struct {
 	// refused is the coordinator's refusal of the target's claim
 	// (ErrTaken, ErrNoRoom, ErrStopped); its first action never ran.
 	refused error
-	// seen is how many changes Run had seen when it dispatched the
-	// target.
-	seen uint64
 }
 
 // loop starts targets as room frees until nothing runs any more.

@@ -15,8 +15,8 @@ var errHalted = errors.New("a critical failure stopped the rollout")
 // phase that is not idempotent is marked durably before it begins, and the
 // result is durable before Run learns of it, so that a status file never
 // shows an end the log lacks.
-func (r *Rollout) work(ctx context.Context, i int, results chan<- result, seen uint64) {
-	res := result{i: i, outcome: Succeeded, seen: seen}
+func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
+	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
 	var start time.Time // with a claims log, once claimed
 	for p := range r.phases {
