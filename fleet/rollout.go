@@ -359,7 +359,14 @@ func (r *Rollout) openRecord() error {
 		f.Close()
 		return err
 	}
-	if r.claims, err = startClaims(f, r.runID); err != nil {
+	// With a coordinator of its own, the log holds nothing but a line
+	// that names no run, so that LoadReport never reads the status
+	// file's running targets as not begun: they are in the coordinator.
+	logRun := r.runID
+	if r.coord != nil {
+		logRun = ""
+	}
+	if r.claims, err = startClaims(f, logRun); err != nil {
 		f.Close()
 		return fail(err)
 	}
@@ -367,7 +374,8 @@ func (r *Rollout) openRecord() error {
 		r.file = newFileCoordinator(r.claims)
 		r.coord, r.recordName = r.file, "claims log"
 	} else {
-		// The coordinator is the durable record: the log stays empty.
+		// The coordinator is the durable record: the log only holds the
+		// status file's lock.
 		r.file = &fileCoordinator{log: r.claims}
 	}
 	return nil
