@@ -71,6 +71,9 @@ type Rollout struct {
 	// blockedGroups are the groups whose limit the coordinator found
 	// full, out of the heap until the next change.
 	blockedGroups []int
+	// coordCtx is Run's context without its cancellation, for the calls
+	// to the coordinator that the killswitch must not cut short.
+	coordCtx context.Context
 	// mark is the index of the first phase that is not idempotent, when
 	// it is not the first phase: its beginning is recorded durably.
 	mark int
@@ -300,6 +303,7 @@ func (r *Rollout) Run(ctx context.Context) error {
 		writer.Go(func() { r.writeEvery(stopWriter) })
 	}
 
+	r.coordCtx = context.WithoutCancel(runCtx)
 	var kills sync.WaitGroup
 	r.loop(runCtx, &kills)
 	kills.Wait()
@@ -418,7 +422,9 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 	var wake <-chan time.Time
 	var wakeAt time.Time
 	var changes <-chan struct{}
-	if r.coord != nil {
+	if r.coord != nil && (r.file == nil || r.coord != Coordinator(r.file)) {
+		// Its own file coordinator has no other controller: every change
+		// of it comes from this Rollout, which knows of it already.
 		changes = r.coord.Changes(ctx)
 	}
 	for {

@@ -41,7 +41,7 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	}
 	res.end = r.cfg.clock.Now()
 	if !start.IsZero() {
-		r.recordEnd(ctx, &res, start)
+		r.recordEnd(&res, start)
 	}
 	results <- res
 }
@@ -56,7 +56,7 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 // (Kept out of work, whose stack every target's goroutine carries.)
 func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *time.Time) {
 	id, name := r.targets[res.i].ID, r.phases[p].Name
-	cctx := context.WithoutCancel(ctx)
+	cctx := r.coordCtx
 	var err error
 	if p == 0 {
 		r.mu.Lock()
@@ -89,7 +89,7 @@ func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *ti
 
 // recordEnd tells the coordinator the result in res, which frees the
 // target's room, and waits until it is durable.
-func (r *Rollout) recordEnd(ctx context.Context, res *result, start time.Time) {
+func (r *Rollout) recordEnd(res *result, start time.Time) {
 	t := &r.targets[res.i]
 	rec := Record{ID: t.ID, Group: t.Group, Outcome: res.outcome}
 	if res.outcome != Pending {
@@ -98,7 +98,7 @@ func (r *Rollout) recordEnd(ctx context.Context, res *result, start time.Time) {
 	if res.err != nil {
 		rec.Error = res.err.Error()
 	}
-	if err := r.coord.End(context.WithoutCancel(ctx), rec); err != nil && res.recErr == nil {
+	if err := r.coord.End(r.coordCtx, rec); err != nil && res.recErr == nil {
 		res.recErr = err
 	}
 }
