@@ -3,11 +3,14 @@ package fleet
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // TestCoordinatorJoinCarries: a controller that joins after the targets
@@ -227,5 +230,53 @@ func TestCoordinatorPlanMismatch(t *testing.T) {
 	}), WithConcurrency(Count(2)), WithCoordinator(m))
 	if err := r.Run(context.Background()); !errors.Is(err, ErrPlanMismatch) {
 		t.Fatalf("Run = %v", err)
+	}
+}
+
+// TestCoordinatorWithStatusFile: with a coordinator and a status file,
+// the status file is written as usual, and the claims log beside it names
+// no run, so that a status file left by a crash keeps its running targets
+// running (their claims are in the coordinator) rather than pending.
+func TestCoordinatorWithStatusFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "status.json")
+	crash := filepath.Join(t.TempDir(), "status.json")
+	var r *Rollout
+	r = mustRollout(t, makeTargets(3, 0), one(func(_ context.Context, tg Target) error {
+		if tg.ID != "t001" {
+			return nil
+		}
+		// What a crash now would leave: the status file, with t001
+		// running, and the log beside it.
+		if err := r.writeStatus(); err != nil {
+			return err
+		}
+		for _, p := range []string{"", ClaimsSuffix} {
+			b, err := os.ReadFile(path + p)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(crash+p, b, 0o600); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), WithCoordinator(NewMemoryCoordinator()), WithStatusFile(path, time.Hour))
+	if err := r.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := LoadReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Status.Counts.Succeeded != 3 {
+		t.Errorf("status file %+v", rep.Status.Counts)
+	}
+	rep, err = LoadReport(crash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rep.Targets[1]; got.Outcome != Running {
+		t.Errorf("the crashed run's t001: %v, want running", got.Outcome)
 	}
 }

@@ -35,7 +35,8 @@ type Coordinator interface {
 	// Join adds a controller to the rollout described by p, and returns
 	// the records the rollout already holds: every target that ended, and
 	// every target whose controller died while it ran, as [Interrupted]
-	// (a final outcome, not a failure). The joining Rollout keeps those
+	// (a final outcome, not a failure) in the last phase its claim or a
+	// Mark named. The joining Rollout keeps those
 	// records (marked Resumed) and does not run their targets. The first
 	// Join fixes the plan; a later Join with another Concurrency, Budget
 	// or GroupLimits fails wrapping [ErrPlanMismatch].

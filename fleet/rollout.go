@@ -63,11 +63,17 @@ type Rollout struct {
 	// room and nothing changed since the target was dispatched: no
 	// target starts until the next change (Changes, or a local end).
 	// changes counts the changes Run has seen. Owned by Run's goroutine.
+	// seenAt is, for each target, how many changes Run had seen when it
+	// dispatched the target (with a coordinator only).
 	blocked bool
 	changes uint64
+	seenAt  []uint64
 	// blockedGroups are the groups whose limit the coordinator found
 	// full, out of the heap until the next change.
 	blockedGroups []int
+	// coordCtx is Run's context without its cancellation, for the calls
+	// to the coordinator that the killswitch must not cut short.
+	coordCtx context.Context
 	// mark is the index of the first phase that is not idempotent, when
 	// it is not the first phase: its beginning is recorded durably.
 	mark int
@@ -297,6 +303,7 @@ func (r *Rollout) Run(ctx context.Context) error {
 		writer.Go(func() { r.writeEvery(stopWriter) })
 	}
 
+	r.coordCtx = context.WithoutCancel(runCtx)
 	var kills sync.WaitGroup
 	r.loop(runCtx, &kills)
 	kills.Wait()
@@ -356,7 +363,14 @@ func (r *Rollout) openRecord() error {
 		f.Close()
 		return err
 	}
-	if r.claims, err = startClaims(f, r.runID); err != nil {
+	// With a coordinator of its own, the log holds nothing but a line
+	// that names no run, so that LoadReport never reads the status
+	// file's running targets as not begun: they are in the coordinator.
+	logRun := r.runID
+	if r.coord != nil {
+		logRun = ""
+	}
+	if r.claims, err = startClaims(f, logRun); err != nil {
 		f.Close()
 		return fail(err)
 	}
@@ -364,7 +378,8 @@ func (r *Rollout) openRecord() error {
 		r.file = newFileCoordinator(r.claims)
 		r.coord, r.recordName = r.file, "claims log"
 	} else {
-		// The coordinator is the durable record: the log stays empty.
+		// The coordinator is the durable record: the log only holds the
+		// status file's lock.
 		r.file = &fileCoordinator{log: r.claims}
 	}
 	return nil
@@ -392,9 +407,6 @@ type result struct {
 	// refused is the coordinator's refusal of the target's claim
 	// (ErrTaken, ErrNoRoom, ErrStopped); its first action never ran.
 	refused error
-	// seen is how many changes Run had seen when it dispatched the
-	// target.
-	seen uint64
 }
 
 // loop starts targets as room frees until nothing runs any more.
@@ -410,7 +422,9 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 	var wake <-chan time.Time
 	var wakeAt time.Time
 	var changes <-chan struct{}
-	if r.coord != nil {
+	if r.coord != nil && (r.file == nil || r.coord != Coordinator(r.file)) {
+		// Its own file coordinator has no other controller: every change
+		// of it comes from this Rollout, which knows of it already.
 		changes = r.coord.Changes(ctx)
 	}
 	for {

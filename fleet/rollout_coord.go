@@ -38,6 +38,7 @@ func (r *Rollout) join(ctx context.Context) error {
 			plan.GroupLimits[g.name] = g.limit
 		}
 	}
+	r.seenAt = make([]uint64, len(r.targets))
 	recs, err := r.coord.Join(ctx, plan)
 	if err != nil {
 		err = fmt.Errorf("fleet: %s: %w", r.recordName, err)
@@ -90,7 +91,7 @@ func (r *Rollout) refused(res result) {
 		r.release(gi)
 		r.mu.Unlock()
 		return
-	case errors.Is(res.refused, ErrNoRoom) && res.seen == r.changes:
+	case errors.Is(res.refused, ErrNoRoom) && r.seenAt[res.i] == r.changes:
 		if errors.Is(res.refused, ErrGroupFull) {
 			if !g.blocked {
 				g.blocked = true

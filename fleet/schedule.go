@@ -119,7 +119,10 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		if r.coord == nil {
 			r.startedLocked(rec)
 		} // else once claimed
-		go r.work(ctx, i, results, r.changes)
+		if r.seenAt != nil {
+			r.seenAt[i] = r.changes
+		}
+		go r.work(ctx, i, results)
 		n++
 	}
 	return n

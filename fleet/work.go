@@ -15,8 +15,8 @@ var errHalted = errors.New("a critical failure stopped the rollout")
 // phase that is not idempotent is marked durably before it begins, and the
 // result is durable before Run learns of it, so that a status file never
 // shows an end the log lacks.
-func (r *Rollout) work(ctx context.Context, i int, results chan<- result, seen uint64) {
-	res := result{i: i, outcome: Succeeded, seen: seen}
+func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
+	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
 	var start time.Time // with a claims log, once claimed
 	for p := range r.phases {
@@ -41,7 +41,7 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result, seen u
 	}
 	res.end = r.cfg.clock.Now()
 	if !start.IsZero() {
-		r.recordEnd(ctx, &res, start)
+		r.recordEnd(&res, start)
 	}
 	results <- res
 }
@@ -56,7 +56,7 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result, seen u
 // (Kept out of work, whose stack every target's goroutine carries.)
 func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *time.Time) {
 	id, name := r.targets[res.i].ID, r.phases[p].Name
-	cctx := context.WithoutCancel(ctx)
+	cctx := r.coordCtx
 	var err error
 	if p == 0 {
 		r.mu.Lock()
@@ -89,7 +89,7 @@ func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *ti
 
 // recordEnd tells the coordinator the result in res, which frees the
 // target's room, and waits until it is durable.
-func (r *Rollout) recordEnd(ctx context.Context, res *result, start time.Time) {
+func (r *Rollout) recordEnd(res *result, start time.Time) {
 	t := &r.targets[res.i]
 	rec := Record{ID: t.ID, Group: t.Group, Outcome: res.outcome}
 	if res.outcome != Pending {
@@ -98,7 +98,7 @@ func (r *Rollout) recordEnd(ctx context.Context, res *result, start time.Time) {
 	if res.err != nil {
 		rec.Error = res.err.Error()
 	}
-	if err := r.coord.End(context.WithoutCancel(ctx), rec); err != nil && res.recErr == nil {
+	if err := r.coord.End(r.coordCtx, rec); err != nil && res.recErr == nil {
 		res.recErr = err
 	}
 }
