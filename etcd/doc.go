@@ -1,7 +1,10 @@
 // Package etcd runs afterhours beyond one machine on etcd: the fleet
 // server's [server.Store] shared by several server replicas ([Store]), and
-// their leader election ([Election], a [server.Leadership]); [Dial] gives
-// the client both take.
+// their leader election ([Election], a [server.Leadership]), and the
+// shared state of a [fleet.Rollout] that several controller processes run
+// together ([Coordinator], with [ReadRollout] for a monitor; the command
+// etcd/examples/rollout runs one with N controllers). [Dial] gives the
+// client they take.
 //
 // It is a module of its own (github.com/afterhours-go/afterhours/etcd), so
 // that the users of the core library never download etcd's client; the

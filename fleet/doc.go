@@ -59,6 +59,23 @@
 // return, for at most a grace ([WithKillGrace]), and abandons those that
 // do not.
 //
+// # Several controllers
+//
+// One rollout may be run by several controllers (Rollouts in one process
+// or in several, seed 002's controllers), each given every target, through
+// a [Coordinator] ([WithCoordinator]) that holds the rollout's shared
+// state: each target is claimed before it starts and its result recorded
+// when it ends, so that together the controllers never run more targets
+// than the concurrency or more of a group than its limit, never run a
+// target twice, share one error budget, and all stop when any throws the
+// killswitch. A claim refused for room waits for the coordinator's next
+// change; a target another controller took is [Elsewhere] in this one's
+// report. [NewMemoryCoordinator] serves the Rollouts of one process;
+// [WithStatusFile] puts a durable one behind a single controller; module
+// github.com/afterhours-go/afterhours/etcd has one for controllers in
+// several processes, whose claims expire with a dead controller's lease.
+// Package fleet/coordtest is the conformance suite they pass.
+//
 // # Watching a rollout
 //
 // [Rollout.Status] is a cheap snapshot: the counts of targets by [Outcome],

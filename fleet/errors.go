@@ -1,6 +1,9 @@
 package fleet
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Every exported sentinel error of the package. The errors the package
 // makes wrap one of these with %w, so use [errors.Is] to tell them apart;
@@ -61,4 +64,35 @@ var (
 	// year to allocate for is not a valid date, and by [LoadForecastInterval]
 	// when the interval is empty or longer than [MaxLoadInterval].
 	ErrInvalidPeriod = errors.New("fleet: invalid period")
+
+	// ErrTaken is returned by [Coordinator.Claim] for a target another
+	// claim was made of, by any controller, or that ended.
+	ErrTaken = errors.New("fleet: target taken")
+
+	// ErrNoRoom is returned by [Coordinator.Claim] when the rollout's
+	// concurrency is full across its controllers, or (as [ErrGroupFull])
+	// the target's group limit is: the target may be claimed after the
+	// next change.
+	ErrNoRoom = errors.New("fleet: no room")
+
+	// ErrGroupFull is returned by [Coordinator.Claim] when the target's
+	// group runs as many targets as its limit allows. It wraps [ErrNoRoom].
+	ErrGroupFull = fmt.Errorf("%w: group full", ErrNoRoom)
+
+	// ErrStopped is returned by [Coordinator.Claim] when the rollout
+	// stopped for every controller; the error wraps the reason too
+	// ([ErrKilled], [ErrBudgetExhausted] or [ErrCritical]).
+	ErrStopped = errors.New("fleet: rollout stopped")
+
+	// ErrNotJoined is returned by a [Coordinator] called before Join.
+	ErrNotJoined = errors.New("fleet: coordinator not joined")
+
+	// ErrNotClaimed is returned by [Coordinator.Mark] and
+	// [Coordinator.End] for a target that is not claimed, or no longer.
+	ErrNotClaimed = errors.New("fleet: target not claimed")
+
+	// ErrPlanMismatch is returned by [Coordinator.Join] for a plan that is
+	// not valid, or not the plan the rollout's first controller joined
+	// with.
+	ErrPlanMismatch = errors.New("fleet: coordinator plan mismatch")
 )

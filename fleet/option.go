@@ -35,6 +35,7 @@ type config struct {
 	escalate    func(Escalation)
 	killGrace   time.Duration
 	logger      *slog.Logger
+	coord       Coordinator
 }
 
 func defaultConfig() config {

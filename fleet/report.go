@@ -60,12 +60,13 @@ type Report struct {
 // for a ticket: every target that started and did not succeed (failed,
 // critical, stopped between phases, killed, abandoned, and interrupted: not
 // a failure, but left for the operator to look at). Pending targets, which
-// never started, are not in it.
+// never started, are not in it, nor are the targets another controller
+// ran ([Elsewhere]): they are in its report.
 func (rep *Report) Failed() []Record {
 	var out []Record
 	for _, rec := range rep.Targets {
 		switch rec.Outcome {
-		case Pending, Running, Succeeded:
+		case Pending, Running, Succeeded, Elsewhere:
 		default:
 			out = append(out, rec)
 		}
@@ -180,4 +181,35 @@ func summarizeDurations(ds []time.Duration) Durations {
 		P99:   rank(99),
 		Max:   ds[len(ds)-1],
 	}
+}
+
+// Report returns the record of every target, in the order of the targets,
+// with the rollout's status and statistics. It may be called at any time;
+// the report is a copy.
+func (r *Rollout) Report() *Report {
+	now := r.cfg.clock.Now()
+	r.mu.Lock()
+	rep := &Report{Status: r.statusLocked(now), Targets: make([]Record, len(r.recs))}
+	for i := range r.recs {
+		rep.Targets[i] = r.exportLocked(i)
+	}
+	r.mu.Unlock()
+	rep.Stats = Summarize(rep.Targets)
+	return rep
+}
+
+// exportLocked returns a copy of target i's record, times in UTC.
+func (r *Rollout) exportLocked(i int) Record {
+	rec := r.recs[i]
+	rec.Tags = append([]string(nil), rec.Tags...)
+	rec.Start, rec.End = utc(rec.Start), utc(rec.End)
+	return rec
+}
+
+// utc returns t in UTC, and the zero time as it is.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
 }

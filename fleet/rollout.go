@@ -26,7 +26,8 @@ import (
 // fewer targets running than the concurrency, and fewer of its group than
 // the group limit; a target whose group is full does not hold back the
 // targets of other groups behind it. Nothing polls: starts follow the ends
-// of targets.
+// of targets, and, for a rollout run by several controllers (see
+// [WithCoordinator]), the changes the coordinator signals.
 type Rollout struct {
 	cfg     config
 	targets []Target
@@ -48,9 +49,31 @@ type Rollout struct {
 	// that no running target begins another phase.
 	halt atomic.Bool
 
-	// claims is the durable record of claims and results, with a status
-	// file; set by Run before any target starts.
+	// coord is the rollout's shared state: the one WithCoordinator gave,
+	// else, with a status file, file (the claims log behind it); nil for
+	// a rollout that has neither, whose own scheduling is the whole
+	// truth. Set by Run before any target starts.
+	coord Coordinator
+	file  *fileCoordinator
+	// claims is file's log.
 	claims *claimLog
+	// recordName names coord in errors: "claims log" or "coordinator".
+	recordName string
+	// blocked is set when the coordinator refused a claim for want of
+	// room and nothing changed since the target was dispatched: no
+	// target starts until the next change (Changes, or a local end).
+	// changes counts the changes Run has seen. Owned by Run's goroutine.
+	// seenAt is, for each target, how many changes Run had seen when it
+	// dispatched the target (with a coordinator only).
+	blocked bool
+	changes uint64
+	seenAt  []uint64
+	// blockedGroups are the groups whose limit the coordinator found
+	// full, out of the heap until the next change.
+	blockedGroups []int
+	// coordCtx is Run's context without its cancellation, for the calls
+	// to the coordinator that the killswitch must not cut short.
+	coordCtx context.Context
 	// mark is the index of the first phase that is not idempotent, when
 	// it is not the first phase: its beginning is recorded durably.
 	mark int
@@ -73,6 +96,12 @@ type Rollout struct {
 	fileErr    string
 	runID      string
 	recordErr  bool // the claims log failed: the rollout has stopped for it
+	// sawCritical is set when the rollout stopped for a critical failure,
+	// its own or (through the coordinator) another controller's.
+	sawCritical bool
+	// sharedKill is set when the killswitch came from the coordinator,
+	// which needs no telling.
+	sharedKill bool
 }
 
 // Escalation is what the [WithEscalation] function gets when a target fails
@@ -218,8 +247,12 @@ func (r *Rollout) idempotentThrough(phase string) bool {
 //
 // When the status file or the durable record beside it (see
 // [WithStatusFile]) cannot be written as Run starts, or another Run holds
-// that record, Run starts nothing and returns that error. A Rollout runs
-// once: Run again returns [ErrStarted].
+// that record, or the coordinator's Join fails (see [WithCoordinator]),
+// Run starts nothing and returns that error. With a coordinator, Run also
+// stops for the stops of the other controllers (their killswitch, the
+// shared budget, their critical failures), and returns when its own
+// targets are done: those another controller took are [Elsewhere]. A
+// Rollout runs once: Run again returns [ErrStarted].
 func (r *Rollout) Run(ctx context.Context) error {
 	r.mu.Lock()
 	if r.ran {
@@ -241,15 +274,28 @@ func (r *Rollout) Run(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 
-	if r.cfg.statusFile != "" {
-		if err := r.openRecord(); err != nil {
-			r.mu.Lock()
-			r.state = StateReady
-			r.ended, r.endedAt = true, r.cfg.clock.Now()
-			r.subs.Close()
-			r.mu.Unlock()
-			return err
+	r.coord = r.cfg.coord
+	err := func() error {
+		if r.cfg.statusFile != "" {
+			if err := r.openRecord(); err != nil {
+				return err
+			}
 		}
+		if r.coord == nil {
+			return nil
+		}
+		return r.join(ctx)
+	}()
+	if err != nil {
+		if r.file != nil {
+			r.file.close()
+		}
+		r.mu.Lock()
+		r.state = StateReady
+		r.ended, r.endedAt = true, r.cfg.clock.Now()
+		r.subs.Close()
+		r.mu.Unlock()
+		return err
 	}
 	var writer sync.WaitGroup
 	stopWriter := make(chan struct{})
@@ -257,15 +303,16 @@ func (r *Rollout) Run(ctx context.Context) error {
 		writer.Go(func() { r.writeEvery(stopWriter) })
 	}
 
-	r.loop(runCtx)
+	r.coordCtx = context.WithoutCancel(runCtx)
+	var kills sync.WaitGroup
+	r.loop(runCtx, &kills)
+	kills.Wait()
 
 	close(stopWriter)
 	writer.Wait()
 	var closeErr error
-	if r.claims != nil {
-		// Abandoned targets' ends were added without waiting: make them
-		// durable before the last status file shows them.
-		if err := r.claims.close(); err != nil && !r.recordFailed() {
+	if r.file != nil {
+		if err := r.file.close(); err != nil && !r.recordFailed() {
 			closeErr = fmt.Errorf("fleet: claims log: %w", err)
 		}
 	}
@@ -316,9 +363,24 @@ func (r *Rollout) openRecord() error {
 		f.Close()
 		return err
 	}
-	if r.claims, err = startClaims(f, r.runID); err != nil {
+	// With a coordinator of its own, the log holds nothing but a line
+	// that names no run, so that LoadReport never reads the status
+	// file's running targets as not begun: they are in the coordinator.
+	logRun := r.runID
+	if r.coord != nil {
+		logRun = ""
+	}
+	if r.claims, err = startClaims(f, logRun); err != nil {
 		f.Close()
 		return fail(err)
+	}
+	if r.coord == nil {
+		r.file = newFileCoordinator(r.claims)
+		r.coord, r.recordName = r.file, "claims log"
+	} else {
+		// The coordinator is the durable record: the log only holds the
+		// status file's lock.
+		r.file = &fileCoordinator{log: r.claims}
 	}
 	return nil
 }
@@ -339,13 +401,16 @@ type result struct {
 	attempts int
 	err      error
 	end      time.Time
-	// recErr is the claims log's error, when it could not record the
+	// recErr is the coordinator's error, when it could not record the
 	// target's claim or result.
 	recErr error
+	// refused is the coordinator's refusal of the target's claim
+	// (ErrTaken, ErrNoRoom, ErrStopped); its first action never ran.
+	refused error
 }
 
 // loop starts targets as room frees until nothing runs any more.
-func (r *Rollout) loop(ctx context.Context) {
+func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 	// Room for every running target's result, so that a goroutine Run
 	// abandoned never blocks on its send.
 	results := make(chan result, r.conc)
@@ -356,10 +421,17 @@ func (r *Rollout) loop(ctx context.Context) {
 	// start (at wakeAt).
 	var wake <-chan time.Time
 	var wakeAt time.Time
+	var changes <-chan struct{}
+	if r.coord != nil && (r.file == nil || r.coord != Coordinator(r.file)) {
+		// Its own file coordinator has no other controller: every change
+		// of it comes from this Rollout, which knows of it already.
+		changes = r.coord.Changes(ctx)
+	}
 	for {
 		if done != nil && ctx.Err() != nil {
 			done = nil
 			r.killed(context.Cause(ctx))
+			r.tellKill(context.Cause(ctx), kills)
 			if inflight > 0 {
 				grace = r.cfg.clock.After(r.cfg.killGrace)
 			}
@@ -369,7 +441,7 @@ func (r *Rollout) loop(ctx context.Context) {
 		if !next.IsZero() && (done == nil || r.stopping()) {
 			next = time.Time{} // stopped: the waiting targets stay pending
 		}
-		if inflight == 0 && next.IsZero() {
+		if inflight == 0 && next.IsZero() && !r.awaitsRoom(done == nil) {
 			return
 		}
 		if next.IsZero() {
@@ -389,12 +461,21 @@ func (r *Rollout) loop(ctx context.Context) {
 		case <-wake:
 			wake, wakeAt = nil, time.Time{}
 			r.requeue(r.cfg.clock.Now())
+		case <-changes:
+			r.changed()
 		}
 	}
 }
 
 // finish records a target's outcome and stops the rollout when it must.
 func (r *Rollout) finish(res result) {
+	if res.refused != nil {
+		r.refused(res)
+		return
+	}
+	if r.coord != nil {
+		r.unblock() // its end freed shared room
+	}
 	r.mu.Lock()
 	rec := &r.recs[res.i]
 	r.counts.Running--
@@ -412,7 +493,7 @@ func (r *Rollout) finish(res result) {
 	r.release(r.groupOf[res.i])
 	if res.recErr != nil && !r.recordErr {
 		r.recordErr = true
-		r.stopLocked(StateRecordFailed, fmt.Errorf("fleet: claims log: %w", res.recErr))
+		r.stopLocked(StateRecordFailed, fmt.Errorf("fleet: %s: %w", r.recordName, res.recErr))
 	}
 	if r.subs.Len() > 0 {
 		r.emitLocked(Event{Kind: EventFinished, At: res.end, Target: rec.ID, Group: rec.Group,
@@ -420,18 +501,24 @@ func (r *Rollout) finish(res result) {
 	}
 	var esc *Escalation
 	if res.outcome == Critical {
+		r.sawCritical = true
 		r.stopLocked(StateCritical, fmt.Errorf("%w: target %s failed in phase %s: %w", ErrCritical, rec.ID, rec.Phase, res.err))
 		esc = &Escalation{Record: r.exportLocked(res.i), Err: res.err}
 	}
-	if f := r.counts.Failures(); !r.overBudget && f > r.budget {
+	if f := r.counts.Failures(); r.coord == nil && !r.overBudget && f > r.budget {
 		r.overBudget = true
 		r.stopLocked(StateBudgetExhausted, fmt.Errorf("%w: %d failures, budget %d", ErrBudgetExhausted, f, r.budget))
 	}
-	if esc != nil {
-		esc.Status = r.statusLocked(res.end)
-	}
 	r.mu.Unlock()
+	if r.coord != nil && res.outcome.IsFailure() {
+		// The coordinator counted the failure against the shared budget
+		// as it recorded the end.
+		r.sharedStop(r.coord.Stopped())
+	}
 	if esc != nil {
+		r.mu.Lock()
+		esc.Status = r.statusLocked(res.end)
+		r.mu.Unlock()
 		r.escalate(*esc)
 	}
 }
@@ -468,7 +555,11 @@ func (r *Rollout) killed(cause error) {
 // abandoned.
 func (r *Rollout) abandon() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var ends []Record
+	defer func() {
+		r.mu.Unlock()
+		r.endAll(ends)
+	}()
 	now := r.cfg.clock.Now()
 	msg := fmt.Sprintf("action had not returned %v after the killswitch", r.cfg.killGrace)
 	for i := range r.recs {
@@ -479,10 +570,8 @@ func (r *Rollout) abandon() {
 		rec.Outcome, rec.End, rec.Error = Abandoned, now, msg
 		r.counts.Running--
 		r.counts.Abandoned++
-		if r.claims != nil {
-			// Not waited for: Run closes the log, which syncs it, next.
-			r.claims.add(claimEntry{Kind: entryEnd, Target: rec.ID, Outcome: Abandoned, Phase: rec.Phase,
-				Attempts: rec.Attempts, At: rec.Start, End: now, Error: msg})
+		if r.coord != nil {
+			ends = append(ends, *rec)
 		}
 		r.cfg.logger.Error("target abandoned", "target", rec.ID, "phase", rec.Phase)
 		if r.subs.Len() > 0 {
@@ -512,7 +601,8 @@ func (r *Rollout) escalate(e Escalation) {
 // error wrapping [ErrKilled] and reason. Targets whose running phase was
 // cancelled are recorded as [Killed]. Kill before Run makes Run start
 // nothing; Kill after Run returned does nothing; only the first reason is
-// kept.
+// kept. With a coordinator (see [WithCoordinator]), Run then throws the
+// coordinator's killswitch too, which stops every controller.
 func (r *Rollout) Kill(reason string) {
 	cause := ErrKilled
 	if reason != "" {
@@ -529,62 +619,4 @@ func (r *Rollout) Kill(reason string) {
 	if cancel != nil {
 		cancel(cause)
 	}
-}
-
-// Status returns a snapshot of the rollout as a whole.
-func (r *Rollout) Status() Status {
-	now := r.cfg.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.statusLocked(now)
-}
-
-func (r *Rollout) statusLocked(now time.Time) Status {
-	return Status{
-		State:       r.state,
-		Reason:      strings.Join(r.reasons, "; "),
-		Selector:    r.cfg.selector.String(),
-		RunID:       r.runID,
-		Started:     utc(r.started),
-		Ended:       utc(r.endedAt),
-		At:          utc(now),
-		Total:       len(r.recs),
-		Counts:      r.counts,
-		Resumed:     r.resumed,
-		Concurrency: r.conc,
-		Budget:      r.budget,
-		GroupLimit:  r.cfg.groupLimit,
-		FileError:   r.fileErr,
-	}
-}
-
-// Report returns the record of every target, in the order of the targets,
-// with the rollout's status and statistics. It may be called at any time;
-// the report is a copy.
-func (r *Rollout) Report() *Report {
-	now := r.cfg.clock.Now()
-	r.mu.Lock()
-	rep := &Report{Status: r.statusLocked(now), Targets: make([]Record, len(r.recs))}
-	for i := range r.recs {
-		rep.Targets[i] = r.exportLocked(i)
-	}
-	r.mu.Unlock()
-	rep.Stats = Summarize(rep.Targets)
-	return rep
-}
-
-// exportLocked returns a copy of target i's record, times in UTC.
-func (r *Rollout) exportLocked(i int) Record {
-	rec := r.recs[i]
-	rec.Tags = append([]string(nil), rec.Tags...)
-	rec.Start, rec.End = utc(rec.Start), utc(rec.End)
-	return rec
-}
-
-// utc returns t in UTC, and the zero time as it is.
-func utc(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC()
 }

@@ -135,3 +135,49 @@ func BenchmarkRolloutRecord(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRolloutCoordinator is BenchmarkRollout's 10,000 targets at
+// concurrency 1,000 run by controllers Rollouts together on one
+// MemoryCoordinator: what claiming, ending and watching cost, and what
+// the claims refused for room (and the targets others took) add when
+// several controllers share the rollout. ns/target is per target of the
+// rollout, all controllers together.
+func BenchmarkRolloutCoordinator(b *testing.B) {
+	noop := one(func(context.Context, Target) error { return nil })
+	const targets, conc = 10000, 1000
+	ts := makeTargets(targets, 0)
+	for _, controllers := range []int{1, 3} {
+		b.Run(fmt.Sprintf("targets=%d/concurrency=%d/controllers=%d", targets, conc, controllers), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				m := NewMemoryCoordinator()
+				rs := make([]*Rollout, controllers)
+				for i := range rs {
+					r, err := NewRollout(ts, noop, WithConcurrency(Count(conc)), WithCoordinator(m))
+					if err != nil {
+						b.Fatal(err)
+					}
+					rs[i] = r
+				}
+				var wg sync.WaitGroup
+				for _, r := range rs {
+					wg.Go(func() {
+						if err := r.Run(context.Background()); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				ran := 0
+				for _, r := range rs {
+					st := r.Status()
+					ran += st.Counts.Succeeded - st.Resumed
+				}
+				if ran != targets {
+					b.Fatalf("%d targets ran", ran)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(targets), "ns/target")
+		})
+	}
+}

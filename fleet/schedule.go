@@ -18,11 +18,15 @@ import (
 // group is the targets of one group still to start, in order, and how many
 // of the group run.
 type group struct {
-	queue   []int // target indices
-	head    int   // queue[head:] are still to start
+	name    string // "" for the unlimited group
+	queue   []int  // target indices
+	head    int    // queue[head:] are still to start
 	running int
 	limit   int // at most this many of the group run at once
 	inHeap  bool
+	// blocked is set while the coordinator finds the group full (see
+	// Rollout.blocked): it stays out of the heap until the next change.
+	blocked bool
 }
 
 // buildGroups queues the pending targets by group. Targets without a group,
@@ -40,7 +44,7 @@ func (r *Rollout) buildGroups() {
 		if !ok {
 			gi = len(r.groups)
 			index[key] = gi
-			r.groups = append(r.groups, group{limit: unlimited})
+			r.groups = append(r.groups, group{name: key, limit: unlimited})
 			sizes = append(sizes, 0)
 			if key != "" {
 				r.groups[gi].limit = 0 // resolved below, from the group's size
@@ -70,7 +74,7 @@ const unlimited = int(^uint(0) >> 1)
 // dispatch starts pending targets while there is room, and returns how
 // many it started.
 func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight int) int {
-	if r.ready.Len() == 0 || inflight >= r.conc {
+	if r.ready.Len() == 0 || inflight >= r.conc || r.blocked {
 		return 0
 	}
 	r.mu.Lock()
@@ -85,18 +89,18 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		g := &r.groups[gi]
 		i := g.queue[g.head]
 		g.head++
+		if r.recs[i].Outcome != Pending {
+			// Carried from the coordinator's records as Run joined it.
+			r.popOrFix(g)
+			continue
+		}
 		if now.IsZero() {
 			now = r.cfg.clock.Now()
 		}
 		at, why := r.startAt(i, now)
 		if !at.Equal(now) {
 			// No room in its site's window now: it waits, the others go on.
-			if g.head == len(g.queue) {
-				heap.Pop(&r.ready)
-				g.inHeap = false
-			} else {
-				heap.Fix(&r.ready, 0)
-			}
+			r.popOrFix(g)
 			r.waitLocked(i, at, why, now)
 			continue
 		}
@@ -112,14 +116,37 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Running, now, r.phases[0].Name, 1
 		r.counts.Pending--
 		r.counts.Running++
-		if r.subs.Len() > 0 {
-			r.emitLocked(Event{Kind: EventStarted, At: now, Target: rec.ID, Group: rec.Group})
-			r.emitLocked(Event{Kind: EventPhase, At: now, Target: rec.ID, Group: rec.Group, Phase: rec.Phase, Attempt: 1})
+		if r.coord == nil {
+			r.startedLocked(rec)
+		} // else once claimed
+		if r.seenAt != nil {
+			r.seenAt[i] = r.changes
 		}
 		go r.work(ctx, i, results)
 		n++
 	}
 	return n
+}
+
+// popOrFix takes the heap's first group, g, whose head target was taken
+// off its queue, out of the heap when its queue is empty, and puts it in
+// its place otherwise.
+func (r *Rollout) popOrFix(g *group) {
+	if g.head == len(g.queue) {
+		heap.Pop(&r.ready)
+		g.inHeap = false
+	} else {
+		heap.Fix(&r.ready, 0)
+	}
+}
+
+// startedLocked emits the events of a target's start. The caller holds
+// r.mu.
+func (r *Rollout) startedLocked(rec *Record) {
+	if r.subs.Len() > 0 {
+		r.emitLocked(Event{Kind: EventStarted, At: rec.Start, Target: rec.ID, Group: rec.Group})
+		r.emitLocked(Event{Kind: EventPhase, At: rec.Start, Target: rec.ID, Group: rec.Group, Phase: rec.Phase, Attempt: 1})
+	}
 }
 
 // startAt returns when target i may start, as of now: now when it has no
@@ -220,7 +247,7 @@ func (r *Rollout) requeue(now time.Time) {
 		} else {
 			g.queue = append([]int{w.i}, g.queue...)
 		}
-		if !g.inHeap && g.running < g.limit {
+		if !g.inHeap && !g.blocked && g.running < g.limit {
 			g.inHeap = true
 			r.ready.ids = append(r.ready.ids, r.groupOf[w.i])
 		}
@@ -233,7 +260,7 @@ func (r *Rollout) requeue(now time.Time) {
 func (r *Rollout) release(gi int) {
 	g := &r.groups[gi]
 	g.running--
-	if !g.inHeap && g.head < len(g.queue) && g.running < g.limit {
+	if !g.inHeap && !g.blocked && g.head < len(g.queue) && g.running < g.limit {
 		g.inHeap = true
 		heap.Push(&r.ready, gi)
 	}

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -30,9 +31,10 @@ const (
 	// StateKilled is a rollout stopped by the killswitch.
 	StateKilled
 	// StateRecordFailed is a rollout that stopped starting targets because
-	// its durable record of claims and results (see [WithStatusFile])
-	// could not be written: without it, a crash could make a resumed
-	// rollout run a target twice.
+	// its durable record of claims and results (see [WithStatusFile]), or
+	// its coordinator (see [WithCoordinator]), failed to record a claim,
+	// a mark or an end: without it, a crash could make a resumed rollout
+	// run a target twice.
 	StateRecordFailed
 )
 
@@ -89,6 +91,9 @@ type Counts struct {
 	Abandoned int `json:"abandoned"`
 	// Interrupted is not a failure: it does not count against the budget.
 	Interrupted int `json:"interrupted"`
+	// Elsewhere is the targets another controller of a shared rollout
+	// claimed (see [WithCoordinator]).
+	Elsewhere int `json:"elsewhere,omitempty"`
 }
 
 // Of returns the count of targets with outcome o.
@@ -101,7 +106,7 @@ func (c Counts) Of(o Outcome) int {
 
 // Total returns the number of targets counted.
 func (c Counts) Total() int {
-	return c.Pending + c.Running + c.Succeeded + c.Failed + c.Critical + c.Stopped + c.Killed + c.Abandoned + c.Interrupted
+	return c.Pending + c.Running + c.Succeeded + c.Failed + c.Critical + c.Stopped + c.Killed + c.Abandoned + c.Interrupted + c.Elsewhere
 }
 
 // Done returns the number of targets that are neither pending nor running.
@@ -137,6 +142,8 @@ func (c *Counts) field(o Outcome) *int {
 		return &c.Abandoned
 	case Interrupted:
 		return &c.Interrupted
+	case Elsewhere:
+		return &c.Elsewhere
 	}
 	return nil
 }
@@ -225,4 +232,31 @@ func (s Status) Left() (left time.Duration, ok bool) {
 		return 0, todo == 0
 	}
 	return time.Duration(float64(todo) / rate * float64(time.Second)), true
+}
+
+// Status returns a snapshot of the rollout as a whole.
+func (r *Rollout) Status() Status {
+	now := r.cfg.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.statusLocked(now)
+}
+
+func (r *Rollout) statusLocked(now time.Time) Status {
+	return Status{
+		State:       r.state,
+		Reason:      strings.Join(r.reasons, "; "),
+		Selector:    r.cfg.selector.String(),
+		RunID:       r.runID,
+		Started:     utc(r.started),
+		Ended:       utc(r.endedAt),
+		At:          utc(now),
+		Total:       len(r.recs),
+		Counts:      r.counts,
+		Resumed:     r.resumed,
+		Concurrency: r.conc,
+		Budget:      r.budget,
+		GroupLimit:  r.cfg.groupLimit,
+		FileError:   r.fileErr,
+	}
 }

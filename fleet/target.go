@@ -189,6 +189,10 @@ const (
 	// rollout runs it again only when its phases are idempotent (see
 	// [Phase].Idempotent).
 	Interrupted
+	// Elsewhere is a target that another controller of a shared rollout
+	// claimed (see [WithCoordinator]): its record is in that controller's
+	// report. It is final for this controller and not a failure here.
+	Elsewhere
 )
 
 var outcomeNames = [...]string{
@@ -201,10 +205,12 @@ var outcomeNames = [...]string{
 	Killed:      "killed",
 	Abandoned:   "abandoned",
 	Interrupted: "interrupted",
+	Elsewhere:   "elsewhere",
 }
 
 // String returns the outcome's name as reports write it: pending, running,
-// succeeded, failed, critical, stopped, killed, abandoned or interrupted.
+// succeeded, failed, critical, stopped, killed, abandoned, interrupted or
+// elsewhere.
 func (o Outcome) String() string {
 	if int(o) < len(outcomeNames) {
 		return outcomeNames[o]

@@ -24,7 +24,7 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
 		} else if r.halt.Load() {
 			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
-		} else if r.claims != nil {
+		} else if r.coord != nil && (p == 0 || p == r.mark) {
 			r.recordBegin(ctx, &res, p, &start)
 		}
 		if res.outcome != Succeeded {
@@ -46,48 +46,59 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	results <- res
 }
 
-// recordBegin writes to the claims log that the target of res begins phase
+// recordBegin tells the coordinator that the target of res begins phase
 // p: the claim, for the first phase, and the mark of the first phase that
-// is not idempotent are durable when it returns; other phases are noted
-// without waiting, since they only keep the record's phase close to the
-// truth for the operator and decide nothing. It sets *start to the
-// target's start once claimed, and stops the target in res when the log
-// fails or the killswitch was thrown while the claim was written.
+// is not idempotent, both durable when it returns. It sets *start to the
+// target's start once claimed, and stops the target in res when the
+// coordinator refuses the claim or fails, or the killswitch was thrown
+// while the claim was made. The calls are not cancelled by the
+// killswitch: a claim made must be known to be made.
 // (Kept out of work, whose stack every target's goroutine carries.)
 func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *time.Time) {
 	id, name := r.targets[res.i].ID, r.phases[p].Name
+	cctx := r.coordCtx
 	var err error
-	switch p {
-	case 0:
-		at := r.startOf(res.i)
-		if err = r.claims.append(claimEntry{Kind: entryClaim, Target: id, Phase: name, At: at}); err == nil {
-			*start = at
+	if p == 0 {
+		r.mu.Lock()
+		claim := r.recs[res.i]
+		r.mu.Unlock()
+		claim.Tags = nil
+		err = r.coord.Claim(cctx, claim)
+		switch {
+		case err == nil:
+			*start = claim.Start
+			r.mu.Lock()
+			r.startedLocked(&r.recs[res.i])
+			r.mu.Unlock()
 			if ctx.Err() != nil {
 				res.outcome = Killed // its first action never runs
 			}
+			return
+		case errors.Is(err, ErrTaken), errors.Is(err, ErrNoRoom), errors.Is(err, ErrStopped):
+			res.refused, res.outcome = err, Stopped
+			return
 		}
-	case r.mark:
-		err = r.claims.append(claimEntry{Kind: entryPhase, Target: id, Phase: name})
-	default:
-		r.claims.add(claimEntry{Kind: entryPhase, Target: id, Phase: name})
+	} else {
+		err = r.coord.Mark(cctx, id, name)
 	}
 	if err != nil {
 		res.recErr = err
-		res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the claims log failed: %w", name, err)
+		res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: the %s failed: %w", name, r.recordName, err)
 	}
 }
 
-// recordEnd writes the result in res to the claims log and waits until it
-// is durable.
+// recordEnd tells the coordinator the result in res, which frees the
+// target's room, and waits until it is durable.
 func (r *Rollout) recordEnd(res *result, start time.Time) {
-	e := claimEntry{Kind: entryEnd, Target: r.targets[res.i].ID, Outcome: res.outcome}
+	t := &r.targets[res.i]
+	rec := Record{ID: t.ID, Group: t.Group, Outcome: res.outcome}
 	if res.outcome != Pending {
-		e.Phase, e.Attempts, e.At, e.End = r.phases[res.phase].Name, res.attempts, start, res.end
+		rec.Phase, rec.Attempts, rec.Start, rec.End = r.phases[res.phase].Name, res.attempts, start, res.end
 	}
 	if res.err != nil {
-		e.Error = res.err.Error()
+		rec.Error = res.err.Error()
 	}
-	if err := r.claims.append(e); err != nil && res.recErr == nil {
+	if err := r.coord.End(r.coordCtx, rec); err != nil && res.recErr == nil {
 		res.recErr = err
 	}
 }

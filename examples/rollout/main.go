@@ -5,6 +5,11 @@
 // killswitch, and at the end writes a CSV report of every machine, a CSV
 // list of those that need attention, and the statistics for audit.
 //
+// To run one rollout from several controller processes that share it on
+// etcd (-etcd URLS -controllers N, with a monitor of every controller's
+// progress), see etcd/examples/rollout, in the etcd module: only that
+// module links etcd's client.
+//
 // Usage:
 //
 //	go run ./examples/rollout [flags]
