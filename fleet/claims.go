@@ -122,7 +122,7 @@ func lockClaims(path string) (*os.File, error) {
 // The first line is durable, the file and its directory synced, when it
 // returns.
 func startClaims(f *os.File, run string) (*claimLog, error) {
-	line, _ := json.Marshal(claimEntry{Kind: entryOpen, Run: run})
+	line := appendEntry(nil, claimEntry{Kind: entryOpen, Run: run})
 	err := f.Truncate(0)
 	if err == nil {
 		err = f.Chmod(0o600)
@@ -147,16 +147,15 @@ func startClaims(f *os.File, run string) (*claimLog, error) {
 // add appends e to the next commit and returns it; the caller waits on it
 // when e must be durable before it goes on.
 func (l *claimLog) add(e claimEntry) *commit {
-	line, err := json.Marshal(e)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.err != nil || err != nil {
-		c := &commit{done: make(chan struct{}), err: firstErr(l.err, err, errClaimsClosed)}
+	if l.closed || l.err != nil {
+		c := &commit{done: make(chan struct{}), err: firstErr(l.err, errClaimsClosed)}
 		close(c.done)
 		return c
 	}
 	c := l.cur
-	c.buf = append(append(c.buf, line...), '\n')
+	c.buf = append(appendEntry(c.buf, e), '\n')
 	select {
 	case l.kick <- struct{}{}:
 	default: // a commit is wanted already; it will take this entry too

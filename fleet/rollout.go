@@ -441,7 +441,7 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 		if !next.IsZero() && (done == nil || r.stopping()) {
 			next = time.Time{} // stopped: the waiting targets stay pending
 		}
-		if inflight == 0 && next.IsZero() && !r.awaitsRoom(done == nil) {
+		if inflight == 0 && next.IsZero() && !(changes != nil && r.awaitsRoom(done == nil)) {
 			return
 		}
 		if next.IsZero() {

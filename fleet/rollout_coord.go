@@ -145,7 +145,8 @@ func (r *Rollout) unblock() {
 
 // awaitsRoom reports whether targets refused for room wait for a change
 // of the coordinator's state: not when the rollout stopped (killed tells
-// of the killswitch).
+// of the killswitch). Run asks only when it watches the coordinator's
+// changes: without (its own file coordinator), no change would come.
 func (r *Rollout) awaitsRoom(killed bool) bool {
 	if !r.blocked && len(r.blockedGroups) == 0 {
 		return false
