@@ -264,6 +264,7 @@ afterhours_rollout_state{rollout="openssl",state="running"} 0
 # TYPE afterhours_rollout_targets gauge
 afterhours_rollout_targets{outcome="abandoned",rollout="openssl"} 0
 afterhours_rollout_targets{outcome="critical",rollout="openssl"} 0
+afterhours_rollout_targets{outcome="elsewhere",rollout="openssl"} 0
 afterhours_rollout_targets{outcome="failed",rollout="openssl"} 1
 afterhours_rollout_targets{outcome="interrupted",rollout="openssl"} 0
 afterhours_rollout_targets{outcome="killed",rollout="openssl"} 0

@@ -45,7 +45,7 @@ func NewRollout(r *fleet.Rollout, constLabels prometheus.Labels) *Rollout {
 
 // outcomes are the outcomes every rollout has a series of.
 var outcomes = []fleet.Outcome{fleet.Pending, fleet.Running, fleet.Succeeded, fleet.Failed,
-	fleet.Critical, fleet.Stopped, fleet.Killed, fleet.Abandoned, fleet.Interrupted}
+	fleet.Critical, fleet.Stopped, fleet.Killed, fleet.Abandoned, fleet.Interrupted, fleet.Elsewhere}
 
 // states are the rollout states, in order.
 var states = []fleet.State{fleet.StateReady, fleet.StateRunning, fleet.StateCompleted,
