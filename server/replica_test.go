@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -234,14 +235,25 @@ func TestReplicasRaceNeverPlaceTwice(t *testing.T) {
 						if i%3 == 0 {
 							site, lan = "austin", ""
 						}
-						if _, err := f.Register(Client{ID: fmt.Sprintf("r%d-%02d", r, i), Site: site, LAN: lan}); err != nil {
+						// A change that the other replica kept making
+						// stale is tried again, as an admin does after a
+						// 503.
+						err := ErrContended
+						for errors.Is(err, ErrContended) {
+							_, err = f.Register(Client{ID: fmt.Sprintf("r%d-%02d", r, i), Site: site, LAN: lan})
+						}
+						if err != nil {
 							errs <- err
 							return
 						}
 						observe(f)
 						if i%8 == 0 {
 							set := fmt.Sprintf(`{"tags": ["uk"], "housekeeping": [{"name": "extra-%d-%d", "run": ["/x"], "estimate": "1m"}]}`, r, i)
-							if err := f.PutSet(fmt.Sprintf("extra-%d-%d", r, i), []byte(set)); err != nil {
+							err := ErrContended
+							for errors.Is(err, ErrContended) {
+								err = f.PutSet(fmt.Sprintf("extra-%d-%d", r, i), []byte(set))
+							}
+							if err != nil {
 								errs <- err
 								return
 							}
