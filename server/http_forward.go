@@ -89,7 +89,8 @@ func (h *Handler) Run(ctx context.Context) error {
 		}
 		dctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- h.fleet.DeliverNotices(dctx, h.notifier) }()
+		leading := func() bool { self, _ := lead.Leader(); return self }
+		go func() { done <- h.fleet.deliverNotices(dctx, h.notifier, leading) }()
 		select {
 		case err := <-done: // only when ctx is done
 			cancel()

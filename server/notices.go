@@ -392,13 +392,20 @@ func noticeBackoff(attempt int, rnd func() float64) time.Duration {
 // Run it once per fleet, and of several replicas on the leader only;
 // [Handler.Run] does, with the notifier of [WithNotifier].
 func (f *Fleet) DeliverNotices(ctx context.Context, n Notifier) error {
+	return f.deliverNotices(ctx, n, nil)
+}
+
+// deliverNotices is DeliverNotices, handing a notice over only while
+// leading reports true (when not nil): a replica that learns it lost the
+// lead hands over nothing more, even before its ctx is cancelled.
+func (f *Fleet) deliverNotices(ctx context.Context, n Notifier, leading func() bool) error {
 	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	attempt := 0
 	for {
 		wctx, cancel := context.WithCancel(ctx)
 		// Watch before looking, so that no notice falls between the two.
 		changes := f.store.Watch(wctx, noticesPrefix)
-		failed, err := f.deliverPass(ctx, n)
+		failed, err := f.deliverPass(ctx, n, leading)
 		if failed || err != nil {
 			cancel()
 			select {
@@ -423,7 +430,7 @@ func (f *Fleet) DeliverNotices(ctx context.Context, n Notifier) error {
 // deliverPass tries each undelivered notice once, in order, skipping
 // those of a client whose earlier one failed in this pass; failed
 // reports whether one did.
-func (f *Fleet) deliverPass(ctx context.Context, n Notifier) (failed bool, err error) {
+func (f *Fleet) deliverPass(ctx context.Context, n Notifier, leading func() bool) (failed bool, err error) {
 	type pending struct {
 		key string
 		q   QueuedNotice
@@ -449,6 +456,11 @@ func (f *Fleet) deliverPass(ctx context.Context, n Notifier) (failed bool, err e
 		}
 		if held[p.q.Client] {
 			continue
+		}
+		if leading != nil && !leading() {
+			// Not failed: the lead went, and Run is stopping this
+			// delivery.
+			return failed, nil
 		}
 		nerr := n.Notify(ctx, p.q.Notice)
 		if ctx.Err() != nil {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Several replicas may serve one fleet from one store. Each keeps the
@@ -252,12 +253,11 @@ func (f *Fleet) commit(c *fleetChange) error {
 				return err
 			}
 		}
+		// Memory's records are the stored ones but for the credentials
+		// that enrolments since changed: those are kept as stored.
 		for _, rec := range c.put {
-			stored, err := loadClient(tx, rec.ID)
-			if err != nil {
-				return err
-			}
-			if stored != nil {
+			if i, ok := slices.BinarySearchFunc(r.creds, rec.ID, func(s *clientRecord, id string) int { return strings.Compare(s.ID, id) }); ok {
+				stored := r.creds[i]
 				merged := *rec
 				merged.TokenHash = stored.TokenHash
 				if !c.codes[rec.ID] {

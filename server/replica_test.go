@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -234,14 +235,25 @@ func TestReplicasRaceNeverPlaceTwice(t *testing.T) {
 						if i%3 == 0 {
 							site, lan = "austin", ""
 						}
-						if _, err := f.Register(Client{ID: fmt.Sprintf("r%d-%02d", r, i), Site: site, LAN: lan}); err != nil {
+						// A change that the other replica kept making
+						// stale is tried again, as an admin does after a
+						// 503.
+						err := ErrContended
+						for errors.Is(err, ErrContended) {
+							_, err = f.Register(Client{ID: fmt.Sprintf("r%d-%02d", r, i), Site: site, LAN: lan})
+						}
+						if err != nil {
 							errs <- err
 							return
 						}
 						observe(f)
 						if i%8 == 0 {
 							set := fmt.Sprintf(`{"tags": ["uk"], "housekeeping": [{"name": "extra-%d-%d", "run": ["/x"], "estimate": "1m"}]}`, r, i)
-							if err := f.PutSet(fmt.Sprintf("extra-%d-%d", r, i), []byte(set)); err != nil {
+							err := ErrContended
+							for errors.Is(err, ErrContended) {
+								err = f.PutSet(fmt.Sprintf("extra-%d-%d", r, i), []byte(set))
+							}
+							if err != nil {
 								errs <- err
 								return
 							}
@@ -476,4 +488,106 @@ func TestChangeLogPruned(t *testing.T) {
 		require.Equal(t, []genChange{{All: true}}, log)
 		return nil
 	}))
+}
+
+// A replica that does not follow the store (closed) still takes a code
+// registered on another, and a token enrolled on another: an unknown
+// credential makes it catch up first.
+func TestReplicaCatchesUpOnUnknownCredentials(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	store := NewMemStore()
+	defer store.Close()
+	fs := openReplicas(t, store, 2)
+	defer closeAll(fs)
+	a, b := fs[0], fs[1]
+	b.Close()
+	require.NoError(t, a.SetConfig([]byte(testConfig)))
+	codes, err := a.Register(Client{ID: "shop-1", Site: "leeds"}, Client{ID: "shop-2", Site: "leeds"})
+	require.NoError(t, err)
+	id, _, err := b.Enroll(codes[0])
+	require.NoError(t, err)
+	require.Equal(t, "shop-1", id)
+	_, token, err := a.Enroll(codes[1])
+	require.NoError(t, err)
+	id, err = b.Authenticate(token)
+	require.NoError(t, err)
+	require.Equal(t, "shop-2", id)
+	_, err = b.Authenticate("no-such-token")
+	require.ErrorIs(t, err, ErrBadToken)
+	_, _, err = b.Enroll("no-such-code")
+	require.ErrorIs(t, err, ErrBadCode)
+}
+
+// A change that other replicas' changes make stale at every attempt fails
+// with ErrContended after maxChangeAttempts, and stores nothing.
+func TestReplicaChangeContended(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	store := NewMemStore()
+	defer store.Close()
+	fs := openReplicas(t, store, 2)
+	defer closeAll(fs)
+	a, b := fs[0], fs[1]
+	require.NoError(t, a.SetConfig([]byte(testConfig)))
+	attempts := 0
+	a.beforeCommit = func() {
+		attempts++
+		_, err := b.Register(Client{ID: fmt.Sprintf("other-%d", attempts), Site: "leeds"})
+		require.NoError(t, err)
+	}
+	_, err := a.Register(Client{ID: "mine", Site: "leeds"})
+	require.ErrorIs(t, err, ErrContended)
+	require.Equal(t, maxChangeAttempts, attempts)
+	a.beforeCommit = nil
+	caughtUp(t, a)
+	_, err = a.Client("mine")
+	require.ErrorIs(t, err, ErrNoClient)
+	require.Len(t, a.Clients(), maxChangeAttempts)
+}
+
+// When a client was last heard from is kept per replica, and shared
+// through the store with its reports: a replica that did not hear the
+// agent shows when another stored its report.
+func TestReplicaLastSeenShared(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	store := NewMemStore()
+	defer store.Close()
+	clk := fixedClock()
+	var fs []*Fleet
+	for range 2 {
+		f, err := OpenFleet(store, WithClock(clk))
+		require.NoError(t, err)
+		defer f.Close()
+		fs = append(fs, f)
+	}
+	a, b := fs[0], fs[1]
+	require.NoError(t, a.SetConfig([]byte(testConfig)))
+	_, err := a.Register(Client{ID: "shop-1", Site: "leeds"})
+	require.NoError(t, err)
+	caughtUp(t, b)
+	heard := clk.Now().UTC()
+	b.Seen("shop-1")
+	st, err := a.Status()
+	require.NoError(t, err)
+	require.True(t, st[0].LastSeen.IsZero(), "a request to b is b's alone")
+	clk.Add(time.Minute)
+	_, err = b.PutReport("shop-1", Report{Cycle: "2026-11-02", Seq: 1})
+	require.NoError(t, err)
+	st, err = a.Status()
+	require.NoError(t, err)
+	require.Equal(t, heard.Add(time.Minute), st[0].LastSeen, "stored with the report")
+}
+
+func TestLeadershipOptions(t *testing.T) {
+	_, err := OpenFleet(NewMemStore(), WithLeadership(nil))
+	require.Error(t, err)
+	_, err = New(NewMemStore(), WithForwardTransport(nil))
+	require.Error(t, err)
+	f, err := OpenFleet(NewMemStore())
+	require.NoError(t, err)
+	defer f.Close()
+	self, url := f.Leader()
+	require.True(t, self, "without WithLeadership a fleet leads")
+	require.Empty(t, url)
+	require.NoError(t, f.Close())
+	require.NoError(t, f.Close(), "a second Close does nothing")
 }
