@@ -3,7 +3,7 @@ module github.com/afterhours-go/afterhours/etcd
 go 1.25.0
 
 require (
-	github.com/afterhours-go/afterhours v0.0.0-20261206030953-7171f7ebf088
+	github.com/afterhours-go/afterhours v0.0.0-20261206043752-17a57af37161
 	github.com/stretchr/testify v1.12.1
 	go.etcd.io/etcd/api/v3 v3.6.13
 	go.etcd.io/etcd/client/v3 v3.6.13

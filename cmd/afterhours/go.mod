@@ -3,8 +3,8 @@ module github.com/afterhours-go/afterhours/cmd/afterhours
 go 1.25
 
 require (
-	github.com/afterhours-go/afterhours v0.0.0-20261206030953-7171f7ebf088
-	github.com/afterhours-go/afterhours/etcd v0.0.0-20261206030955-64be207e22d3
+	github.com/afterhours-go/afterhours v0.0.0-20261206043752-17a57af37161
+	github.com/afterhours-go/afterhours/etcd v0.0.0-20261206043752-17a57af37161
 )
 
 require (
