@@ -1,6 +1,7 @@
 package afterhours
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"time"
@@ -17,7 +18,10 @@ type cycleRun struct {
 	holds  []run   // the holds that overlap the window, on Unix nanoseconds
 	steps  []*item // housekeeping, updates and self-update not yet started, in plan order
 	slots  []*slotRun
-	timers []*timerRun
+	// timers holds each timer's next occurrence not yet handled, the
+	// earliest first; days, the wall clocks of the dates they fall on.
+	timers timerQueue
+	days   dayCache
 	// running lists every run of the cycle under way, whatever its kind.
 	running []*item
 	// stopped names the on_failure "stop" task that failed in the cycle.
@@ -34,13 +38,6 @@ type cycleRun struct {
 type slotRun struct {
 	slot  Slot
 	items []*item
-}
-
-type timerRun struct {
-	task    *Task
-	at      []time.Time
-	next    int // first occurrence not yet handled
-	running *item
 }
 
 type itemState int
@@ -294,6 +291,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		e.deferPending(cy, now, ReasonKilled, k.Reason)
 	}
 	e.emit(Event{Kind: EventPlanned, At: now, Day: cy.day, Plan: plan})
+	cy.plan = plan.withoutTimers() // the queue has what the executor needs of them
 	for _, r := range cy.log.Records {
 		if r.State == StateDeferred && r.Kind != Timer && r.Kind != CommandKind {
 			e.emitRecord(EventDeferred, cy.day, r, now)
@@ -309,9 +307,10 @@ func carried(k Kind) string {
 	return ""
 }
 
-// planTimers lists the timer runs of the plan not yet handled: those after
-// the latest occurrence the journal has a record of. A timer run under way
-// stays with its timer.
+// planTimers queues the timers of the plan, each with its first run not
+// yet handled: the first after the latest occurrence the journal has a
+// record of. Only that run is kept; the next is worked out when it is
+// handled. A timer run under way stays with its timer.
 func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 	handled := map[string]time.Time{}
 	for _, r := range cy.log.Records {
@@ -323,27 +322,29 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 		}
 	}
 	runningOf := map[string]*item{}
-	for _, tr := range cy.timers {
-		if tr.running != nil {
-			runningOf[tr.task.Name] = tr.running
+	for _, it := range cy.running {
+		if it.timer != nil {
+			runningOf[it.task.Name] = it
 		}
 	}
-	byTask := map[string]*timerRun{}
+	clear(cy.timers)
 	cy.timers = cy.timers[:0]
+	cy.days = dayCache{loc: cy.p.Site.loc}
+	byTask := map[*Task]*timerRun{}
 	for _, tr := range plan.Timers {
-		t := byTask[tr.Task.Name]
+		t := byTask[tr.Task]
 		if t == nil {
-			t = &timerRun{task: tr.Task, running: runningOf[tr.Task.Name]}
+			t = &timerRun{task: tr.Task, running: runningOf[tr.Task.Name], rank: int32(len(byTask)), queued: -1}
 			if t.running != nil {
 				t.running.timer = t
 			}
-			byTask[tr.Task.Name] = t
-			cy.timers = append(cy.timers, t)
+			byTask[tr.Task] = t
 		}
-		if h, ok := handled[tr.Task.Name]; ok && !tr.At.After(h) {
+		if h, ok := handled[tr.Task.Name]; ok && !tr.At.After(h) || t.queued >= 0 {
 			continue
 		}
-		t.at = append(t.at, tr.At)
+		t.next = tr.At.UnixNano()
+		heap.Push(&cy.timers, t)
 	}
 	for _, d := range plan.Deferred {
 		if d.Task.kind == Timer {
@@ -355,16 +356,13 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 // summariseTimers records the timer runs of cy due before upTo that were
 // not handled, one record per timer, and marks them handled.
 func (e *Executor) summariseTimers(cy *cycleRun, upTo time.Time, reason, why string) {
-	for _, tr := range cy.timers {
-		n := 0
-		for tr.next+n < len(tr.at) && tr.at[tr.next+n].Before(upTo) {
-			n++
+	loc := cy.p.Site.loc
+	for _, tr := range cy.timers.due(upTo, false) {
+		n, first, _, last, after, more := tr.occurrences(upTo, cy.c.Span.End, false, loc, &cy.days)
+		if more {
+			tr.next = after.UnixNano()
+			heap.Push(&cy.timers, tr)
 		}
-		if n == 0 {
-			continue
-		}
-		first, last := tr.at[tr.next], tr.at[tr.next+n-1]
-		tr.next += n
 		e.addTimerRecord(cy, tr, first, last, n, reason, why, upTo)
 	}
 }

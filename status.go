@@ -54,7 +54,7 @@ func (e *Executor) Status() Status {
 	if cy == nil {
 		return s
 	}
-	s.Day, s.Plan = cy.day, cy.plan
+	s.Day, s.Plan = cy.day, cy.planWithTimers()
 	snap := cy.log.snapshot()
 	s.ToDo, s.Active, s.Completed, s.Failed, s.Deferred = snap.ToDo(), snap.Active(), snap.Completed(), snap.Failed(), snap.Deferred()
 	s.Progress = progress(snap.Records, now)
