@@ -18,10 +18,8 @@ type cycleRun struct {
 	holds  []run   // the holds that overlap the window, on Unix nanoseconds
 	steps  []*item // housekeeping, updates and self-update not yet started, in plan order
 	slots  []*slotRun
-	// timers holds each timer's next occurrence not yet handled, the
-	// earliest first; days, the wall clocks of the dates they fall on.
-	timers timerQueue
-	days   dayCache
+	timers timerQueue // each timer's next run not yet handled, the earliest first
+	days   dayCache   // the wall clocks of the dates the timers fall on
 	// running lists every run of the cycle under way, whatever its kind.
 	running []*item
 	// stopped names the on_failure "stop" task that failed in the cycle.
