@@ -25,7 +25,7 @@ func (p *Profile) exportable(task string, now time.Time) (*Task, *recurrence, er
 	if p == nil || !p.validated {
 		return nil, nil, ErrNotValidated
 	}
-	t := p.byName[task]
+	t := p.Task(task)
 	if t == nil {
 		return nil, nil, fmt.Errorf("afterhours: no task %q", task)
 	}

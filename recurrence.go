@@ -277,7 +277,7 @@ func (p *Profile) Occurrences(task string, from time.Time, n int) ([]time.Time, 
 	if !p.validated {
 		return nil, ErrNotValidated
 	}
-	t := p.byName[task]
+	t := p.Task(task)
 	if t == nil {
 		return nil, fmt.Errorf("afterhours: no task %q", task)
 	}

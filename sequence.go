@@ -284,7 +284,7 @@ func (s *sequencer) due(t *Task) bool {
 	}
 	// Tasks with the same schedule share its recurrence: work it out once.
 	if s.nexts == nil {
-		s.nexts = make([]nextDue, len(s.p.recurs))
+		s.nexts = make([]nextDue, s.p.nrecurs)
 	}
 	nd := &s.nexts[r.id]
 	if !nd.known {
