@@ -373,12 +373,10 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, token
 	default:
 		ps.add(tp+".on_failure", "unknown value %q: want \"continue\" or \"stop\"", t.OnFailure)
 	}
-	var recur *recurrence
+	t.taskInfo = p.info(t, token)
+	t.recur = nil
 	if kind == Housekeeping || kind == Timer {
-		recur = p.intern(compileRecurrence(ps, tp, t, p.Site.loc))
-	}
-	t.taskInfo = p.info(t, token, recur)
-	if kind == Housekeeping || kind == Timer {
+		t.recur = p.intern(compileRecurrence(ps, tp, t, p.Site.loc))
 		return
 	}
 	if t.Schedule != "" {
@@ -404,7 +402,7 @@ func (p *Profile) intern(r *recurrence) *recurrence {
 	if have, ok := recurs[key]; ok {
 		return have
 	}
-	r.id = len(recurs)
+	r.id = int32(len(recurs))
 	recurs[key] = r
 	return r
 }

@@ -21,13 +21,33 @@ const (
 // recurrence is when a recurring task is due: a cron spec or a repeat,
 // never before start.
 type recurrence struct {
-	repeat string        // "" for a cron schedule
 	start  time.Time     // no occurrence before it; zero when none given
 	step   time.Duration // for elapsed-time repeats
-	once   bool          // repeat none
 	cron   cronSpec      // for schedules and wall-clock repeats
 	loc    *time.Location
-	id     int // index among the profile's distinct recurrences
+	id     int32      // index among the profile's distinct recurrences
+	once   bool       // repeat none
+	repeat repeatWord // 0 for a cron schedule
+}
+
+// repeatWord is a task's repeat, as one byte: a profile of many distinct
+// schedules holds one recurrence for each.
+type repeatWord uint8
+
+var repeatNames = [...]string{"", RepeatNone, RepeatMinute, RepeatQuarterHourly, RepeatHourly,
+	RepeatQuarterDaily, RepeatDaily, RepeatWeekly, RepeatMonthly}
+
+// String returns the repeat as the profile wrote it, "" for none.
+func (w repeatWord) String() string { return repeatNames[w] }
+
+// repeatWordOf returns the word s is, 0 when it is none of them.
+func repeatWordOf(s string) repeatWord {
+	for i, w := range repeatNames {
+		if i > 0 && w == s {
+			return repeatWord(i)
+		}
+	}
+	return 0
 }
 
 // maxSearch bounds how far ahead a next occurrence is looked for: a leap-day
@@ -72,7 +92,7 @@ func compileRecurrence(ps *problems, tp string, t *Task, loc *time.Location) *re
 		ps.add(tp+".start", "required with repeat: the absolute instant of the first occurrence")
 		return nil
 	}
-	r.repeat = t.Repeat
+	r.repeat = repeatWordOf(t.Repeat)
 	if loc == nil {
 		return r // the site's zone is broken; reported there
 	}

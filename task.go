@@ -146,22 +146,23 @@ type Task struct {
 	// Action, when set, is run instead of Run.
 	Action Action `json:"-"`
 
-	kind Kind
+	kind  Kind
+	recur *recurrence // housekeeping with a schedule or repeat, and timers; shared by equal ones
 	// What validation compiled, shared by the tasks of the profile it is
-	// the same for (10,000 timers of two schedules share two): nil before
-	// validation.
+	// the same for (10,000 timers alike but for their names and schedules
+	// share one): nil before validation.
 	*taskInfo
 }
 
-// taskInfo is what validation compiles of a task, apart from its kind. It
-// is shared between tasks and never changes once its profile is validated.
+// taskInfo is what validation compiles of a task, apart from its kind and
+// recurrence. It is shared between tasks and never changes once its
+// profile is validated.
 type taskInfo struct {
 	token    string // for Shared tasks: the token whose slot it runs in
 	res      resources
 	matches  bool // the tag selector matches the profile's site
 	estimate time.Duration
-	recur    *recurrence // housekeeping with a schedule or repeat, and timers
-	down     []string    // the resources with downtimes the task uses
+	down     []string // the resources with downtimes the task uses
 }
 
 // Kind returns the task's kind, set when its profile is validated.

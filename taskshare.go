@@ -36,7 +36,6 @@ type infoKey struct {
 	ignore   bool   // ignore_downtimes
 	matches  bool
 	estimate time.Duration
-	recur    *recurrence
 }
 
 // share makes t's strings and lists the profile's shared copies of equal
@@ -100,20 +99,20 @@ func listKey(l []string) (string, bool) {
 }
 
 // info returns the compiled part of t, a task of the given token (for
-// Shared tasks) and recurrence, shared with the alike tasks compiled before.
-func (p *Profile) info(t *Task, token string, recur *recurrence) *taskInfo {
+// Shared tasks), shared with the alike tasks compiled before.
+func (p *Profile) info(t *Task, token string) *taskInfo {
 	uses, ok := listKey(t.Uses)
 	if !ok && len(t.Uses) > 0 {
 		// Not a key (a NUL byte, refused by validation): its own.
 		return &taskInfo{token: token, res: p.resourcesOf(t.Uses), matches: selectorMatches(t.Tags, p.Site.Tags),
-			estimate: t.ownEstimate(), recur: recur}
+			estimate: t.ownEstimate()}
 	}
 	key := infoKey{kind: t.kind, token: token, uses: uses, ignore: t.IgnoreDowntimes,
-		matches: selectorMatches(t.Tags, p.Site.Tags), estimate: t.ownEstimate(), recur: recur}
+		matches: selectorMatches(t.Tags, p.Site.Tags), estimate: t.ownEstimate()}
 	if have, ok := p.compiling.infos[key]; ok {
 		return have
 	}
-	ti := &taskInfo{token: token, res: p.resourcesOf(t.Uses), matches: key.matches, estimate: key.estimate, recur: recur}
+	ti := &taskInfo{token: token, res: p.resourcesOf(t.Uses), matches: key.matches, estimate: key.estimate}
 	p.compiling.infos[key] = ti
 	return ti
 }
