@@ -1,7 +1,6 @@
 package afterhours
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"time"
@@ -342,7 +341,7 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 			continue
 		}
 		t.next = tr.At.UnixNano()
-		heap.Push(&cy.timers, t)
+		cy.timers.push(t)
 	}
 	for _, d := range plan.Deferred {
 		if d.Task.kind == Timer {
@@ -359,7 +358,7 @@ func (e *Executor) summariseTimers(cy *cycleRun, upTo time.Time, reason, why str
 		n, first, _, last, after, more := tr.occurrences(upTo, cy.c.Span.End, false, loc, &cy.days)
 		if more {
 			tr.next = after.UnixNano()
-			heap.Push(&cy.timers, tr)
+			cy.timers.push(tr)
 		}
 		e.addTimerRecord(cy, tr, first, last, n, reason, why, upTo)
 	}

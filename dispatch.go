@@ -1,7 +1,6 @@
 package afterhours
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"slices"
@@ -99,7 +98,7 @@ func (e *Executor) dispatchTimers(cy *cycleRun, now time.Time) {
 		n, first, beforeLast, at, after, more := tr.occurrences(now, cy.c.Span.End, true, loc, &cy.days)
 		if more {
 			tr.next = after.UnixNano()
-			heap.Push(&cy.timers, tr)
+			cy.timers.push(tr)
 		}
 		if n > 1 {
 			e.addTimerRecord(cy, tr, first, beforeLast, n-1, ReasonMissed, "missed: the executor was not awake", now)

@@ -48,6 +48,9 @@ func (q *timerQueue) Pop() any {
 	return tr
 }
 
+// push queues tr, whose next occurrence is set.
+func (q *timerQueue) push(tr *timerRun) { heap.Push(q, tr) }
+
 // due takes out of q the timers whose next occurrence is before upTo
 // (at or before it when inclusive), in rank order: the order in which the
 // plan lists them, which is the order their records take.
