@@ -130,6 +130,12 @@ func (p *Profile) Task(name string) *Task {
 // (no name, command line, path or zone can carry one), and business hours
 // that leave no after-hours window (see [Site]). A
 // profile that fails validation cannot be planned ([ErrNotValidated]).
+//
+// Validation compiles alike tasks once: tasks with the same schedule share
+// its compiled form, and equal command lines, resource and tag lists and
+// schedule strings become one shared copy (lists clipped to their length,
+// so that appending to one copies it). That is one more reason never to
+// change a validated profile's tasks in place.
 func (p *Profile) Validate() error {
 	var ps problems
 	p.compile(&ps)
