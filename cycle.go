@@ -307,7 +307,7 @@ func carried(k Kind) string {
 // planTimers queues the timers of the plan, each with its first run not
 // yet handled: the first after the latest occurrence the journal has a
 // record of. Only that run is kept; the next is worked out when it is
-// handled. A timer run under way stays with its timer.
+// handled. A timer run under way goes on (see Executor.dispatchTimers).
 func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 	handled := map[string]time.Time{}
 	for _, r := range cy.log.Records {
@@ -318,31 +318,27 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 			}
 		}
 	}
-	runningOf := map[string]*item{}
-	for _, it := range cy.running {
-		if it.timer != nil {
-			runningOf[it.task.Name] = it
-		}
+	// Each timer once, at its first run not handled; ranked by its first
+	// run in the span, as the plan lists them.
+	type seen struct {
+		rank   int32
+		queued bool
 	}
-	clear(cy.timers)
-	cy.timers = cy.timers[:0]
-	cy.days = dayCache{loc: cy.p.Site.loc}
-	byTask := map[*Task]*timerRun{}
+	timers := map[*Task]seen{}
+	var pending []timerEntry
 	for _, tr := range plan.Timers {
-		t := byTask[tr.Task]
-		if t == nil {
-			t = &timerRun{task: tr.Task, running: runningOf[tr.Task.Name], rank: int32(len(byTask)), queued: -1}
-			if t.running != nil {
-				t.running.timer = t
-			}
-			byTask[tr.Task] = t
+		s, ok := timers[tr.Task]
+		if !ok {
+			s.rank = int32(len(timers))
 		}
-		if h, ok := handled[tr.Task.Name]; ok && !tr.At.After(h) || t.queued >= 0 {
-			continue
+		if h, ok := handled[tr.Task.Name]; !s.queued && (!ok || tr.At.After(h)) {
+			pending = append(pending, timerEntry{next: tr.At.UnixNano(), task: tr.Task, rank: s.rank})
+			s.queued = true
 		}
-		t.next = tr.At.UnixNano()
-		cy.timers.push(t)
+		timers[tr.Task] = s
 	}
+	cy.timers = newTimerQueue(pending)
+	cy.days = dayCache{loc: cy.p.Site.loc}
 	for _, d := range plan.Deferred {
 		if d.Task.kind == Timer {
 			cy.log.Records = append(cy.log.Records, &Record{Task: d.Task.Name, Kind: Timer, State: StateDeferred, Reason: d.Reason, Detail: d.Detail, ExitCode: -1})
@@ -354,22 +350,22 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 // not handled, one record per timer, and marks them handled.
 func (e *Executor) summariseTimers(cy *cycleRun, upTo time.Time, reason, why string) {
 	loc := cy.p.Site.loc
-	for _, tr := range cy.timers.due(upTo, false) {
-		n, first, _, last, after, more := tr.occurrences(upTo, cy.c.Span.End, false, loc, &cy.days)
+	for _, q := range cy.timers.due(upTo, false) {
+		n, first, _, last, after, more := q.occurrences(upTo, cy.c.Span.End, false, loc, &cy.days)
 		if more {
-			tr.next = after.UnixNano()
-			cy.timers.push(tr)
+			q.next = after.UnixNano()
+			cy.timers.push(q)
 		}
-		e.addTimerRecord(cy, tr, first, last, n, reason, why, upTo)
+		e.addTimerRecord(cy, q.task, first, last, n, reason, why, upTo)
 	}
 }
 
-func (e *Executor) addTimerRecord(cy *cycleRun, tr *timerRun, first, last time.Time, n int, reason, why string, now time.Time) {
+func (e *Executor) addTimerRecord(cy *cycleRun, t *Task, first, last time.Time, n int, reason, why string, now time.Time) {
 	detail := why
 	if n > 1 {
 		detail = fmt.Sprintf("%d runs from %s to %s %s", n, hhmm(first.In(cy.p.Site.loc)), hhmm(last.In(cy.p.Site.loc)), why)
 	}
-	r := &Record{Task: tr.task.Name, Kind: Timer, State: StateDeferred, Reason: reason, Detail: detail,
+	r := &Record{Task: t.Name, Kind: Timer, State: StateDeferred, Reason: reason, Detail: detail,
 		PlannedStart: first, PlannedEnd: last, ExitCode: -1}
 	cy.log.Records = append(cy.log.Records, r)
 	e.emitRecord(EventDeferred, cy.day, r, now)

@@ -94,26 +94,32 @@ func (e *Executor) selfUpdateRunning() bool {
 // self-update runs, is skipped. Only the timers due are looked at.
 func (e *Executor) dispatchTimers(cy *cycleRun, now time.Time) {
 	loc := cy.p.Site.loc
-	for _, tr := range cy.timers.due(now, true) {
-		n, first, beforeLast, at, after, more := tr.occurrences(now, cy.c.Span.End, true, loc, &cy.days)
+	due := cy.timers.due(now, true)
+	var running map[string]*item
+	if len(due) > 0 {
+		running = cy.runningTimers()
+	}
+	for _, q := range due {
+		n, first, beforeLast, at, after, more := q.occurrences(now, cy.c.Span.End, true, loc, &cy.days)
 		if more {
-			tr.next = after.UnixNano()
-			cy.timers.push(tr)
+			q.next = after.UnixNano()
+			cy.timers.push(q)
 		}
 		if n > 1 {
-			e.addTimerRecord(cy, tr, first, beforeLast, n-1, ReasonMissed, "missed: the executor was not awake", now)
+			e.addTimerRecord(cy, q.task, first, beforeLast, n-1, ReasonMissed, "missed: the executor was not awake", now)
 		}
-		switch {
-		case tr.running != nil:
-			e.addTimerRecord(cy, tr, at, at, 1, ReasonOverlap, "its last run, started "+hhmm(tr.running.rec.Start.In(loc))+", still runs", now)
+		switch last := running[q.task.Name]; {
+		case last != nil:
+			e.addTimerRecord(cy, q.task, at, at, 1, ReasonOverlap, "its last run, started "+hhmm(last.rec.Start.In(loc))+", still runs", now)
 		case e.selfUpdateRunning():
-			e.addTimerRecord(cy, tr, at, at, 1, ReasonSelfUpdate, "the self-update runs alone", now)
+			e.addTimerRecord(cy, q.task, at, at, 1, ReasonSelfUpdate, "the self-update runs alone", now)
 		default:
-			rec := &Record{Task: tr.task.Name, Kind: Timer, State: StateToDo, Estimate: Duration(tr.task.estimate),
-				PlannedStart: at, PlannedEnd: at.Add(tr.task.estimate), ExitCode: -1}
+			t := q.task
+			rec := &Record{Task: t.Name, Kind: Timer, State: StateToDo, Estimate: Duration(t.estimate),
+				PlannedStart: at, PlannedEnd: at.Add(t.estimate), ExitCode: -1}
 			cy.log.Records = append(cy.log.Records, rec)
-			it := &item{cy: cy, rec: rec, task: tr.task, timer: tr, est: tr.task.estimate}
-			tr.running = it
+			it := &item{cy: cy, rec: rec, task: t, timer: &timerRun{}, est: t.estimate}
+			it.timer.running = it
 			e.launch(it, now)
 		}
 	}

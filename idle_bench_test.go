@@ -121,6 +121,11 @@ func robfigHeap(tb testing.TB, specs []string) uint64 {
 		}
 	}
 	c.Start()
+	// Entries waits for the scheduler's loop: every entry has its next
+	// time, and the loop sleeps until the first.
+	if len(c.Entries()) != len(specs) {
+		tb.Fatal("robfig/cron lost entries")
+	}
 	held := heapNow() - before
 	runtime.KeepAlive(c)
 	<-c.Stop().Done()

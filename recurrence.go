@@ -99,8 +99,8 @@ func compileRecurrence(ps *problems, tp string, t *Task, loc *time.Location) *re
 	local := r.start.In(loc)
 	h, m, s := local.Clock()
 	one := func(v int) uint64 { return 1 << uint(v) }
-	r.cron = cronSpec{minute: one(m), hour: one(h), dom: ^uint64(0) &^ 1, month: ^uint64(0) &^ 1,
-		dow: 0x7f, domStar: true, dowStar: true, second: s}
+	r.cron = cronSpec{minute: one(m), hour: uint32(one(h)), dom: ^uint32(0) &^ 1, month: ^uint16(0) &^ 1,
+		dow: 0x7f, domStar: true, dowStar: true, second: uint8(s)}
 	switch t.Repeat {
 	case RepeatNone:
 		r.once = true
@@ -111,12 +111,12 @@ func compileRecurrence(ps *problems, tp string, t *Task, loc *time.Location) *re
 	case RepeatHourly:
 		r.step = time.Hour
 	case RepeatQuarterDaily:
-		r.cron.hour = one(h) | one((h+6)%24) | one((h+12)%24) | one((h+18)%24)
+		r.cron.hour = uint32(one(h) | one((h+6)%24) | one((h+12)%24) | one((h+18)%24))
 	case RepeatDaily:
 	case RepeatWeekly:
-		r.cron.dow, r.cron.dowStar = one(int(local.Weekday())), false
+		r.cron.dow, r.cron.dowStar = uint8(one(int(local.Weekday()))), false
 	case RepeatMonthly:
-		r.cron.dom, r.cron.domStar = one(local.Day()), false
+		r.cron.dom, r.cron.domStar = uint32(one(local.Day())), false
 	default:
 		ps.add(tp+".repeat", "unknown repeat %q: want none, minute, quarter-hourly, hourly, quarter-daily, daily, weekly or monthly", t.Repeat)
 		return nil
@@ -189,7 +189,7 @@ func (c *cronSpec) firstOn(dc *dayClock, from time.Time, loc *time.Location) (ti
 				return time.Time{}, false
 			}
 			secs := int((off + time.Second - 1) / time.Second)
-			mins := max(0, (secs-c.second+59)/60)
+			mins := max(0, (secs-int(c.second)+59)/60)
 			h, m = mins/60, mins%60
 		}
 		h, m, ok := c.firstClock(h, m)
@@ -223,7 +223,7 @@ func (dc *dayClock) sortedTimes(c *cronSpec, loc *time.Location) []time.Time {
 		}
 		for m := range 60 {
 			if c.minute&(1<<uint(m)) != 0 {
-				times = append(times, dc.at(h, m, c.second, loc))
+				times = append(times, dc.at(h, m, int(c.second), loc))
 			}
 		}
 	}

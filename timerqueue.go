@@ -6,22 +6,26 @@ import (
 	"time"
 )
 
-// timerRun is one timer of a cycle as the executor holds it: its next
+// timerRun marks an item as a run of a timer; running is the item while
+// it runs (cleared when it ends).
+type timerRun struct {
+	running *item
+}
+
+// timerEntry is one timer of a cycle as the executor holds it: its next
 // occurrence in the cycle's span that is not handled yet, never the whole
 // list. The following one is worked out from the timer's recurrence once
 // this one is handled (run, skipped, missed).
-type timerRun struct {
-	task    *Task
-	running *item // the timer's run under way, if any
-	next    int64 // Unix nanoseconds of the first occurrence not yet handled
-	rank    int32 // the timer's place in the plan's list of timer runs
-	queued  int32 // index in the cycle's timerQueue; -1 when not queued
+type timerEntry struct {
+	next int64 // Unix nanoseconds of the first occurrence not yet handled
+	task *Task
+	rank int32 // the timer's place in the plan's list of timer runs
 }
 
 // timerQueue holds the timers of a cycle that have an occurrence left in
 // its span, the earliest first (then by rank): a binary heap, so that a
-// wake costs the timers due at it, not all of them.
-type timerQueue []*timerRun
+// wake costs the timers due at it, not all of them. 24 bytes a timer.
+type timerQueue []timerEntry
 
 func (q timerQueue) Len() int { return len(q) }
 func (q timerQueue) Less(i, j int) bool {
@@ -30,41 +34,42 @@ func (q timerQueue) Less(i, j int) bool {
 	}
 	return q[i].rank < q[j].rank
 }
-func (q timerQueue) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].queued, q[j].queued = int32(i), int32(j)
-}
-func (q *timerQueue) Push(x any) {
-	tr := x.(*timerRun)
-	tr.queued = int32(len(*q))
-	*q = append(*q, tr)
-}
+func (q timerQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *timerQueue) Push(x any)   { *q = append(*q, x.(timerEntry)) }
 func (q *timerQueue) Pop() any {
 	old := *q
-	tr := old[len(old)-1]
-	old[len(old)-1] = nil
-	tr.queued = -1
+	e := old[len(old)-1]
+	old[len(old)-1] = timerEntry{}
 	*q = old[:len(old)-1]
-	return tr
+	return e
 }
 
-// push queues tr, whose next occurrence is set.
-func (q *timerQueue) push(tr *timerRun) { heap.Push(q, tr) }
+// newTimerQueue returns the queue of the timers in entries, in a slice
+// of its own of just their number.
+func newTimerQueue(entries []timerEntry) timerQueue {
+	q := make(timerQueue, len(entries))
+	copy(q, entries)
+	heap.Init(&q)
+	return q
+}
+
+// push queues a timer at its next occurrence.
+func (q *timerQueue) push(e timerEntry) { heap.Push(q, e) }
 
 // due takes out of q the timers whose next occurrence is before upTo
 // (at or before it when inclusive), in rank order: the order in which the
 // plan lists them, which is the order their records take.
-func (q *timerQueue) due(upTo time.Time, inclusive bool) []*timerRun {
+func (q *timerQueue) due(upTo time.Time, inclusive bool) []timerEntry {
 	limit := upTo.UnixNano()
-	var out []*timerRun
+	var out []timerEntry
 	for len(*q) > 0 {
 		first := (*q)[0]
 		if first.next > limit || first.next == limit && !inclusive {
 			break
 		}
-		out = append(out, heap.Pop(q).(*timerRun))
+		out = append(out, heap.Pop(q).(timerEntry))
 	}
-	slices.SortFunc(out, func(a, b *timerRun) int { return int(a.rank - b.rank) })
+	slices.SortFunc(out, func(a, b timerEntry) int { return int(a.rank - b.rank) })
 	return out
 }
 
@@ -76,14 +81,13 @@ func (q timerQueue) nextWake(loc *time.Location) (time.Time, bool) {
 	return time.Unix(0, q[0].next).In(loc), true
 }
 
-// occurrences counts the occurrences of tr's timer from its next one up to
+// occurrences counts the occurrences of the timer from its next one up to
 // upTo (inclusive or not), in the span that ends at spanEnd, and returns
 // the first and the last two of them (the last but one is zero when n < 2)
-// and the first occurrence after them in the span, if any. It moves
-// nothing: the caller sets tr.next.
-func (tr *timerRun) occurrences(upTo, spanEnd time.Time, inclusive bool, loc *time.Location, days *dayCache) (n int, first, beforeLast, last time.Time, after time.Time, more bool) {
-	r := tr.task.recur
-	at := time.Unix(0, tr.next).In(loc)
+// and the first occurrence after them in the span, if any.
+func (e timerEntry) occurrences(upTo, spanEnd time.Time, inclusive bool, loc *time.Location, days *dayCache) (n int, first, beforeLast, last time.Time, after time.Time, more bool) {
+	r := e.task.recur
+	at := time.Unix(0, e.next).In(loc)
 	first = at
 	for {
 		if at.After(upTo) || at.Equal(upTo) && !inclusive {
@@ -97,6 +101,20 @@ func (tr *timerRun) occurrences(upTo, spanEnd time.Time, inclusive bool, loc *ti
 		}
 		at = next.In(loc)
 	}
+}
+
+// runningTimers returns the timer runs of cy under way, by task name.
+func (cy *cycleRun) runningTimers() map[string]*item {
+	var out map[string]*item
+	for _, it := range cy.running {
+		if it.timer != nil {
+			if out == nil {
+				out = map[string]*item{}
+			}
+			out[it.task.Name] = it
+		}
+	}
+	return out
 }
 
 // withoutTimers returns a copy of the plan without its list of timer runs,

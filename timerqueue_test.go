@@ -34,8 +34,8 @@ func TestTimerQueueHoldsNextRunOnly(t *testing.T) {
 	q := e.cur.timers
 	require.Len(t, q, 2, "the minute timer and the nightly one; Sunday's has no run in a Tuesday cycle")
 	next := map[string]time.Time{}
-	for _, tr := range q {
-		next[tr.task.Name] = time.Unix(0, tr.next).UTC()
+	for _, e := range q {
+		next[e.task.Name] = time.Unix(0, e.next).UTC()
 	}
 	require.Equal(t, map[string]time.Time{
 		"every-minute": start.Add(11 * time.Minute),
@@ -74,12 +74,12 @@ func TestTimerQueueDue(t *testing.T) {
 	at := func(m int) int64 { return time.Date(2026, 11, 24, 0, m, 0, 0, time.UTC).UnixNano() }
 	var q timerQueue
 	for i, m := range []int{5, 1, 3, 1, 9} {
-		q.push(&timerRun{task: &Task{Name: string(rune('a' + i))}, next: at(m), rank: int32(i), queued: -1})
+		q.push(timerEntry{task: &Task{Name: string(rune('a' + i))}, next: at(m), rank: int32(i)})
 	}
-	names := func(trs []*timerRun) string {
+	names := func(es []timerEntry) string {
 		s := ""
-		for _, tr := range trs {
-			s += tr.task.Name
+		for _, e := range es {
+			s += e.task.Name
 		}
 		return s
 	}
@@ -89,5 +89,4 @@ func TestTimerQueueDue(t *testing.T) {
 	w, ok := q.nextWake(time.UTC)
 	require.True(t, ok)
 	require.Equal(t, time.Unix(0, at(9)).UTC(), w)
-	require.Equal(t, int32(0), q[0].queued)
 }
