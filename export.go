@@ -100,7 +100,7 @@ func elapsedSpec(r *recurrence, local time.Time) cronSpec {
 	c := cronSpec{hour: 1<<24 - 1, dom: ^uint32(0) &^ 1, month: ^uint16(0) &^ 1, dow: 0x7f, domStar: true, dowStar: true,
 		second: uint8(local.Second())}
 	m := local.Minute()
-	switch r.step {
+	switch r.step() {
 	case time.Minute:
 		c.minute = 1<<60 - 1
 	case 15 * time.Minute:
@@ -123,7 +123,7 @@ func (p *Profile) sameMinuteAllYear(r *recurrence, now time.Time) error {
 	end := t.AddDate(2, 0, 0)
 	for t.Before(end) {
 		_, off := t.In(loc).Zone()
-		if d := time.Duration(off-base) * time.Second; d%r.step != 0 {
+		if d := time.Duration(off-base) * time.Second; d%r.step() != 0 {
 			return inexpressible("the zone %s moves by %v, and a %s repeat would change its minute of the hour in cron", loc, d, r.repeat)
 		}
 		_, next := t.In(loc).ZoneBounds()

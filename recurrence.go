@@ -21,9 +21,8 @@ const (
 // recurrence is when a recurring task is due: a cron spec or a repeat,
 // never before start.
 type recurrence struct {
-	start  time.Time     // no occurrence before it; zero when none given
-	step   time.Duration // for elapsed-time repeats
-	cron   cronSpec      // for schedules and wall-clock repeats
+	start  time.Time // no occurrence before it; zero when none given
+	cron   cronSpec  // for schedules and wall-clock repeats
 	loc    *time.Location
 	id     int32      // index among the profile's distinct recurrences
 	once   bool       // repeat none
@@ -33,6 +32,15 @@ type recurrence struct {
 // repeatWord is a task's repeat, as one byte: a profile of many distinct
 // schedules holds one recurrence for each.
 type repeatWord uint8
+
+// The repeat words, in the order of repeatNames.
+const (
+	repeatCron repeatWord = iota // a cron schedule
+	repeatNone
+	repeatMinute
+	repeatQuarterHourly
+	repeatHourly
+)
 
 var repeatNames = [...]string{"", RepeatNone, RepeatMinute, RepeatQuarterHourly, RepeatHourly,
 	RepeatQuarterDaily, RepeatDaily, RepeatWeekly, RepeatMonthly}
@@ -55,7 +63,21 @@ func repeatWordOf(s string) repeatWord {
 // nothing a maintenance schedule needs lies that far.
 const maxSearch = 5 * 366 * 24 * time.Hour
 
-func (r *recurrence) elapsed() bool { return r.step > 0 }
+// step returns the step of an elapsed-time repeat, 0 for other
+// recurrences.
+func (r *recurrence) step() time.Duration {
+	switch r.repeat {
+	case repeatMinute:
+		return time.Minute
+	case repeatQuarterHourly:
+		return 15 * time.Minute
+	case repeatHourly:
+		return time.Hour
+	}
+	return 0
+}
+
+func (r *recurrence) elapsed() bool { return r.step() > 0 }
 
 // compileRecurrence builds the recurrence of a task from its schedule,
 // repeat and start fields, in the site's zone.
@@ -104,12 +126,8 @@ func compileRecurrence(ps *problems, tp string, t *Task, loc *time.Location) *re
 	switch t.Repeat {
 	case RepeatNone:
 		r.once = true
-	case RepeatMinute:
-		r.step = time.Minute
-	case RepeatQuarterHourly:
-		r.step = 15 * time.Minute
-	case RepeatHourly:
-		r.step = time.Hour
+	case RepeatMinute, RepeatQuarterHourly, RepeatHourly:
+		// By elapsed time: see step.
 	case RepeatQuarterDaily:
 		r.cron.hour = uint32(one(h) | one((h+6)%24) | one((h+12)%24) | one((h+18)%24))
 	case RepeatDaily:
@@ -139,8 +157,9 @@ func (r *recurrence) next(from, limit time.Time, days *dayCache) (time.Time, boo
 		}
 		return time.Time{}, false
 	case r.elapsed():
-		k := (from.Sub(r.start) + r.step - 1) / r.step
-		t := r.start.Add(k * r.step)
+		step := r.step()
+		k := (from.Sub(r.start) + step - 1) / step
+		t := r.start.Add(k * step)
 		return t, t.Before(limit)
 	}
 	first, last := days.dayOf(from, r.loc), days.dayOf(limit, r.loc)
