@@ -69,9 +69,11 @@ func benchProfile(tb testing.TB, n, parallel int) *Profile {
 	return p
 }
 
+// BenchmarkBuildPlan plans profiles of 10 to 10,000 tasks: the design's
+// figures are for 30 and 1,000; the sizes between show how the cost grows.
 func BenchmarkBuildPlan(b *testing.B) {
 	clk := fakeclock.Fixed(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)) // a Tuesday
-	for _, n := range []int{30, 1000} {
+	for _, n := range []int{10, 30, 100, 1000, 10000} {
 		b.Run(fmt.Sprintf("tasks=%d", n), func(b *testing.B) {
 			p := benchProfile(b, n, 4)
 			b.ReportAllocs()

@@ -93,8 +93,6 @@ func (c *Command) name() string {
 // (commands bypass holds and resource constraints anyway).
 func (c *Command) task() *Task {
 	t := &Task{Name: c.name(), Run: c.Run, User: c.User, Timeout: c.Timeout, Action: c.Action, kind: CommandKind}
-	t.res = resources{any: true}
-	t.matches = true
-	t.compileEstimate()
+	t.taskInfo = &taskInfo{res: resources{any: true}, matches: true, estimate: t.ownEstimate()}
 	return t
 }

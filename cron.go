@@ -14,10 +14,18 @@ import (
 // cronSpec is a compiled 5-field cron spec, or a wall-clock repeat in the
 // same form: the sets of minutes, hours, days of month, months and days of
 // week it fires on, evaluated in the site's zone under the wall-clock rule.
+//
+// Bit i of a field is set when value i matches; each field is as wide as
+// its values need, so that a profile of many distinct specs holds 24 bytes
+// for each.
 type cronSpec struct {
-	minute, hour, dom, month, dow uint64 // bit i set: value i matches
-	domStar, dowStar              bool   // the field was * (cron's AND/OR rule)
-	second                        int    // second of the minute (wall-clock repeats)
+	minute           uint64 // 0-59
+	hour             uint32 // 0-23
+	dom              uint32 // 1-31
+	month            uint16 // 1-12
+	dow              uint8  // 0-6, Sunday 0
+	domStar, dowStar bool   // the field was * (cron's AND/OR rule)
+	second           uint8  // second of the minute (wall-clock repeats)
 }
 
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
@@ -65,8 +73,8 @@ func parseCron(spec string) (c cronSpec, err error) {
 		return c, fmt.Errorf("invalid schedule %q", spec)
 	}
 	c = cronSpec{
-		minute: ss.Minute &^ cronStar, hour: ss.Hour &^ cronStar,
-		dom: ss.Dom &^ cronStar, month: ss.Month &^ cronStar, dow: ss.Dow &^ cronStar,
+		minute: ss.Minute &^ cronStar, hour: uint32(ss.Hour &^ cronStar),
+		dom: uint32(ss.Dom &^ cronStar), month: uint16(ss.Month &^ cronStar), dow: uint8(ss.Dow &^ cronStar),
 		domStar: ss.Dom&cronStar != 0, dowStar: ss.Dow&cronStar != 0,
 	}
 	if !c.canFire() {
@@ -161,7 +169,7 @@ func (c *cronSpec) canFire() bool {
 
 func (c *cronSpec) someDom() bool {
 	for m := 1; m <= 12; m++ {
-		if c.month&(1<<m) != 0 && c.dom&((1<<(daysIn[m]+1))-2) != 0 {
+		if c.month&(1<<m) != 0 && uint64(c.dom)&(1<<(daysIn[m]+1)-2) != 0 {
 			return true
 		}
 	}
@@ -195,15 +203,15 @@ func (c *cronSpec) skipDays(d Date, wd time.Weekday) int {
 		return left
 	case c.domStar && !c.dowStar: // the day of the week alone
 		if b := c.dow >> uint(wd); b != 0 {
-			return min(bits.TrailingZeros64(b), left)
+			return min(bits.TrailingZeros8(b), left)
 		}
-		return min(7-int(wd)+bits.TrailingZeros64(c.dow), left)
+		return min(7-int(wd)+bits.TrailingZeros8(c.dow), left)
 	case c.dowStar && !c.domStar: // the day of the month alone
 		b := c.dom >> uint(d.Day)
 		if b == 0 {
 			return left
 		}
-		return min(bits.TrailingZeros64(b), left)
+		return min(bits.TrailingZeros32(b), left)
 	}
 	return 0
 }
@@ -216,7 +224,7 @@ func (c *cronSpec) firstClock(h, m int) (int, int, bool) {
 		if hb == 0 {
 			return 0, 0, false
 		}
-		if skip := bits.TrailingZeros64(hb); skip > 0 {
+		if skip := bits.TrailingZeros32(hb); skip > 0 {
 			h, m = h+skip, 0
 			continue
 		}

@@ -17,7 +17,8 @@ type cycleRun struct {
 	holds  []run   // the holds that overlap the window, on Unix nanoseconds
 	steps  []*item // housekeeping, updates and self-update not yet started, in plan order
 	slots  []*slotRun
-	timers []*timerRun
+	timers timerQueue // each timer's next run not yet handled, the earliest first
+	days   dayCache   // the wall clocks of the dates the timers fall on
 	// running lists every run of the cycle under way, whatever its kind.
 	running []*item
 	// stopped names the on_failure "stop" task that failed in the cycle.
@@ -34,13 +35,6 @@ type cycleRun struct {
 type slotRun struct {
 	slot  Slot
 	items []*item
-}
-
-type timerRun struct {
-	task    *Task
-	at      []time.Time
-	next    int // first occurrence not yet handled
-	running *item
 }
 
 type itemState int
@@ -294,6 +288,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		e.deferPending(cy, now, ReasonKilled, k.Reason)
 	}
 	e.emit(Event{Kind: EventPlanned, At: now, Day: cy.day, Plan: plan})
+	cy.plan = plan.withoutTimers() // the queue has what the executor needs of them
 	for _, r := range cy.log.Records {
 		if r.State == StateDeferred && r.Kind != Timer && r.Kind != CommandKind {
 			e.emitRecord(EventDeferred, cy.day, r, now)
@@ -309,9 +304,10 @@ func carried(k Kind) string {
 	return ""
 }
 
-// planTimers lists the timer runs of the plan not yet handled: those after
-// the latest occurrence the journal has a record of. A timer run under way
-// stays with its timer.
+// planTimers queues the timers of the plan, each with its first run not
+// yet handled: the first after the latest occurrence the journal has a
+// record of. Only that run is kept; the next is worked out when it is
+// handled. A timer run under way goes on (see Executor.dispatchTimers).
 func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 	handled := map[string]time.Time{}
 	for _, r := range cy.log.Records {
@@ -322,29 +318,27 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 			}
 		}
 	}
-	runningOf := map[string]*item{}
-	for _, tr := range cy.timers {
-		if tr.running != nil {
-			runningOf[tr.task.Name] = tr.running
-		}
+	// Each timer once, at its first run not handled; ranked by its first
+	// run in the span, as the plan lists them.
+	type seen struct {
+		rank   int32
+		queued bool
 	}
-	byTask := map[string]*timerRun{}
-	cy.timers = cy.timers[:0]
+	timers := map[*Task]seen{}
+	var pending []timerEntry
 	for _, tr := range plan.Timers {
-		t := byTask[tr.Task.Name]
-		if t == nil {
-			t = &timerRun{task: tr.Task, running: runningOf[tr.Task.Name]}
-			if t.running != nil {
-				t.running.timer = t
-			}
-			byTask[tr.Task.Name] = t
-			cy.timers = append(cy.timers, t)
+		s, ok := timers[tr.Task]
+		if !ok {
+			s.rank = int32(len(timers))
 		}
-		if h, ok := handled[tr.Task.Name]; ok && !tr.At.After(h) {
-			continue
+		if h, ok := handled[tr.Task.Name]; !s.queued && (!ok || tr.At.After(h)) {
+			pending = append(pending, timerEntry{next: tr.At.UnixNano(), task: tr.Task, rank: s.rank})
+			s.queued = true
 		}
-		t.at = append(t.at, tr.At)
+		timers[tr.Task] = s
 	}
+	cy.timers = newTimerQueue(pending)
+	cy.days = dayCache{loc: cy.p.Site.loc}
 	for _, d := range plan.Deferred {
 		if d.Task.kind == Timer {
 			cy.log.Records = append(cy.log.Records, &Record{Task: d.Task.Name, Kind: Timer, State: StateDeferred, Reason: d.Reason, Detail: d.Detail, ExitCode: -1})
@@ -355,26 +349,23 @@ func (e *Executor) planTimers(cy *cycleRun, plan *Plan) {
 // summariseTimers records the timer runs of cy due before upTo that were
 // not handled, one record per timer, and marks them handled.
 func (e *Executor) summariseTimers(cy *cycleRun, upTo time.Time, reason, why string) {
-	for _, tr := range cy.timers {
-		n := 0
-		for tr.next+n < len(tr.at) && tr.at[tr.next+n].Before(upTo) {
-			n++
+	loc := cy.p.Site.loc
+	for _, q := range cy.timers.due(upTo, false) {
+		n, first, _, last, after, more := q.occurrences(upTo, cy.c.Span.End, false, loc, &cy.days)
+		if more {
+			q.next = after.UnixNano()
+			cy.timers.push(q)
 		}
-		if n == 0 {
-			continue
-		}
-		first, last := tr.at[tr.next], tr.at[tr.next+n-1]
-		tr.next += n
-		e.addTimerRecord(cy, tr, first, last, n, reason, why, upTo)
+		e.addTimerRecord(cy, q.task, first, last, n, reason, why, upTo)
 	}
 }
 
-func (e *Executor) addTimerRecord(cy *cycleRun, tr *timerRun, first, last time.Time, n int, reason, why string, now time.Time) {
+func (e *Executor) addTimerRecord(cy *cycleRun, t *Task, first, last time.Time, n int, reason, why string, now time.Time) {
 	detail := why
 	if n > 1 {
 		detail = fmt.Sprintf("%d runs from %s to %s %s", n, hhmm(first.In(cy.p.Site.loc)), hhmm(last.In(cy.p.Site.loc)), why)
 	}
-	r := &Record{Task: tr.task.Name, Kind: Timer, State: StateDeferred, Reason: reason, Detail: detail,
+	r := &Record{Task: t.Name, Kind: Timer, State: StateDeferred, Reason: reason, Detail: detail,
 		PlannedStart: first, PlannedEnd: last, ExitCode: -1}
 	cy.log.Records = append(cy.log.Records, r)
 	e.emitRecord(EventDeferred, cy.day, r, now)

@@ -91,36 +91,40 @@ func (e *Executor) selfUpdateRunning() bool {
 
 // dispatchTimers starts the timer runs due: of those due, the latest; the
 // earlier ones were missed. A run due while the timer runs, or while the
-// self-update runs, is skipped.
+// self-update runs, is skipped. Only the timers due are looked at.
 func (e *Executor) dispatchTimers(cy *cycleRun, now time.Time) {
-	for _, tr := range cy.timers {
-		n := 0
-		for tr.next+n < len(tr.at) && !tr.at[tr.next+n].After(now) {
-			n++
+	loc := cy.p.Site.loc
+	due := cy.timers.due(now, true)
+	var running map[string]*item
+	if len(due) > 0 {
+		running = cy.runningTimers()
+	}
+	for _, q := range due {
+		n, first, beforeLast, at, after, more := q.occurrences(now, cy.c.Span.End, true, loc, &cy.days)
+		if more {
+			q.next = after.UnixNano()
+			cy.timers.push(q)
 		}
 		if n > 1 {
-			e.addTimerRecord(cy, tr, tr.at[tr.next], tr.at[tr.next+n-2], n-1, ReasonMissed, "missed: the executor was not awake", now)
+			e.addTimerRecord(cy, q.task, first, beforeLast, n-1, ReasonMissed, "missed: the executor was not awake", now)
 		}
-		if n > 0 {
-			at := tr.at[tr.next+n-1]
-			tr.next += n
-			switch {
-			case tr.running != nil:
-				e.addTimerRecord(cy, tr, at, at, 1, ReasonOverlap, "its last run, started "+hhmm(tr.running.rec.Start.In(cy.p.Site.loc))+", still runs", now)
-			case e.selfUpdateRunning():
-				e.addTimerRecord(cy, tr, at, at, 1, ReasonSelfUpdate, "the self-update runs alone", now)
-			default:
-				rec := &Record{Task: tr.task.Name, Kind: Timer, State: StateToDo, Estimate: Duration(tr.task.estimate),
-					PlannedStart: at, PlannedEnd: at.Add(tr.task.estimate), ExitCode: -1}
-				cy.log.Records = append(cy.log.Records, rec)
-				it := &item{cy: cy, rec: rec, task: tr.task, timer: tr, est: tr.task.estimate}
-				tr.running = it
-				e.launch(it, now)
-			}
+		switch last := running[q.task.Name]; {
+		case last != nil:
+			e.addTimerRecord(cy, q.task, at, at, 1, ReasonOverlap, "its last run, started "+hhmm(last.rec.Start.In(loc))+", still runs", now)
+		case e.selfUpdateRunning():
+			e.addTimerRecord(cy, q.task, at, at, 1, ReasonSelfUpdate, "the self-update runs alone", now)
+		default:
+			t := q.task
+			rec := &Record{Task: t.Name, Kind: Timer, State: StateToDo, Estimate: Duration(t.estimate),
+				PlannedStart: at, PlannedEnd: at.Add(t.estimate), ExitCode: -1}
+			cy.log.Records = append(cy.log.Records, rec)
+			it := &item{cy: cy, rec: rec, task: t, timer: &timerRun{}, est: t.estimate}
+			it.timer.running = it
+			e.launch(it, now)
 		}
-		if tr.next < len(tr.at) {
-			e.wakeAt(tr.at[tr.next])
-		}
+	}
+	if at, ok := cy.timers.nextWake(loc); ok {
+		e.wakeAt(at)
 	}
 }
 

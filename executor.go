@@ -581,7 +581,7 @@ func (e *Executor) Update(p *Profile) error {
 	// use its resource when it begins, as it would have had they started
 	// under it.
 	for _, it := range e.cur.running {
-		if nt := p.byName[it.task.Name]; nt != nil {
+		if nt := p.Task(it.task.Name); nt != nil {
 			if stop, why, ok := e.downtimeStop(it, nt.down, now, it.deadline); ok && stop.Before(it.deadline) {
 				it.deadline, it.deadlineCause = stop, why
 			}

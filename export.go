@@ -25,7 +25,7 @@ func (p *Profile) exportable(task string, now time.Time) (*Task, *recurrence, er
 	if p == nil || !p.validated {
 		return nil, nil, ErrNotValidated
 	}
-	t := p.byName[task]
+	t := p.Task(task)
 	if t == nil {
 		return nil, nil, fmt.Errorf("afterhours: no task %q", task)
 	}
@@ -81,10 +81,10 @@ func (p *Profile) Crontab(task string, now time.Time) (string, error) {
 	}
 	fields := []string{
 		bitList(c.minute, 0, 59, false),
-		bitList(c.hour, 0, 23, false),
-		dayField(c.domStar, c.dom, 1, 31),
-		bitList(c.month, 1, 12, false),
-		dayField(c.dowStar, c.dow, 0, 6),
+		bitList(uint64(c.hour), 0, 23, false),
+		dayField(c.domStar, uint64(c.dom), 1, 31),
+		bitList(uint64(c.month), 1, 12, false),
+		dayField(c.dowStar, uint64(c.dow), 0, 6),
 	}
 	for _, a := range t.Run {
 		if strings.ContainsAny(a, "\n\r") {
@@ -97,10 +97,10 @@ func (p *Profile) Crontab(task string, now time.Time) (string, error) {
 // elapsedSpec is an elapsed-time repeat as wall-clock minutes of the hour,
 // where local is the start in the zone the spec is read in.
 func elapsedSpec(r *recurrence, local time.Time) cronSpec {
-	c := cronSpec{hour: 1<<24 - 1, dom: ^uint64(0) &^ 1, month: ^uint64(0) &^ 1, dow: 0x7f, domStar: true, dowStar: true,
-		second: local.Second()}
+	c := cronSpec{hour: 1<<24 - 1, dom: ^uint32(0) &^ 1, month: ^uint16(0) &^ 1, dow: 0x7f, domStar: true, dowStar: true,
+		second: uint8(local.Second())}
 	m := local.Minute()
-	switch r.step {
+	switch r.step() {
 	case time.Minute:
 		c.minute = 1<<60 - 1
 	case 15 * time.Minute:
@@ -123,7 +123,7 @@ func (p *Profile) sameMinuteAllYear(r *recurrence, now time.Time) error {
 	end := t.AddDate(2, 0, 0)
 	for t.Before(end) {
 		_, off := t.In(loc).Zone()
-		if d := time.Duration(off-base) * time.Second; d%r.step != 0 {
+		if d := time.Duration(off-base) * time.Second; d%r.step() != 0 {
 			return inexpressible("the zone %s moves by %v, and a %s repeat would change its minute of the hour in cron", loc, d, r.repeat)
 		}
 		_, next := t.In(loc).ZoneBounds()
@@ -161,8 +161,8 @@ func (p *Profile) OnCalendar(task string, now time.Time) ([]string, error) {
 	}
 	c := r.cron
 	zone := p.Site.loc.String()
-	clock := fmt.Sprintf("%s:%s:%02d", bitList(c.hour, 0, 23, true), bitList(c.minute, 0, 59, true), c.second)
-	month := bitList(c.month, 1, 12, true)
+	clock := fmt.Sprintf("%s:%s:%02d", bitList(uint64(c.hour), 0, 23, true), bitList(c.minute, 0, 59, true), c.second)
+	month := bitList(uint64(c.month), 1, 12, true)
 	value := func(dow, dom string) string {
 		v := "*-" + month + "-" + dom + " " + clock + " " + zone
 		if dow != "" {
@@ -170,8 +170,8 @@ func (p *Profile) OnCalendar(task string, now time.Time) ([]string, error) {
 		}
 		return v
 	}
-	dows := dowList(c.dow)
-	doms := bitList(c.dom, 1, 31, true)
+	dows := dowList(uint64(c.dow))
+	doms := bitList(uint64(c.dom), 1, 31, true)
 	switch {
 	case c.domStar && c.dowStar:
 		return []string{value("", "*")}, nil

@@ -44,11 +44,13 @@ type Profile struct {
 	Constraints *Constraints `json:"constraints,omitempty"`
 
 	validated bool
-	tasks     int                        // how many tasks the profile has
-	recurs    map[recurrence]*recurrence // the distinct recurrences, shared by the tasks that have them
+	tasks     int // how many tasks the profile has
+	nrecurs   int // how many distinct recurrences its tasks share
 	lanes     int
 	resIDs    map[string]int
-	byName    map[string]*Task
+	byName    []*Task // sorted by name
+	// compiling is what validation shares between tasks, while it runs.
+	compiling *compileState
 }
 
 // Token is one entry of the sharing profile: a shared resource (a package
@@ -114,7 +116,13 @@ func LoadProfile(path string) (*Profile, error) {
 func (p *Profile) Validated() bool { return p != nil && p.validated }
 
 // Task returns the task of the given name, or nil.
-func (p *Profile) Task(name string) *Task { return p.byName[name] }
+func (p *Profile) Task(name string) *Task {
+	i, ok := slices.BinarySearchFunc(p.byName, name, func(t *Task, name string) int { return strings.Compare(t.Name, name) })
+	if !ok {
+		return nil
+	}
+	return p.byName[i]
+}
 
 // Validate checks the whole profile, collecting every problem with its
 // field path into a *ValidationError, and compiles it for planning. Among
@@ -122,6 +130,12 @@ func (p *Profile) Task(name string) *Task { return p.byName[name] }
 // (no name, command line, path or zone can carry one), and business hours
 // that leave no after-hours window (see [Site]). A
 // profile that fails validation cannot be planned ([ErrNotValidated]).
+//
+// Validation compiles alike tasks once: tasks with the same schedule share
+// its compiled form, and equal command lines, resource and tag lists and
+// schedule strings become one shared copy (lists clipped to their length,
+// so that appending to one copies it). That is one more reason never to
+// change a validated profile's tasks in place.
 func (p *Profile) Validate() error {
 	var ps problems
 	p.compile(&ps)
@@ -146,10 +160,17 @@ func (p *Profile) compile(ps *problems) {
 	}
 
 	p.compileResources(ps)
-	p.recurs = map[recurrence]*recurrence{}
+	p.compiling = newCompileState()
+	defer func() { p.compiling = nil }()
 	p.resIDs = map[string]int{}
-	p.byName = map[string]*Task{}
-	names := map[string]string{} // task name -> path of its first use
+	size := len(p.Housekeeping) + len(p.Updates) + len(p.Timers) + 1
+	for _, tok := range p.Sharing {
+		if tok != nil {
+			size += len(tok.Tasks)
+		}
+	}
+	p.byName = make([]*Task, 0, size) // never the old one: a copy of p may hold it
+	names := map[string]string{}      // task name -> path of its first use
 	tokens := map[string]bool{}
 	for i, tok := range p.Sharing {
 		tp := fmt.Sprintf("sharing[%d]", i)
@@ -159,30 +180,30 @@ func (p *Profile) compile(ps *problems) {
 		}
 		p.compileToken(ps, tp, tok, tokens)
 		for j, t := range tok.Tasks {
-			p.compileTask(ps, fmt.Sprintf("%s.tasks[%d]", tp, j), t, Shared, j, names)
-			if t != nil {
-				t.token = tok.Token
-			}
+			p.compileTask(ps, fmt.Sprintf("%s.tasks[%d]", tp, j), t, Shared, tok.Token, names)
 		}
 	}
 	for i, t := range p.Housekeeping {
-		p.compileTask(ps, fmt.Sprintf("housekeeping[%d]", i), t, Housekeeping, i, names)
+		p.compileTask(ps, fmt.Sprintf("housekeeping[%d]", i), t, Housekeeping, "", names)
 	}
 	for i, t := range p.Updates {
-		p.compileTask(ps, fmt.Sprintf("updates[%d]", i), t, Update, i, names)
+		p.compileTask(ps, fmt.Sprintf("updates[%d]", i), t, Update, "", names)
 	}
 	if p.SelfUpdate != nil {
-		p.compileTask(ps, "self_update", p.SelfUpdate, SelfUpdate, 0, names)
+		p.compileTask(ps, "self_update", p.SelfUpdate, SelfUpdate, "", names)
 	}
 	for i, t := range p.Timers {
 		tp := fmt.Sprintf("timers[%d]", i)
-		p.compileTask(ps, tp, t, Timer, i, names)
+		p.compileTask(ps, tp, t, Timer, "", names)
 		if t != nil && t.recur == nil && t.Schedule == "" && t.Repeat == "" {
 			ps.add(tp+".schedule", "required: a timer needs a schedule, or a repeat with a start")
 		}
 	}
 	p.Constraints.compile(ps, "constraints")
 	p.tasks = len(p.byName)
+	p.byName = slices.Clip(p.byName)
+	slices.SortFunc(p.byName, func(a, b *Task) int { return strings.Compare(a.Name, b.Name) })
+	p.nrecurs = len(p.compiling.recurs)
 	p.linkDowntimes()
 	p.validated = len(ps.list) == n
 }
@@ -310,12 +331,12 @@ func (p *Profile) resourcesOf(uses []string) resources {
 	return resources{ids: slices.Compact(ids)}
 }
 
-func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index int, names map[string]string) {
+func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, token string, names map[string]string) {
 	if t == nil {
 		ps.add(tp, "null task")
 		return
 	}
-	t.kind, t.index = kind, index
+	t.kind = kind
 	switch first, dup := names[t.Name]; {
 	case t.Name == "":
 		ps.add(tp+".name", "required")
@@ -323,8 +344,9 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index
 		ps.add(tp+".name", "name %q already used at %s: task names are unique across the profile", t.Name, first)
 	default:
 		names[t.Name] = tp
-		p.byName[t.Name] = t
+		p.byName = append(p.byName, t)
 	}
+	p.compiling.share(t)
 	switch {
 	case len(t.Run) == 0 && t.Action == nil:
 		ps.add(tp+".run", "required: an absolute path and its arguments")
@@ -357,9 +379,7 @@ func (p *Profile) compileTask(ps *problems, tp string, t *Task, kind Kind, index
 	default:
 		ps.add(tp+".on_failure", "unknown value %q: want \"continue\" or \"stop\"", t.OnFailure)
 	}
-	t.res = p.resourcesOf(t.Uses)
-	t.matches = selectorMatches(t.Tags, p.Site.Tags)
-	t.compileEstimate()
+	t.taskInfo = p.info(t, token)
 	t.recur = nil
 	if kind == Housekeeping || kind == Timer {
 		t.recur = p.intern(compileRecurrence(ps, tp, t, p.Site.loc))
@@ -384,10 +404,11 @@ func (p *Profile) intern(r *recurrence) *recurrence {
 	}
 	r.start = r.start.UTC() // the same instant, however its zone was written
 	key := *r               // id 0: the key is the recurrence itself
-	if have, ok := p.recurs[key]; ok {
+	recurs := p.compiling.recurs
+	if have, ok := recurs[key]; ok {
 		return have
 	}
-	r.id = len(p.recurs)
-	p.recurs[key] = r
+	r.id = int32(len(recurs))
+	recurs[key] = r
 	return r
 }

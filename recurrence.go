@@ -21,13 +21,41 @@ const (
 // recurrence is when a recurring task is due: a cron spec or a repeat,
 // never before start.
 type recurrence struct {
-	repeat string        // "" for a cron schedule
-	start  time.Time     // no occurrence before it; zero when none given
-	step   time.Duration // for elapsed-time repeats
-	once   bool          // repeat none
-	cron   cronSpec      // for schedules and wall-clock repeats
+	start  time.Time // no occurrence before it; zero when none given
+	cron   cronSpec  // for schedules and wall-clock repeats
 	loc    *time.Location
-	id     int // index among the profile's distinct recurrences
+	id     int32      // index among the profile's distinct recurrences
+	once   bool       // repeat none
+	repeat repeatWord // 0 for a cron schedule
+}
+
+// repeatWord is a task's repeat, as one byte: a profile of many distinct
+// schedules holds one recurrence for each.
+type repeatWord uint8
+
+// The repeat words, in the order of repeatNames.
+const (
+	repeatCron repeatWord = iota // a cron schedule
+	repeatNone
+	repeatMinute
+	repeatQuarterHourly
+	repeatHourly
+)
+
+var repeatNames = [...]string{"", RepeatNone, RepeatMinute, RepeatQuarterHourly, RepeatHourly,
+	RepeatQuarterDaily, RepeatDaily, RepeatWeekly, RepeatMonthly}
+
+// String returns the repeat as the profile wrote it, "" for none.
+func (w repeatWord) String() string { return repeatNames[w] }
+
+// repeatWordOf returns the word s is, 0 when it is none of them.
+func repeatWordOf(s string) repeatWord {
+	for i, w := range repeatNames {
+		if i > 0 && w == s {
+			return repeatWord(i)
+		}
+	}
+	return 0
 }
 
 // maxSearch bounds how far ahead a next occurrence is looked for: a leap-day
@@ -35,7 +63,21 @@ type recurrence struct {
 // nothing a maintenance schedule needs lies that far.
 const maxSearch = 5 * 366 * 24 * time.Hour
 
-func (r *recurrence) elapsed() bool { return r.step > 0 }
+// step returns the step of an elapsed-time repeat, 0 for other
+// recurrences.
+func (r *recurrence) step() time.Duration {
+	switch r.repeat {
+	case repeatMinute:
+		return time.Minute
+	case repeatQuarterHourly:
+		return 15 * time.Minute
+	case repeatHourly:
+		return time.Hour
+	}
+	return 0
+}
+
+func (r *recurrence) elapsed() bool { return r.step() > 0 }
 
 // compileRecurrence builds the recurrence of a task from its schedule,
 // repeat and start fields, in the site's zone.
@@ -72,31 +114,27 @@ func compileRecurrence(ps *problems, tp string, t *Task, loc *time.Location) *re
 		ps.add(tp+".start", "required with repeat: the absolute instant of the first occurrence")
 		return nil
 	}
-	r.repeat = t.Repeat
+	r.repeat = repeatWordOf(t.Repeat)
 	if loc == nil {
 		return r // the site's zone is broken; reported there
 	}
 	local := r.start.In(loc)
 	h, m, s := local.Clock()
 	one := func(v int) uint64 { return 1 << uint(v) }
-	r.cron = cronSpec{minute: one(m), hour: one(h), dom: ^uint64(0) &^ 1, month: ^uint64(0) &^ 1,
-		dow: 0x7f, domStar: true, dowStar: true, second: s}
+	r.cron = cronSpec{minute: one(m), hour: uint32(one(h)), dom: ^uint32(0) &^ 1, month: ^uint16(0) &^ 1,
+		dow: 0x7f, domStar: true, dowStar: true, second: uint8(s)}
 	switch t.Repeat {
 	case RepeatNone:
 		r.once = true
-	case RepeatMinute:
-		r.step = time.Minute
-	case RepeatQuarterHourly:
-		r.step = 15 * time.Minute
-	case RepeatHourly:
-		r.step = time.Hour
+	case RepeatMinute, RepeatQuarterHourly, RepeatHourly:
+		// By elapsed time: see step.
 	case RepeatQuarterDaily:
-		r.cron.hour = one(h) | one((h+6)%24) | one((h+12)%24) | one((h+18)%24)
+		r.cron.hour = uint32(one(h) | one((h+6)%24) | one((h+12)%24) | one((h+18)%24))
 	case RepeatDaily:
 	case RepeatWeekly:
-		r.cron.dow, r.cron.dowStar = one(int(local.Weekday())), false
+		r.cron.dow, r.cron.dowStar = uint8(one(int(local.Weekday()))), false
 	case RepeatMonthly:
-		r.cron.dom, r.cron.domStar = one(local.Day()), false
+		r.cron.dom, r.cron.domStar = uint32(one(local.Day())), false
 	default:
 		ps.add(tp+".repeat", "unknown repeat %q: want none, minute, quarter-hourly, hourly, quarter-daily, daily, weekly or monthly", t.Repeat)
 		return nil
@@ -119,8 +157,9 @@ func (r *recurrence) next(from, limit time.Time, days *dayCache) (time.Time, boo
 		}
 		return time.Time{}, false
 	case r.elapsed():
-		k := (from.Sub(r.start) + r.step - 1) / r.step
-		t := r.start.Add(k * r.step)
+		step := r.step()
+		k := (from.Sub(r.start) + step - 1) / step
+		t := r.start.Add(k * step)
 		return t, t.Before(limit)
 	}
 	first, last := days.dayOf(from, r.loc), days.dayOf(limit, r.loc)
@@ -169,7 +208,7 @@ func (c *cronSpec) firstOn(dc *dayClock, from time.Time, loc *time.Location) (ti
 				return time.Time{}, false
 			}
 			secs := int((off + time.Second - 1) / time.Second)
-			mins := max(0, (secs-c.second+59)/60)
+			mins := max(0, (secs-int(c.second)+59)/60)
 			h, m = mins/60, mins%60
 		}
 		h, m, ok := c.firstClock(h, m)
@@ -203,7 +242,7 @@ func (dc *dayClock) sortedTimes(c *cronSpec, loc *time.Location) []time.Time {
 		}
 		for m := range 60 {
 			if c.minute&(1<<uint(m)) != 0 {
-				times = append(times, dc.at(h, m, c.second, loc))
+				times = append(times, dc.at(h, m, int(c.second), loc))
 			}
 		}
 	}
@@ -277,7 +316,7 @@ func (p *Profile) Occurrences(task string, from time.Time, n int) ([]time.Time, 
 	if !p.validated {
 		return nil, ErrNotValidated
 	}
-	t := p.byName[task]
+	t := p.Task(task)
 	if t == nil {
 		return nil, fmt.Errorf("afterhours: no task %q", task)
 	}

@@ -284,7 +284,7 @@ func (s *sequencer) due(t *Task) bool {
 	}
 	// Tasks with the same schedule share its recurrence: work it out once.
 	if s.nexts == nil {
-		s.nexts = make([]nextDue, len(s.p.recurs))
+		s.nexts = make([]nextDue, s.p.nrecurs)
 	}
 	nd := &s.nexts[r.id]
 	if !nd.known {
@@ -364,23 +364,36 @@ func (s *sequencer) carried(t *Task) bool {
 	return false
 }
 
-// timers lists the occurrences of the timers in the cycle's span.
+// timers lists the occurrences of the timers in the cycle's span, and
+// defers the timers that are disabled or whose tags do not match.
 func (s *sequencer) timers() {
-	loc := s.p.Site.loc
 	for _, t := range s.p.Timers {
 		switch {
 		case !t.IsEnabled():
 			s.defer_(t, ReasonDisabled, "the task is disabled")
-			continue
 		case !t.matches:
 			s.defer_(t, ReasonTagMismatch, fmt.Sprintf("selector %v does not match site tags %v", t.Tags, s.p.Site.Tags))
+		}
+	}
+	s.plan.Timers = s.p.timerRuns(s.span, &s.days)
+}
+
+// timerRuns returns the occurrences in span of the timers that are enabled
+// and match the site, in order of time (then of declaration): the list a
+// plan gives people. The executor keeps only each timer's next one.
+func (p *Profile) timerRuns(span Interval, days *dayCache) []TimerRun {
+	loc := p.Site.loc
+	var runs []TimerRun
+	for _, t := range p.Timers {
+		if !t.IsEnabled() || !t.matches {
 			continue
 		}
-		t.recur.each(s.span.Start, s.span.End, &s.days, func(at time.Time) {
-			s.plan.Timers = append(s.plan.Timers, TimerRun{Task: t, At: at.In(loc)})
+		t.recur.each(span.Start, span.End, days, func(at time.Time) {
+			runs = append(runs, TimerRun{Task: t, At: at.In(loc)})
 		})
 	}
-	slices.SortStableFunc(s.plan.Timers, func(a, b TimerRun) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(runs, func(a, b TimerRun) int { return a.At.Compare(b.At) })
+	return runs
 }
 
 // suppressing returns a suppress or stop downtime, touching the window, of

@@ -12,7 +12,9 @@ type Status struct {
 	// Running is set while [Executor.Run] runs.
 	Running bool
 	// Day is the current cycle's site-local date, and Plan its latest
-	// plan; empty and nil before Run first started.
+	// plan; empty and nil before Run first started. The plan's timer runs
+	// are worked out when Status is called: the executor holds only each
+	// timer's next run.
 	Day  string
 	Plan *Plan
 	// The current cycle's lists, from its journal.
@@ -54,7 +56,7 @@ func (e *Executor) Status() Status {
 	if cy == nil {
 		return s
 	}
-	s.Day, s.Plan = cy.day, cy.plan
+	s.Day, s.Plan = cy.day, cy.planWithTimers()
 	snap := cy.log.snapshot()
 	s.ToDo, s.Active, s.Completed, s.Failed, s.Deferred = snap.ToDo(), snap.Active(), snap.Completed(), snap.Failed(), snap.Deferred()
 	s.Progress = progress(snap.Records, now)

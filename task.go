@@ -146,21 +146,36 @@ type Task struct {
 	// Action, when set, is run instead of Run.
 	Action Action `json:"-"`
 
-	kind     Kind
+	kind  Kind
+	recur *recurrence // housekeeping with a schedule or repeat, and timers; shared by equal ones
+	// What validation compiled, shared by the tasks of the profile it is
+	// the same for (10,000 timers alike but for their names and schedules
+	// share one): nil before validation.
+	*taskInfo
+}
+
+// taskInfo is what validation compiles of a task, apart from its kind and
+// recurrence. It is shared between tasks and never changes once its
+// profile is validated.
+type taskInfo struct {
 	token    string // for Shared tasks: the token whose slot it runs in
 	res      resources
 	matches  bool // the tag selector matches the profile's site
 	estimate time.Duration
-	index    int         // declaration order within its section
-	recur    *recurrence // housekeeping with a schedule or repeat, and timers
-	down     []string    // the resources with downtimes the task uses
+	down     []string // the resources with downtimes the task uses
 }
 
 // Kind returns the task's kind, set when its profile is validated.
 func (t *Task) Kind() Kind { return t.kind }
 
-// Token returns the sharing token of a [Shared] task, "" for other kinds.
-func (t *Task) Token() string { return t.token }
+// Token returns the sharing token of a [Shared] task, "" for other kinds
+// and before the profile is validated.
+func (t *Task) Token() string {
+	if t.taskInfo == nil {
+		return ""
+	}
+	return t.token
+}
 
 // IsEnabled reports whether the task is enabled (Enabled is nil or true).
 func (t *Task) IsEnabled() bool { return t.Enabled == nil || *t.Enabled }
@@ -169,7 +184,7 @@ func (t *Task) IsEnabled() bool { return t.Enabled == nil || *t.Enabled }
 // (every plain tag among the site's, no "!tag"), as validation found; a task
 // that does not is deferred as tag-mismatch. False before the profile is
 // validated.
-func (t *Task) MatchesSite() bool { return t.matches }
+func (t *Task) MatchesSite() bool { return t.taskInfo != nil && t.matches }
 
 // StopsCycle reports whether a failure of the task stops its cycle.
 func (t *Task) StopsCycle() bool { return t.OnFailure == "stop" }
@@ -195,15 +210,16 @@ func (t *Task) estimateFrom(recent []time.Duration) time.Duration {
 	return t.estimate
 }
 
-func (t *Task) compileEstimate() {
+// ownEstimate is the estimate the task gives: its estimate, else its
+// timeout, else DefaultEstimate.
+func (t *Task) ownEstimate() time.Duration {
 	switch {
 	case t.Estimate > 0:
-		t.estimate = time.Duration(t.Estimate)
+		return time.Duration(t.Estimate)
 	case t.Timeout > 0:
-		t.estimate = time.Duration(t.Timeout)
-	default:
-		t.estimate = DefaultEstimate
+		return time.Duration(t.Timeout)
 	}
+	return DefaultEstimate
 }
 
 // selectorMatches reports whether a tag selector matches a site's tags.
