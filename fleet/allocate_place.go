@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -112,46 +113,24 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 		}
 	}
 
+	// The order of IDs is found while the sites are computed.
+	var order []int32
+	var hashes []uint64
+	var dup []bool
+	sorted := make(chan struct{})
+	go func() {
+		order, hashes, dup = idOrder(clients)
+		close(sorted)
+	}()
 	a.addSites(clients)
-	in := make([]incoming, len(clients))
-	var lastSite *afterhours.Site
-	lastIdx := int32(-1)
-	for i := range clients {
-		c := &clients[i]
-		p := &in[i]
-		*p = incoming{site: -1, lan: -1, prev: -1}
-		if c.Site != nil && c.Site == lastSite {
-			p.site = lastIdx
-		} else if c.Site.Validated() {
-			p.site = a.siteByPtr[c.Site]
-			lastSite, lastIdx = c.Site, p.site
-		}
-		if c.LAN != "" {
-			li, ok := a.lanByName[c.LAN]
-			if !ok {
-				li = int32(len(a.lans))
-				a.lanByName[c.LAN] = li
-				a.lans = append(a.lans, lanInfo{})
-			}
-			p.lan = li
-		}
-		b, ok := previous[c.ID]
-		if !ok {
-			b, ok = held[c.ID]
-		}
-		if ok {
-			p.prev = -2
-			if m, ok := parseBase(b); ok {
-				p.prev = int16(m)
-			}
-		}
-	}
-	order, hashes, dup := idOrder(clients)
+	in := a.read(clients, previous, held)
+	<-sorted
 	a.recs = slices.Grow(a.recs, len(clients))
 	if a.own {
 		a.clients = slices.Grow(a.clients, len(clients))
 	}
 
+	a.makeRoom(in)
 	ordered := a.live == 0 && len(a.free) == 0
 	batch = make([]int32, len(order))
 	for k, ci := range order {
@@ -216,6 +195,125 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 		}
 	}
 	return batch, a.changedOf(again, was)
+}
+
+// read returns what the clients say: their sites, LANs (indexing the new
+// ones) and previous bases (previous, else held), in parallel chunks.
+func (a *Allocator) read(clients []Client, previous, held map[string]string) []incoming {
+	in := make([]incoming, len(clients))
+	chunks := chunksOf(len(clients))
+	newLANs := make([][]string, len(chunks)) // per chunk, the LANs a.lanByName lacks
+	parallel(len(chunks), func(k int) {
+		var local map[string]int32
+		var lastSite *afterhours.Site
+		lastIdx := int32(-1)
+		for i := chunks[k].lo; i < chunks[k].hi; i++ {
+			c := &clients[i]
+			p := &in[i]
+			*p = incoming{site: -1, lan: -1, prev: -1}
+			if c.Site != nil && c.Site == lastSite {
+				p.site = lastIdx
+			} else if c.Site.Validated() {
+				p.site = a.siteByPtr[c.Site]
+				lastSite, lastIdx = c.Site, p.site
+			}
+			if c.LAN != "" {
+				li, ok := a.lanByName[c.LAN]
+				if !ok {
+					// Numbered in the chunk for now, as -2-i.
+					if li, ok = local[c.LAN]; !ok {
+						if local == nil {
+							local = map[string]int32{}
+						}
+						li = -2 - int32(len(newLANs[k]))
+						local[c.LAN] = li
+						newLANs[k] = append(newLANs[k], c.LAN)
+					}
+				}
+				p.lan = li
+			}
+			b, ok := previous[c.ID]
+			if !ok {
+				b, ok = held[c.ID]
+			}
+			if ok {
+				p.prev = -2
+				if m, ok := parseBase(b); ok {
+					p.prev = int16(m)
+				}
+			}
+		}
+	})
+	remap := make([][]int32, len(chunks))
+	for k, names := range newLANs {
+		for _, name := range names {
+			li, ok := a.lanByName[name]
+			if !ok {
+				li = int32(len(a.lans))
+				a.lanByName[name] = li
+				a.lans = append(a.lans, lanInfo{})
+			}
+			remap[k] = append(remap[k], li)
+		}
+	}
+	parallel(len(chunks), func(k int) {
+		if len(remap[k]) == 0 {
+			return
+		}
+		for i := chunks[k].lo; i < chunks[k].hi; i++ {
+			if p := &in[i]; p.lan <= -2 {
+				p.lan = remap[k][-2-p.lan]
+			}
+		}
+	})
+	return in
+}
+
+// span is the indices lo to hi-1.
+type span struct{ lo, hi int }
+
+// chunksOf splits n indices into chunks for parallel work: one for a few,
+// four per CPU for many.
+func chunksOf(n int) []span {
+	parts := 1
+	if n >= 4096 {
+		parts = 4 * runtime.GOMAXPROCS(0)
+	}
+	out := make([]span, 0, parts)
+	for k := range parts {
+		out = append(out, span{n * k / parts, n * (k + 1) / parts})
+	}
+	return out
+}
+
+// makeRoom gives the LANs of the clients room for their new members, in
+// one array for the LANs that had none.
+func (a *Allocator) makeRoom(in []incoming) {
+	if len(in) < 64 {
+		return
+	}
+	count := make([]int32, len(a.lans))
+	total := 0
+	for i := range in {
+		if p := &in[i]; p.lan >= 0 && p.site >= 0 {
+			count[p.lan]++
+			total++
+		}
+	}
+	backing := make([]int32, 0, total)
+	for li, n := range count {
+		if n == 0 {
+			continue
+		}
+		l := &a.lans[li]
+		if len(l.members) > 0 {
+			l.members = slices.Grow(l.members, int(n))
+			continue
+		}
+		off := len(backing)
+		backing = backing[:off+int(n)]
+		l.members = backing[off : off : off+int(n)]
+	}
 }
 
 // join makes record ri a member of LAN li.
@@ -386,23 +484,32 @@ func (a *Allocator) placeAll(todo []int32, mixed bool) {
 		}
 		todo = sorted
 	}
-	lanTodo := map[int32][]int32{}
-	for _, ri := range todo {
+	// The clients of each counted LAN, in the order above: one list in
+	// the order of their LANs' first clients.
+	big := len(todo) >= len(a.lans)/4
+	first := newLANTable(big, len(a.lans)) // LAN -> its first client's position in todo
+	last := newLANTable(big, len(a.lans))
+	next := make([]int32, len(todo))
+	for k, ri := range todo {
+		next[k] = -1
 		if r := &a.recs[ri]; r.lan >= 0 && a.lans[r.lan].counted {
-			lanTodo[r.lan] = append(lanTodo[r.lan], ri)
+			if j := last.get(r.lan); j >= 0 {
+				next[j] = int32(k)
+			} else {
+				first.set(r.lan, int32(k))
+			}
+			last.set(r.lan, int32(k))
 		}
 	}
-	for _, ri := range todo {
+	for k, ri := range todo {
 		r := &a.recs[ri]
 		if r.lan < 0 || !a.lans[r.lan].counted {
 			a.place(r, nil)
 			continue
 		}
-		list, ok := lanTodo[r.lan]
-		if !ok {
+		if first.get(r.lan) != int32(k) {
 			continue // placed with its LAN
 		}
-		delete(lanTodo, r.lan)
 		l := &a.lans[r.lan]
 		lc := a.lanCounter(l)
 		for _, mi := range l.members {
@@ -410,10 +517,46 @@ func (a *Allocator) placeAll(todo []int32, mixed bool) {
 				lc.add(int(m.base), a.lanZone(lc, m))
 			}
 		}
-		for _, mi := range list {
-			a.place(&a.recs[mi], lc)
+		for j := k; j >= 0; j = int(next[j]) {
+			a.place(&a.recs[todo[j]], lc)
 		}
 	}
+}
+
+// lanTable maps LANs to numbers, -1 for none: a slice for many, a map for
+// a few.
+type lanTable struct {
+	s []int32
+	m map[int32]int32
+}
+
+func newLANTable(big bool, lans int) lanTable {
+	if !big {
+		return lanTable{m: map[int32]int32{}}
+	}
+	t := lanTable{s: make([]int32, lans)}
+	for i := range t.s {
+		t.s[i] = -1
+	}
+	return t
+}
+
+func (t lanTable) get(li int32) int32 {
+	if t.s != nil {
+		return t.s[li]
+	}
+	if v, ok := t.m[li]; ok {
+		return v
+	}
+	return -1
+}
+
+func (t lanTable) set(li, v int32) {
+	if t.s != nil {
+		t.s[li] = v
+		return
+	}
+	t.m[li] = v
 }
 
 // place gives r the least loaded base that fits, preferring those whose

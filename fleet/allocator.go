@@ -259,27 +259,44 @@ func (a *Allocator) result(recs []int32, sort bool) *Allocation {
 		recs = sorted
 	}
 	out := &Allocation{Resource: a.res, From: a.from, To: a.to}
-	placed := 0
-	for _, ri := range recs {
-		if a.recs[ri].base >= 0 {
-			placed++
+	// Counted, then filled, in parallel chunks.
+	chunks := chunksOf(len(recs))
+	placed := make([]int, len(chunks)+1)
+	unplaced := make([]int, len(chunks)+1)
+	parallel(len(chunks), func(k int) {
+		for _, ri := range recs[chunks[k].lo:chunks[k].hi] {
+			if a.recs[ri].base >= 0 {
+				placed[k+1]++
+			} else {
+				unplaced[k+1]++
+			}
 		}
+	})
+	for k := range chunks {
+		placed[k+1] += placed[k]
+		unplaced[k+1] += unplaced[k]
 	}
-	out.Assigned = make([]Assignment, 0, placed)
-	for _, ri := range recs {
-		r := &a.recs[ri]
-		id := a.clients[r.client].ID
-		if r.base < 0 {
-			out.Unplaced = append(out.Unplaced, Unplaced{Client: id, Reason: reasonNames[r.reason], Detail: a.detail(r)})
-			continue
-		}
-		moved := reasonNames[r.moved]
-		if r.kept {
-			moved = ""
-		}
-		out.Assigned = append(out.Assigned, Assignment{
-			Client: id, Base: baseNames[r.base], Kept: r.kept, Moved: moved, HoldInWindow: r.hold,
-		})
+	out.Assigned = make([]Assignment, placed[len(chunks)])
+	if n := unplaced[len(chunks)]; n > 0 {
+		out.Unplaced = make([]Unplaced, n)
 	}
+	parallel(len(chunks), func(k int) {
+		as, us := out.Assigned[placed[k]:placed[k+1]], out.Unplaced[unplaced[k]:unplaced[k+1]]
+		for _, ri := range recs[chunks[k].lo:chunks[k].hi] {
+			r := &a.recs[ri]
+			id := a.clients[r.client].ID
+			if r.base < 0 {
+				us[0] = Unplaced{Client: id, Reason: reasonNames[r.reason], Detail: a.detail(r)}
+				us = us[1:]
+				continue
+			}
+			moved := reasonNames[r.moved]
+			if r.kept {
+				moved = ""
+			}
+			as[0] = Assignment{Client: id, Base: baseNames[r.base], Kept: r.kept, Moved: moved, HoldInWindow: r.hold}
+			as = as[1:]
+		}
+	})
 	return out
 }
