@@ -30,7 +30,7 @@ func feasibleBases(s *afterhours.Site, z *zoneInfo, p0, n int, dur, buf int64) f
 	for d := first; d.Compare(last) <= 0; d = d.AddDays(1) {
 		cycles = append(cycles, s.Cycle(d))
 	}
-	return feasibleFrom(cycles, z, p0, n, dur, buf)
+	return feasibleFrom(cycles, nil, z, p0, n, dur, buf)
 }
 
 // cycleDates returns the first and the last site-local date (in loc) whose
@@ -42,15 +42,19 @@ func cycleDates(loc *time.Location, z *zoneInfo, p0, n int, dur, buf int64) (fir
 }
 
 // feasibleFrom computes what a site allows from its cycles of the dates
-// cycleDates returns, in order.
+// cycleDates returns, in order: cycles, but for those patch has.
 //
 // A slot occurrence is allowed when it lies inside the windows (touching
 // windows count as one: a slot may run on from one cycle's window into the
 // next's), or when it starts in the span of a cycle whose window is empty
 // (that cycle has no after hours to keep to; the client voids the slot).
-func feasibleFrom(cycles []afterhours.Cycle, z *zoneInfo, p0, n int, dur, buf int64) feasible {
+func feasibleFrom(cycles []afterhours.Cycle, patch map[int]afterhours.Cycle, z *zoneInfo, p0, n int, dur, buf int64) feasible {
 	var windows, exempt []ival
-	for _, c := range cycles {
+	for i := range cycles {
+		c := &cycles[i]
+		if p, ok := patch[i]; ok {
+			c = &p
+		}
 		if c.Window.Empty() {
 			if !c.Span.Empty() {
 				exempt = append(exempt, ival{ceilSecond(c.Span.Start), ceilSecond(c.Span.End)})

@@ -125,8 +125,8 @@ func (a *Allocator) addSites(clients []Client) {
 	parallel(len(fresh), func(i int) {
 		z := a.zones[zoneOf[i]]
 		var f feasible
-		if cycles := a.siteCycles(fresh[i], tmplOf[i], z); cycles != nil {
-			f = feasibleFrom(cycles, z, a.p0, a.n, a.dur, a.buf)
+		if t := tmplOf[i]; t.site != nil {
+			f = feasibleFrom(t.cycles, a.siteCycles(fresh[i], t), z, a.p0, a.n, a.dur, a.buf)
 		} else {
 			f = feasibleBases(fresh[i], z, a.p0, a.n, a.dur, a.buf)
 		}
@@ -163,25 +163,18 @@ func (a *Allocator) fillTemplate(t *template, s *afterhours.Site, z *zoneInfo) {
 	if ts.Validate() != nil || ts.Location().String() != s.Location().String() {
 		return
 	}
-	t.site, t.reach = ts, 1
-	for _, ivs := range s.BusinessHours {
-		for _, iv := range ivs {
-			if strings.HasSuffix(iv, "24:00") {
-				t.reach = 8 // past up to six whole days of business: a seventh would leave no after hours
-			}
-		}
-	}
+	t.site, t.reach = ts, reachOf(s.BusinessHours)
 	first, last := cycleDates(ts.Location(), z, a.p0, a.n, a.dur, a.buf)
 	t.first = first
 	// Away from offset changes a week's cycles are the last week's, a
 	// week later: a cycle reads the business hours of at most reach+6
 	// dates around its own, and converts their wall times with one offset.
-	lo := resolve(first, 0, ts.Location()) - periodMargin*secondsPerDay
-	trans := transitions(ts.Location(), lo, resolve(last, 0, ts.Location())+periodMargin*secondsPerDay)
+	lo := resolve(first, 0, ts.Location()) - periodBefore*secondsPerDay
+	trans := transitions(ts.Location(), lo, resolve(last, 0, ts.Location())+periodAfter(t.reach)*secondsPerDay)
 	const week = 7 * secondsPerDay * time.Second
 	for d := first; d.Compare(last) <= 0; d = d.AddDays(1) {
 		i := len(t.cycles)
-		if i >= 7 && !changesNear(trans, resolve(d, 0, ts.Location())) {
+		if i >= 7 && !changesNear(trans, resolve(d, 0, ts.Location()), t.reach) {
 			c := t.cycles[i-7]
 			t.cycles = append(t.cycles, afterhours.Cycle{Day: d,
 				Span:   afterhours.Interval{Start: c.Span.Start.Add(week), End: c.Span.End.Add(week)},
@@ -192,48 +185,49 @@ func (a *Allocator) fillTemplate(t *template, s *afterhours.Site, z *zoneInfo) {
 	}
 }
 
-// periodMargin is how many days from an offset change a template's cycles
-// are computed rather than copied from the week before: more than a
-// cycle reads on either side (three days back, reach+2 ahead), and than
-// the week it is copied from.
-const periodMargin = 7 + 3 + 8 + 2
+// A template's cycle of date d is computed, rather than copied from d-7,
+// when an offset change lies less than periodBefore days before d's
+// midnight or periodAfter(reach) after it: the cycles of d and d-7 read
+// the business hours of the dates d-10 to d+2+reach, and their instants
+// run a day further; two days more on each side allow for dates a zone
+// skips.
+const periodBefore = 7 + 3 + 2
 
-// changesNear reports whether an offset change of trans lies within
-// periodMargin days of Unix second t.
-func changesNear(trans []int64, t int64) bool {
+func periodAfter(reach int) int64 { return int64(reach) + 2 + 1 + 2 }
+
+// changesNear reports whether an offset change of trans lies near Unix
+// second t, as above.
+func changesNear(trans []int64, t int64, reach int) bool {
 	for _, tr := range trans {
-		if tr > t-periodMargin*secondsPerDay && tr < t+periodMargin*secondsPerDay {
+		if tr > t-periodBefore*secondsPerDay && tr < t+periodAfter(reach)*secondsPerDay {
 			return true
 		}
 	}
 	return false
 }
 
-// siteCycles returns the cycles of site s of template t: the template's,
-// recomputed near s's closed dates. It returns nil when t has none.
-func (a *Allocator) siteCycles(s *afterhours.Site, t *template, z *zoneInfo) []afterhours.Cycle {
-	if t.site == nil {
+// siteCycles returns the cycles of site s where they differ from those of
+// its template t: those of the dates near its closed dates, by index in
+// t.cycles.
+func (a *Allocator) siteCycles(s *afterhours.Site, t *template) map[int]afterhours.Cycle {
+	if len(s.Closed) == 0 {
 		return nil
 	}
-	if len(s.Closed) == 0 {
-		return t.cycles
-	}
-	cycles := slices.Clone(t.cycles)
-	done := make([]bool, len(cycles))
+	patch := map[int]afterhours.Cycle{}
 	for _, c := range s.Closed {
 		d, err := afterhours.ParseDate(c)
 		if err != nil {
-			return nil // a validated site has none such
+			continue // a validated site has none such
 		}
 		lo := d.AddDays(-2 - t.reach - closedMargin)
 		for k := range 6 + t.reach + 2*closedMargin {
 			i := int(dayNumber(lo.AddDays(k)) - dayNumber(t.first))
-			if i >= 0 && i < len(cycles) && !done[i] {
-				cycles[i], done[i] = s.Cycle(lo.AddDays(k)), true
+			if _, done := patch[i]; i >= 0 && i < len(t.cycles) && !done {
+				patch[i] = s.Cycle(lo.AddDays(k))
 			}
 		}
 	}
-	return cycles
+	return patch
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -244,6 +238,52 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// reachOf returns how many dates after its own a business period can run
+// into: none past the next when no day's business runs to midnight, else
+// up to the first date after a run of days of business around the clock
+// (the period runs into the day after a midnight, then on through each
+// day that is business all day).
+func reachOf(hours map[string][]string) int {
+	var full [7]bool
+	midnight := false
+	for d, day := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
+		var ivs [][2]int
+		for _, iv := range hours[day] {
+			lo, ok1 := parseBase(strings.Replace(iv[:min(5, len(iv))], "24:00", "00:00", 1))
+			hi, ok2 := parseBase(strings.Replace(iv[min(6, len(iv)):], "24:00", "23:59", 1))
+			if len(iv) != 11 || !ok1 || !ok2 {
+				return 8 // not understood: assume the longest
+			}
+			if iv[6:] == "24:00" {
+				hi, midnight = minutesPerDay, true
+			}
+			ivs = append(ivs, [2]int{lo, hi})
+		}
+		slices.SortFunc(ivs, func(x, y [2]int) int { return x[0] - y[0] })
+		end := 0
+		for _, iv := range ivs {
+			if iv[0] > end {
+				break
+			}
+			end = max(end, iv[1])
+		}
+		full[d] = end == minutesPerDay
+	}
+	if !midnight {
+		return 1
+	}
+	run, longest := 0, 0
+	for k := range 14 {
+		if full[k%7] {
+			run++
+			longest = max(longest, min(run, 7))
+		} else {
+			run = 0
+		}
+	}
+	return 2 + longest
 }
 
 // siteKey returns a string equal for sites with equal cycles; without

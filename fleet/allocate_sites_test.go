@@ -39,10 +39,13 @@ func TestTemplateCycles(t *testing.T) {
 				if tmpl.site == nil {
 					t.Fatalf("%s %s: no template", tz, sh.name)
 				}
-				cycles := a.siteCycles(s, tmpl, z)
+				patch := a.siteCycles(s, tmpl)
 				first, last := cycleDates(s.Location(), z, a.p0, a.n, a.dur, a.buf)
 				d := first
-				for i, c := range cycles {
+				for i, c := range tmpl.cycles {
+					if p, ok := patch[i]; ok {
+						c = p
+					}
 					want := s.Cycle(d)
 					if c.Day != want.Day || !c.Span.Start.Equal(want.Span.Start) || !c.Span.End.Equal(want.Span.End) ||
 						!c.Window.Start.Equal(want.Window.Start) || !c.Window.End.Equal(want.Window.End) {
@@ -50,13 +53,34 @@ func TestTemplateCycles(t *testing.T) {
 					}
 					d = d.AddDays(1)
 				}
-				if d != last.AddDays(1) {
+				if tmpl.first != first || d != last.AddDays(1) {
 					t.Fatalf("%s %s: cycles to %v, want to %v", tz, sh.name, d, last)
 				}
 				if f := feasibleBases(s, z, a.p0, a.n, a.dur, a.buf); f != a.sites[0].feasible {
 					t.Fatalf("%s %s: feasibility differs", tz, sh.name)
 				}
 			}
+		}
+	}
+}
+
+func TestReachOf(t *testing.T) {
+	allDay := every([]string{"mon", "tue", "wed", "thu", "fri", "sat"}, "00:00-24:00")
+	for _, tc := range []struct {
+		hours map[string][]string
+		want  int
+	}{
+		{officeShape.hours, 1},
+		{kioskShape.hours, 1},
+		{testShapes[3].hours, 2}, // night: into the next morning only
+		{alwaysWed.hours, 3},     // Tuesday's business runs through Wednesday
+		{allDay, 8},
+		{every([]string{"mon"}, "00:00-12:00", "12:00-24:00"), 3},
+		{every([]string{"mon"}, "12:00-24:00", "00:00-11:00"), 2},
+		{every([]string{"mon"}, "bad"), 8},
+	} {
+		if got := reachOf(tc.hours); got != tc.want {
+			t.Errorf("reachOf(%v) = %d, want %d", tc.hours, got, tc.want)
 		}
 	}
 }
