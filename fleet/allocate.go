@@ -193,10 +193,12 @@ func (a *Allocation) Bases() map[string]string {
 //
 // The result depends only on the arguments: not on the order of clients,
 // nor on how many CPUs work on it. Sites are computed once each (equal
-// sites once), in parallel. Allocate only reads its arguments and is safe
-// for concurrent use. It returns an error wrapping [ErrInvalidResource] or
-// [ErrInvalidPeriod] for a resource or date it cannot allocate for; problems
-// of single clients are reported in Unplaced instead.
+// sites once, and most of the work once for sites that differ only in
+// their closed dates), in parallel. Allocate only reads its arguments and
+// is safe for concurrent use. It returns an error wrapping
+// [ErrInvalidResource] or [ErrInvalidPeriod] for a resource or date it
+// cannot allocate for; problems of single clients are reported in Unplaced
+// instead.
 func Allocate(clients []Client, res Resource, from afterhours.Date, previous map[string]string) (*Allocation, error) {
 	a, err := newAllocator(res, from)
 	if err != nil {

@@ -38,6 +38,9 @@ type counter struct {
 	// tree is the counter's minTree, for a fleet counter of one frame;
 	// ovTree the tree this (LAN) counter is laid over, if any.
 	tree, ovTree *minTree
+	// resets is set for a counter that is emptied by reset (a LAN's),
+	// which then keeps what to clear.
+	resets bool
 	// scratch for the sliding maximum
 	vals, pre, suf []int32
 }
@@ -52,10 +55,12 @@ type frame struct {
 
 // window holds exact counts over the four days around an offset change.
 type window struct {
-	first  int64   // Unix minute of conc[0]
-	conc   []int32 // clients in their slots at each minute
-	lo, hi int     // conc[lo:hi] holds every count that may not be zero
-	dates  [][]int // per counter zone: the period's dates whose slots can touch the window
+	first int64   // Unix minute of conc[0]
+	conc  []int32 // clients in their slots at each minute
+	// spans are the slots counted since the last reset, conc[lo:hi] each,
+	// for counters that are reset (a LAN's): what reset clears.
+	spans [][2]int32
+	dates [][]int // per counter zone: the period's dates whose slots can touch the window
 }
 
 const windowHalf = 2 * minutesPerDay // minutes on each side of an offset change
@@ -139,10 +144,13 @@ func (c *counter) reset() {
 	}
 	c.touched = minuteSet{}
 	for _, w := range c.wins {
-		if w.lo < w.hi {
-			clear(w.conc[w.lo:w.hi])
+		if !c.resets {
+			clear(w.conc)
 		}
-		w.lo, w.hi = 0, 0
+		for _, sp := range w.spans {
+			clear(w.conc[sp[0]:sp[1]])
+		}
+		w.spans = w.spans[:0]
 	}
 	if c.tree != nil {
 		c.tree.update(0, minutesPerDay)
@@ -266,10 +274,8 @@ func (c *counter) change(m, k int, delta int32) {
 			for j := lo; j < hi; j++ {
 				w.conc[j] += delta
 			}
-			if w.lo == w.hi {
-				w.lo, w.hi = lo, hi
-			} else {
-				w.lo, w.hi = min(w.lo, lo), max(w.hi, hi)
+			if c.resets && delta > 0 {
+				w.spans = append(w.spans, [2]int32{int32(lo), int32(hi)})
 			}
 		}
 	}

@@ -133,8 +133,17 @@ func forbidden(z *zoneInfo, p0, n int, ok []ival) (bad minuteSet, emptyAt int) {
 			emptyAt = i - 1
 		}
 		if tab := z.irregular[i]; tab != nil {
+			// The instants of a date's minutes never go back (a skipped
+			// time moves on, a repeated one is its first occurrence), so
+			// the intervals are walked once; were one to, it is searched.
+			k := 0
 			for m, s := range tab {
-				k := sort.Search(len(ok), func(k int) bool { return ok[k].hi > s })
+				if m == 0 || s < tab[m-1] {
+					k = sort.Search(len(ok), func(k int) bool { return ok[k].hi > s })
+				}
+				for k < len(ok) && ok[k].hi <= s {
+					k++
+				}
 				if k == len(ok) || ok[k].lo > s {
 					bad.add(m)
 				}

@@ -392,6 +392,7 @@ func (a *Allocator) lanCounter(l *lanInfo) *counter {
 		zs[i] = a.zones[z]
 	}
 	c := newCounter(zs, a.p0, a.n, a.res.LANCapacity, a.dlen)
+	c.resets = true
 	a.lanCounters[key] = c
 	return c
 }

@@ -43,7 +43,6 @@ func BenchmarkAllocatorRemove(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(len(a.index.waiting)), "waiting")
 			one := []Client{joining(a, clients)}
 			b.ReportAllocs()
 			for b.Loop() {
@@ -52,6 +51,7 @@ func BenchmarkAllocatorRemove(b *testing.B) {
 				b.StartTimer()
 				a.Remove("joining")
 			}
+			b.ReportMetric(float64(len(a.index.waiting)), "waiting")
 		})
 	}
 }

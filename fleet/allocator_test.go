@@ -163,6 +163,9 @@ func TestAllocatorReplace(t *testing.T) {
 	if a.Len() != len(clients) {
 		t.Fatalf("Len %d after removing the twins, want %d", a.Len(), len(clients))
 	}
+	if from, to := a.Period(); from != date(2026, 1, 1) || to != date(2027, 1, 1) || a.Resource() != res {
+		t.Fatalf("Period %v to %v, Resource %+v", from, to, a.Resource())
+	}
 	if _, err := NewAllocator(nil, Resource{}, date(2026, 1, 1), nil); err == nil {
 		t.Fatal("no error for an invalid resource")
 	}
