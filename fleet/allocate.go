@@ -193,21 +193,20 @@ func (a *Allocation) Bases() map[string]string {
 //
 // The result depends only on the arguments: not on the order of clients,
 // nor on how many CPUs work on it. Sites are computed once each (equal
-// sites once), in parallel. Allocate only reads its arguments and is safe
-// for concurrent use. It returns an error wrapping [ErrInvalidResource] or
-// [ErrInvalidPeriod] for a resource or date it cannot allocate for; problems
-// of single clients are reported in Unplaced instead.
+// sites once, and most of the work once for sites that differ only in
+// their closed dates), in parallel. Allocate only reads its arguments and
+// is safe for concurrent use. It returns an error wrapping
+// [ErrInvalidResource] or [ErrInvalidPeriod] for a resource or date it
+// cannot allocate for; problems of single clients are reported in Unplaced
+// instead.
 func Allocate(clients []Client, res Resource, from afterhours.Date, previous map[string]string) (*Allocation, error) {
-	if err := res.validate(); err != nil {
+	a, err := newAllocator(res, from)
+	if err != nil {
 		return nil, err
 	}
-	if from.Month < time.January || from.Month > time.December || from.Day < 1 || from.AddDays(0) != from {
-		return nil, fmt.Errorf("%w: %v is not a date", ErrInvalidPeriod, from)
-	}
-	to := afterhours.DateOf(time.Date(from.Year+1, from.Month, from.Day, 12, 0, 0, 0, time.UTC))
-	a := newAllocator(clients, res, from, to, previous)
-	a.run()
-	return a.result(), nil
+	a.clients = clients
+	batch, _ := a.add(clients, previous)
+	return a.result(batch, false), nil
 }
 
 func (r Resource) validate() error {

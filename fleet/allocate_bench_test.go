@@ -37,22 +37,43 @@ func benchFleet(tb testing.TB, nClients, nSites int) []Client {
 	return clients
 }
 
+// benchSizes are the fleets of BenchmarkAllocate: clients over 500 sites.
+var benchSizes = []int{10_000, 100_000, 1_000_000}
+
+// benchResource is the resource of the benchmarks: slots of 20 minutes, a
+// capacity of a 25th of the fleet, four clients of a LAN at once.
+func benchResource(clients int, zone string) Resource {
+	return Resource{Token: "pkg-repo", Zone: zone, Duration: 20 * time.Minute, Buffer: 10 * time.Minute,
+		Capacity: clients / 25, LANCapacity: 4}
+}
+
 func BenchmarkAllocate(b *testing.B) {
-	for _, size := range []struct{ clients, sites int }{{100_000, 500}, {1_000_000, 500}} {
-		clients := benchFleet(b, size.clients, size.sites)
+	benchAllocate(b, Allocate)
+}
+
+// BenchmarkAllocateOracle is BenchmarkAllocate for the algorithm of commit
+// 64be207 (allocate_oracle_test.go): the figures to compare with, in the
+// same run.
+func BenchmarkAllocateOracle(b *testing.B) {
+	benchAllocate(b, oldAllocate)
+}
+
+func benchAllocate(b *testing.B, allocate func([]Client, Resource, afterhours.Date, map[string]string) (*Allocation, error)) {
+	const nSites = 500
+	for _, n := range benchSizes {
+		clients := benchFleet(b, n, nSites)
 		for _, zone := range []string{"UTC", "site"} {
-			name := fmt.Sprintf("clients=%d/sites=%d", size.clients, size.sites)
+			name := fmt.Sprintf("clients=%d/sites=%d", n, nSites)
 			if zone == "site" {
 				name += "/zone=site"
 			}
 			b.Run(name, func(b *testing.B) {
-				res := Resource{Token: "pkg-repo", Zone: zone, Duration: 20 * time.Minute, Buffer: 10 * time.Minute,
-					Capacity: size.clients / 25, LANCapacity: 4}
+				res := benchResource(n, zone)
 				var a *Allocation
 				b.ReportAllocs()
 				for b.Loop() {
 					var err error
-					if a, err = Allocate(clients, res, date(2026, 1, 1), nil); err != nil {
+					if a, err = allocate(clients, res, date(2026, 1, 1), nil); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -60,22 +81,22 @@ func BenchmarkAllocate(b *testing.B) {
 			})
 		}
 		// Re-allocation a day later: 1% of the clients gone, 1% new.
-		b.Run(fmt.Sprintf("clients=%d/sites=%d/previous", size.clients, size.sites), func(b *testing.B) {
-			res := Resource{Token: "pkg-repo", Duration: 20 * time.Minute, Buffer: 10 * time.Minute, Capacity: size.clients / 25, LANCapacity: 4}
+		b.Run(fmt.Sprintf("clients=%d/sites=%d/previous", n, nSites), func(b *testing.B) {
+			res := benchResource(n, "UTC")
 			first, err := Allocate(clients, res, date(2026, 1, 1), nil)
 			if err != nil {
 				b.Fatal(err)
 			}
 			prev := first.Bases()
-			next := append([]Client(nil), clients[size.clients/100:]...)
-			for i, c := range clients[:size.clients/100] {
+			next := append([]Client(nil), clients[n/100:]...)
+			for i, c := range clients[:n/100] {
 				c.ID = fmt.Sprintf("new-%07d", i)
 				next = append(next, c)
 			}
 			var a *Allocation
 			b.ReportAllocs()
 			for b.Loop() {
-				if a, err = Allocate(next, res, date(2026, 1, 2), prev); err != nil {
+				if a, err = allocate(next, res, date(2026, 1, 2), prev); err != nil {
 					b.Fatal(err)
 				}
 			}

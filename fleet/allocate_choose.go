@@ -1,9 +1,6 @@
 package fleet
 
-import (
-	"math"
-	"math/bits"
-)
+import "math/bits"
 
 // best returns the base of cands whose slot meets the fewest clients at its
 // busiest minute in g, then in lan (nil for none), then the least load over
@@ -11,12 +8,13 @@ import (
 // the day from minute from, so that ties spread. It returns -1 for none. The
 // counters' windows around offset changes are not consulted: the caller
 // checks the base it returns against them.
+//
+// best looks at every candidate: it serves the counters a minTree cannot,
+// those of several frames (a LAN whose zones change their offsets on
+// different dates).
 func best(cands *minuteSet, from int, g *counter, gk int, lan *counter, lk int) int {
-	if g.plain(gk) && (lan == nil || lan.plain(lk)) {
-		return bestPlain(cands, from, g, lan)
-	}
-	const none = int64(1) << 62
-	bestKey, bestM, bestSum := none, -1, int32(0)
+	const noKey = int64(1) << 62
+	bestKey, bestM, bestSum := noKey, -1, int32(0)
 	w0 := from >> 6
 	for k := 0; k <= len(cands); k++ {
 		i := (w0 + k) % len(cands)
@@ -61,52 +59,4 @@ func spread(id string) uint64 {
 		h *= 1099511628211
 	}
 	return h
-}
-
-// bestPlain is best for counters of one frame in which the client's base
-// is the frame's minute (always so for a "UTC" resource): the loop that
-// takes most of the time of a large allocation.
-func bestPlain(cands *minuteSet, from int, g, lan *counter) int {
-	gf := g.frames[0]
-	gcap, lcap := g.cap, int32(math.MaxInt32)
-	var lpeak *[minutesPerDay]int32
-	if lan != nil {
-		lpeak, lcap = &lan.frames[0].peak, lan.cap
-	}
-	bestM := -1
-	var bg, bl, bs int32
-	w0 := from >> 6
-	for k := 0; k <= len(cands); k++ {
-		i := (w0 + k) % len(cands)
-		word := cands[i]
-		switch {
-		case k == 0:
-			word &= ^uint64(0) << (from & 63)
-		case k == len(cands):
-			word &= 1<<(from&63) - 1
-		}
-		for word != 0 {
-			m := i<<6 | bits.TrailingZeros64(word)
-			word &= word - 1
-			pg := gf.peak[m]
-			if pg >= gcap || bestM >= 0 && pg > bg {
-				continue
-			}
-			var pl int32
-			if lpeak != nil {
-				if pl = lpeak[m]; pl >= lcap {
-					continue
-				}
-			}
-			sg := gf.sum[m]
-			if bestM >= 0 && (pg == bg && (pl > bl || pl == bl && sg >= bs)) {
-				continue
-			}
-			bestM, bg, bl, bs = m, pg, pl, sg
-			if pg == 0 && pl == 0 && sg == 0 {
-				return m
-			}
-		}
-	}
-	return bestM
 }

@@ -31,6 +31,16 @@ type counter struct {
 	zones  []*zoneInfo
 	frames []*frame
 	wins   []*window
+	// touched holds the frame minutes whose counts, peaks or sums may not
+	// be zero: what reset clears, and the leaves a tree must recompute
+	// when this counter is laid over it or taken off.
+	touched minuteSet
+	// tree is the counter's minTree, for a fleet counter of one frame;
+	// ovTree the tree this (LAN) counter is laid over, if any.
+	tree, ovTree *minTree
+	// resets is set for a counter that is emptied by reset (a LAN's),
+	// which then keeps what to clear.
+	resets bool
 	// scratch for the sliding maximum
 	vals, pre, suf []int32
 }
@@ -47,6 +57,9 @@ type frame struct {
 type window struct {
 	first int64   // Unix minute of conc[0]
 	conc  []int32 // clients in their slots at each minute
+	// spans are the slots counted since the last reset, conc[lo:hi] each,
+	// for counters that are reset (a LAN's): what reset clears.
+	spans [][2]int32
 	dates [][]int // per counter zone: the period's dates whose slots can touch the window
 }
 
@@ -117,15 +130,30 @@ func mod(a, b int) int {
 	return r
 }
 
-// reset empties the counter.
+// reset empties the counter, and takes it off the tree it is laid over.
 func (c *counter) reset() {
-	for _, f := range c.frames {
-		f.conc = [minutesPerDay]int32{}
-		f.peak = [minutesPerDay]int32{}
-		f.sum = [minutesPerDay]int32{}
+	if c.ovTree != nil {
+		c.ovTree.overlay(nil)
 	}
+	for _, f := range c.frames {
+		c.touched.eachRun(func(lo, hi int) {
+			clear(f.conc[lo:hi])
+			clear(f.peak[lo:hi])
+			clear(f.sum[lo:hi])
+		})
+	}
+	c.touched = minuteSet{}
 	for _, w := range c.wins {
-		clear(w.conc)
+		if !c.resets {
+			clear(w.conc)
+		}
+		for _, sp := range w.spans {
+			clear(w.conc[sp[0]:sp[1]])
+		}
+		w.spans = w.spans[:0]
+	}
+	if c.tree != nil {
+		c.tree.update(0, minutesPerDay)
 	}
 }
 
@@ -192,78 +220,105 @@ func (c *counter) fits(m, k int) bool {
 
 // add counts a client of zone k at base m.
 func (c *counter) add(m, k int) {
+	c.change(m, k, 1)
+	c.updateTrees(m, k, nil)
+}
+
+// remove uncounts a client of zone k at base m, added before.
+func (c *counter) remove(m, k int) {
+	c.change(m, k, -1)
+	c.updateTrees(m, k, nil)
+}
+
+// updateTrees updates the trees that read the counter, but done, for a
+// change at base m of zone k.
+func (c *counter) updateTrees(m, k int, done *minTree) {
+	if c.tree == nil && c.ovTree == nil {
+		return
+	}
+	x := (m + c.frames[0].shift[k]) % minutesPerDay
+	if c.tree != nil && c.tree != done {
+		c.tree.updateAround(x, c.dlen)
+	}
+	if c.ovTree != nil && c.ovTree != done {
+		c.ovTree.updateAround(x, c.dlen)
+	}
+}
+
+// change adds delta clients of zone k at base m. The trees that read the
+// counter are left for the caller to update.
+func (c *counter) change(m, k int, delta int32) {
+	d := c.dlen
 	for _, f := range c.frames {
-		x := (m + f.shift[k]) % minutesPerDay
-		for i := range c.dlen {
-			f.conc[(x+i)%minutesPerDay]++
+		x := m + f.shift[k]
+		if x >= minutesPerDay {
+			x -= minutesPerDay
+		}
+		for i, j := 0, x; i < d; i++ {
+			f.conc[j] += delta
+			if j++; j == minutesPerDay {
+				j = 0
+			}
 		}
 		c.refresh(f, x)
-		c.addSums(f, x, 1)
+		c.addSums(f, x, delta)
+		c.touched.addCyclic(x-d+1, 2*d-1)
 	}
 	z := c.zones[k]
 	for _, w := range c.wins {
 		for _, i := range w.dates[k] {
-			lo, hi := w.span(z.start(i, m), c.dlen)
+			lo, hi := w.span(z.start(i, m), d)
+			if lo == hi {
+				continue
+			}
 			for j := lo; j < hi; j++ {
-				w.conc[j]++
+				w.conc[j] += delta
+			}
+			if c.resets && delta > 0 {
+				w.spans = append(w.spans, [2]int32{int32(lo), int32(hi)})
 			}
 		}
 	}
 }
 
-// refresh recomputes the peaks that a slot added at frame minute x changed:
-// those of the minutes x-dlen+1 to x+dlen-1. It uses the van Herk/Gil-Werman
-// sliding maximum over a copy of the counts: blocks of dlen values, the
-// running maximum from each block's start (pre) and to its end (suf); the
-// maximum of the window [j, j+dlen) is max(suf[j], pre[j+dlen-1]).
+// refresh recomputes the peaks that a slot added or removed at frame
+// minute x changed: those of the minutes x-dlen+1 to x+dlen-1. It uses the
+// van Herk/Gil-Werman sliding maximum over a copy of the counts: blocks of
+// dlen values, the running maximum from each block's start (pre) and to
+// its end (suf); the maximum of the window [j, j+dlen) is max(suf[j],
+// pre[j+dlen-1]).
 func (c *counter) refresh(f *frame, x int) {
 	d := c.dlen
 	y0, count := x-d+1, 2*d-1
 	if count >= minutesPerDay {
 		y0, count = 0, minutesPerDay
 	}
-	y0 = mod(y0, minutesPerDay)
+	if y0 < 0 {
+		y0 += minutesPerDay
+	}
 	n := count + d - 1
 	vals, pre, suf := c.vals[:n], c.pre[:n], c.suf[:n]
-	for k := range vals {
-		vals[k] = f.conc[(y0+k)%minutesPerDay]
-	}
-	for k, v := range vals {
-		if k%d == 0 || v > pre[k-1] {
-			pre[k] = v
-		} else {
-			pre[k] = pre[k-1]
+	for k, j := 0, y0; k < n; k++ {
+		vals[k] = f.conc[j]
+		if j++; j == minutesPerDay {
+			j = 0
 		}
 	}
-	for k := n - 1; k >= 0; k-- {
-		if v := vals[k]; k == n-1 || (k+1)%d == 0 || v > suf[k+1] {
-			suf[k] = v
-		} else {
-			suf[k] = suf[k+1]
+	for start := 0; start < n; start += d {
+		end := min(start+d, n)
+		pre[start] = vals[start]
+		for k := start + 1; k < end; k++ {
+			pre[k] = max(pre[k-1], vals[k])
+		}
+		suf[end-1] = vals[end-1]
+		for k := end - 2; k >= start; k-- {
+			suf[k] = max(suf[k+1], vals[k])
 		}
 	}
-	for j := range count {
-		f.peak[(y0+j)%minutesPerDay] = max(suf[j], pre[j+d-1])
-	}
-}
-
-// remove uncounts a client of zone k at base m, added before.
-func (c *counter) remove(m, k int) {
-	for _, f := range c.frames {
-		x := (m + f.shift[k]) % minutesPerDay
-		for i := range c.dlen {
-			f.conc[(x+i)%minutesPerDay]--
-		}
-		c.refresh(f, x)
-		c.addSums(f, x, -1)
-	}
-	z := c.zones[k]
-	for _, w := range c.wins {
-		for _, i := range w.dates[k] {
-			lo, hi := w.span(z.start(i, m), c.dlen)
-			for j := lo; j < hi; j++ {
-				w.conc[j]--
-			}
+	for j, y := 0, y0; j < count; j++ {
+		f.peak[y] = max(suf[j], pre[j+d-1])
+		if y++; y == minutesPerDay {
+			y = 0
 		}
 	}
 }
@@ -284,12 +339,19 @@ func (c *counter) addSums(f *frame, x int, delta int32) {
 		}
 		return
 	}
+	y := x - d + 1
+	if y < 0 {
+		y += minutesPerDay
+	}
 	for j := 1 - d; j < d; j++ {
 		overlap := d - j
 		if j < 0 {
 			overlap = d + j
 		}
-		f.sum[mod(x+j, minutesPerDay)] += delta * int32(overlap)
+		f.sum[y] += delta * int32(overlap)
+		if y++; y == minutesPerDay {
+			y = 0
+		}
 	}
 }
 

@@ -24,19 +24,37 @@ type ival struct{ lo, hi int64 }
 
 // feasibleBases computes what site s allows for slots of dur seconds with a
 // buffer of buf seconds, in zone z, on the horizon dates p0 to p0+n-1.
+func feasibleBases(s *afterhours.Site, z *zoneInfo, p0, n int, dur, buf int64) feasible {
+	first, last := cycleDates(s.Location(), z, p0, n, dur, buf)
+	var cycles []afterhours.Cycle
+	for d := first; d.Compare(last) <= 0; d = d.AddDays(1) {
+		cycles = append(cycles, s.Cycle(d))
+	}
+	return feasibleFrom(cycles, nil, z, p0, n, dur, buf)
+}
+
+// cycleDates returns the first and the last site-local date (in loc) whose
+// cycle can touch a slot or hold of a horizon date p0 to p0+n-1 of zone z.
+func cycleDates(loc *time.Location, z *zoneInfo, p0, n int, dur, buf int64) (first, last afterhours.Date) {
+	lo := z.mids[p0] - buf - 2*secondsPerDay
+	hi := z.mids[p0+n-1] + 2*secondsPerDay + dur + 2*secondsPerDay
+	return afterhours.DateOf(time.Unix(lo, 0).In(loc)), afterhours.DateOf(time.Unix(hi, 0).In(loc))
+}
+
+// feasibleFrom computes what a site allows from its cycles of the dates
+// cycleDates returns, in order: cycles, but for those patch has.
 //
 // A slot occurrence is allowed when it lies inside the windows (touching
 // windows count as one: a slot may run on from one cycle's window into the
 // next's), or when it starts in the span of a cycle whose window is empty
 // (that cycle has no after hours to keep to; the client voids the slot).
-func feasibleBases(s *afterhours.Site, z *zoneInfo, p0, n int, dur, buf int64) feasible {
-	lo := z.mids[p0] - buf - 2*secondsPerDay
-	hi := z.mids[p0+n-1] + 2*secondsPerDay + dur + 2*secondsPerDay
-	loc := s.Location()
-	last := afterhours.DateOf(time.Unix(hi, 0).In(loc))
+func feasibleFrom(cycles []afterhours.Cycle, patch map[int]afterhours.Cycle, z *zoneInfo, p0, n int, dur, buf int64) feasible {
 	var windows, exempt []ival
-	for d := afterhours.DateOf(time.Unix(lo, 0).In(loc)); d.Compare(last) <= 0; d = d.AddDays(1) {
-		c := s.Cycle(d)
+	for i := range cycles {
+		c := &cycles[i]
+		if p, ok := patch[i]; ok {
+			c = &p
+		}
 		if c.Window.Empty() {
 			if !c.Span.Empty() {
 				exempt = append(exempt, ival{ceilSecond(c.Span.Start), ceilSecond(c.Span.End)})
@@ -115,8 +133,17 @@ func forbidden(z *zoneInfo, p0, n int, ok []ival) (bad minuteSet, emptyAt int) {
 			emptyAt = i - 1
 		}
 		if tab := z.irregular[i]; tab != nil {
+			// The instants of a date's minutes never go back (a skipped
+			// time moves on, a repeated one is its first occurrence), so
+			// the intervals are walked once; were one to, it is searched.
+			k := 0
 			for m, s := range tab {
-				k := sort.Search(len(ok), func(k int) bool { return ok[k].hi > s })
+				if m == 0 || s < tab[m-1] {
+					k = sort.Search(len(ok), func(k int) bool { return ok[k].hi > s })
+				}
+				for k < len(ok) && ok[k].hi <= s {
+					k++
+				}
 				if k == len(ok) || ok[k].lo > s {
 					bad.add(m)
 				}

@@ -69,3 +69,49 @@ func (s *minuteSet) nth(k int) int {
 	}
 	return -1
 }
+
+// eachRun calls f(lo, hi) for each run of consecutive minutes lo to hi-1
+// of s, ascending.
+func (s *minuteSet) eachRun(f func(lo, hi int)) {
+	for m := 0; ; {
+		lo := s.seek(m, true)
+		if lo == minutesPerDay {
+			return
+		}
+		hi := s.seek(lo, false)
+		f(lo, hi)
+		m = hi
+	}
+}
+
+// seek returns the first minute from m on that is in s (in) or not in s
+// (!in); minutesPerDay when there is none.
+func (s *minuteSet) seek(m int, in bool) int {
+	for i := m >> 6; i < len(s); i++ {
+		w := s[i]
+		if !in {
+			w = ^w
+		}
+		if i == m>>6 {
+			w &= ^uint64(0) << (m & 63)
+		}
+		if w != 0 {
+			return min(i<<6|bits.TrailingZeros64(w), minutesPerDay)
+		}
+	}
+	return minutesPerDay
+}
+
+// addCyclic adds the n minutes from lo (which may be negative), round the
+// day.
+func (s *minuteSet) addCyclic(lo, n int) {
+	if n >= minutesPerDay {
+		*s = fullDay
+		return
+	}
+	lo = mod(lo, minutesPerDay)
+	s.addRange(lo, lo+n)
+	if lo+n > minutesPerDay {
+		s.addRange(0, lo+n-minutesPerDay)
+	}
+}

@@ -5,46 +5,25 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/afterhours-go/afterhours"
 )
 
-// allocator carries one call of Allocate.
-type allocator struct {
-	clients  []Client
-	res      Resource
-	from, to afterhours.Date
-	previous map[string]string
-
-	p0, n    int   // horizon index of the period's first date; dates in the period
-	dur, buf int64 // seconds, rounded up
-	dlen     int   // minutes a slot occupies
-
-	zones []*zoneInfo
-	sites []feasible
-	siteZ []int // zone of each site
-
-	recs        []rec      // every client, in ID order
-	lans        []lanInfo  // LANs by index
-	global      []*counter // by zone for a "site" resource; one for "UTC"
-	lanCounters map[string]*counter
-}
-
 // rec is one client's state. It holds no pointers, so that a million of
 // them cost the garbage collector nothing.
 type rec struct {
-	client int32 // index in clients
-	site   int32 // index in sites, -1 without a valid site
-	lan    int32 // index in lans, -1 for none
-	prev   int16 // previous base, -1 for none
-	base   int16 // -1 until placed
+	spread uint64 // the hash of the client's ID
+	client int32  // index in Allocator.clients
+	site   int32  // index in Allocator.sites, -1 without a valid site
+	lan    int32  // index in Allocator.lans, -1 for none
+	prev   int16  // previous base, -1 for none
+	base   int16  // -1 until placed
 	kept   bool
 	hold   bool
 	moved  reason // why the previous base was not kept
 	reason reason // why unplaced
+	inUse  bool   // false for a removed client's record, free for reuse
+	fresh  bool   // in the batch being taken in
 }
 
 // reason is a Reason constant, as a small number.
@@ -66,8 +45,14 @@ var reasonNames = [...]string{
 	invalidSite: ReasonInvalidSite, duplicate: ReasonDuplicate, noID: ReasonNoID, badBase: ReasonBadBase,
 }
 
+// waits reports whether r is unplaced for want of capacity: capacity that
+// a removed client frees may let it in.
+func (r *rec) waits() bool {
+	return r.base < 0 && (r.reason == overCapacity || r.reason == overLANCapacity)
+}
+
 // detail says more about why r is unplaced.
-func (a *allocator) detail(r *rec) string {
+func (a *Allocator) detail(r *rec) string {
 	c := &a.clients[r.client]
 	switch r.reason {
 	case noID:
@@ -77,8 +62,9 @@ func (a *allocator) detail(r *rec) string {
 	case invalidSite:
 		return "the client's site is missing or not validated"
 	case noWindow:
+		si := &a.sites[r.site]
 		return fmt.Sprintf("no base keeps the slot inside the site's after-hours windows on every date of the year: the dates up to %v leave none",
-			a.zones[a.siteZ[r.site]].first.AddDays(a.sites[r.site].emptyAt))
+			a.zones[si.zone].first.AddDays(si.emptyAt))
 	case overCapacity:
 		return fmt.Sprintf("every base that fits the site's windows has %d clients in their slots at some minute", a.res.Capacity)
 	case overLANCapacity:
@@ -89,232 +75,340 @@ func (a *allocator) detail(r *rec) string {
 }
 
 type lanInfo struct {
-	members []int32 // recs, in ID order
+	members []int32 // recs of clients with a valid site, in the order they came, each batch in ID order
 	zones   []int   // zones of its members, ascending
 	counted bool    // the LAN has more members than its capacity
 }
 
-func newAllocator(clients []Client, res Resource, from, to afterhours.Date, previous map[string]string) *allocator {
-	a := &allocator{clients: clients, res: res, from: from, to: to, previous: previous}
-	a.p0 = horizonMargin
-	a.n = int(dayNumber(to) - dayNumber(from))
-	a.dur = ceilDiv(int64(res.Duration), int64(time.Second))
-	a.buf = ceilDiv(int64(res.Buffer), int64(time.Second))
-	a.dlen = int(ceilDiv(int64(res.Duration), int64(time.Minute)))
-	return a
+// incoming is what the first pass over a batch learns of a client, in the
+// order of the batch.
+type incoming struct {
+	site int32 // -1 for none valid
+	lan  int32 // -1 for none
+	prev int16 // -1 for none, -2 for one that is not a base
 }
 
-func (a *allocator) run() {
-	a.sortClients()
-	a.computeSites()
-	a.groupLANs()
-	a.keepPrevious()
-	a.placeNew()
-}
-
-// sortClients fills recs in ID order, marking clients without an ID, with
-// a duplicate ID or without a valid site.
-func (a *allocator) sortClients() {
-	order := make([]int32, len(a.clients))
-	for i := range order {
-		order[i] = int32(i)
+// add takes a batch of clients in, as Allocate takes its clients: their
+// previous bases first, then the others, fewest possible bases first. It
+// returns the batch's records in ID order, and those of the clients
+// waiting for capacity whose outcome changed when replaced clients freed
+// some.
+func (a *Allocator) add(clients []Client, previous map[string]string) (batch, again []int32) {
+	// Clients held under the IDs of the batch are taken out first; a base
+	// they had is their previous base unless previous says otherwise.
+	freed := false
+	var held map[string]string
+	if a.index != nil {
+		for i := range clients {
+			id := clients[i].ID
+			for _, ri := range a.index.lookup(id) {
+				if r := &a.recs[ri]; r.base >= 0 {
+					if held == nil {
+						held = map[string]string{}
+					}
+					held[id] = baseNames[r.base]
+				}
+				freed = a.drop(ri) || freed
+			}
+		}
 	}
-	// Clients with equal IDs are all unplaced alike, so their order does
-	// not matter and the sort need not be stable.
-	slices.SortFunc(order, func(x, y int32) int { return strings.Compare(a.clients[x].ID, a.clients[y].ID) })
-	a.recs = make([]rec, len(order))
-	for i, ci := range order {
-		r := &a.recs[i]
-		*r = rec{client: ci, site: -1, lan: -1, prev: -1, base: -1}
-		c := &a.clients[ci]
+
+	// The order of IDs is found while the sites are computed.
+	var order []int32
+	var hashes []uint64
+	var dup []bool
+	sorted := make(chan struct{})
+	go func() {
+		order, hashes, dup = idOrder(clients)
+		close(sorted)
+	}()
+	a.addSites(clients)
+	in := a.read(clients, previous, held)
+	<-sorted
+	a.recs = slices.Grow(a.recs, len(clients))
+	if a.own {
+		a.clients = slices.Grow(a.clients, len(clients))
+	}
+
+	a.makeRoom(in)
+	ordered := a.live == 0 && len(a.free) == 0
+	batch = make([]int32, len(order))
+	for k, ci := range order {
+		c := &clients[ci]
+		p := &in[ci]
+		ri := a.newRec()
+		batch[k] = ri
+		client := ci
+		if a.own {
+			a.clients[ri] = *c
+			client = ri
+		}
+		r := &a.recs[ri]
+		*r = rec{spread: hashes[ci], client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
 		switch {
 		case c.ID == "":
 			r.reason = noID
-		case i > 0 && a.clients[order[i-1]].ID == c.ID || i+1 < len(order) && a.clients[order[i+1]].ID == c.ID:
+		case dup[ci]:
 			r.reason = duplicate
-		case !c.Site.Validated():
+		case p.site < 0:
 			r.reason = invalidSite
+		case a.sites[p.site].nSlot == 0:
+			r.site = p.site
+			r.reason = noWindow
+		default:
+			r.site, r.lan = p.site, p.lan
+			switch p.prev {
+			case -1:
+			case -2:
+				r.moved = badBase
+			default:
+				r.prev = p.prev
+			}
+			if r.lan >= 0 {
+				a.join(r.lan, ri)
+			}
+		}
+		if a.index != nil {
+			a.index.add(c.ID, ri)
 		}
 	}
+	a.ordered = ordered
+
+	a.keepPrevious(batch)
+	var todo []int32
+	for _, ri := range batch {
+		if r := &a.recs[ri]; r.reason == noReason && !r.kept {
+			todo = append(todo, ri)
+		}
+	}
+	var was []reason
+	if freed {
+		again, was = a.takeWaiting()
+		todo = append(todo, again...)
+	}
+	a.placeAll(todo, freed)
+	for _, ri := range batch {
+		r := &a.recs[ri]
+		r.fresh = false
+		if a.index != nil && r.waits() {
+			a.index.waiting[ri] = struct{}{}
+		}
+	}
+	return batch, a.changedOf(again, was)
 }
 
-// computeSites works out what each distinct site allows, in parallel.
-func (a *allocator) computeSites() {
-	byPtr := map[*afterhours.Site]int32{}
-	byKey := map[string]int32{}
-	var distinct []*afterhours.Site
-	for i := range a.recs {
-		r := &a.recs[i]
-		if r.reason != noReason {
-			continue
-		}
-		s := a.clients[r.client].Site
-		idx, ok := byPtr[s]
-		if !ok {
-			key := siteKey(s)
-			if idx, ok = byKey[key]; !ok {
-				idx = int32(len(distinct))
-				byKey[key] = idx
-				distinct = append(distinct, s)
+// read returns what the clients say: their sites, LANs (indexing the new
+// ones) and previous bases (previous, else held), in parallel chunks.
+func (a *Allocator) read(clients []Client, previous, held map[string]string) []incoming {
+	in := make([]incoming, len(clients))
+	chunks := chunksOf(len(clients))
+	newLANs := make([][]string, len(chunks)) // per chunk, the LANs a.lanByName lacks
+	parallel(len(chunks), func(k int) {
+		var local map[string]int32
+		var lastSite *afterhours.Site
+		lastIdx := int32(-1)
+		for i := chunks[k].lo; i < chunks[k].hi; i++ {
+			c := &clients[i]
+			p := &in[i]
+			*p = incoming{site: -1, lan: -1, prev: -1}
+			if c.Site != nil && c.Site == lastSite {
+				p.site = lastIdx
+			} else if c.Site.Validated() {
+				p.site = a.siteByPtr[c.Site]
+				lastSite, lastIdx = c.Site, p.site
 			}
-			byPtr[s] = idx
+			if c.LAN != "" {
+				li, ok := a.lanByName[c.LAN]
+				if !ok {
+					// Numbered in the chunk for now, as -2-i.
+					if li, ok = local[c.LAN]; !ok {
+						if local == nil {
+							local = map[string]int32{}
+						}
+						li = -2 - int32(len(newLANs[k]))
+						local[c.LAN] = li
+						newLANs[k] = append(newLANs[k], c.LAN)
+					}
+				}
+				p.lan = li
+			}
+			b, ok := previous[c.ID]
+			if !ok {
+				b, ok = held[c.ID]
+			}
+			if ok {
+				p.prev = -2
+				if m, ok := parseBase(b); ok {
+					p.prev = int16(m)
+				}
+			}
 		}
-		r.site = idx
-	}
-
-	// The resource's zones: UTC, or every site's zone, in name order.
-	var locs []*time.Location
-	a.siteZ = make([]int, len(distinct))
-	if a.res.zone() == "UTC" {
-		locs = []*time.Location{time.UTC}
-	} else {
-		names := map[string]*time.Location{}
-		for _, s := range distinct {
-			names[s.Location().String()] = s.Location()
-		}
-		keys := slices.Sorted(mapKeys(names))
-		for _, k := range keys {
-			locs = append(locs, names[k])
-		}
-		for i, s := range distinct {
-			a.siteZ[i], _ = slices.BinarySearch(keys, s.Location().String())
-		}
-	}
-	first, days := a.from.AddDays(-horizonMargin), a.n+2*horizonMargin+1
-	a.zones = make([]*zoneInfo, len(locs))
-	parallel(len(locs), func(i int) { a.zones[i] = newZoneInfo(locs[i], first, days) })
-	a.sites = make([]feasible, len(distinct))
-	parallel(len(distinct), func(i int) {
-		a.sites[i] = feasibleBases(distinct[i], a.zones[a.siteZ[i]], a.p0, a.n, a.dur, a.buf)
 	})
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
+	remap := make([][]int32, len(chunks))
+	for k, names := range newLANs {
+		for _, name := range names {
+			li, ok := a.lanByName[name]
+			if !ok {
+				li = int32(len(a.lans))
+				a.lanByName[name] = li
+				a.lans = append(a.lans, lanInfo{})
+			}
+			remap[k] = append(remap[k], li)
+		}
+	}
+	parallel(len(chunks), func(k int) {
+		if len(remap[k]) == 0 {
+			return
+		}
+		for i := chunks[k].lo; i < chunks[k].hi; i++ {
+			if p := &in[i]; p.lan <= -2 {
+				p.lan = remap[k][-2-p.lan]
 			}
 		}
-	}
+	})
+	return in
 }
 
-// siteKey returns a string equal for sites with equal cycles.
-func siteKey(s *afterhours.Site) string {
-	var b strings.Builder
-	b.WriteString(s.Location().String())
-	fmt.Fprintf(&b, "|%d|", int64(s.Grace))
-	for _, day := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
-		b.WriteString(day)
-		for _, iv := range s.BusinessHours[day] {
-			b.WriteString(" " + iv)
-		}
-		b.WriteByte('|')
+// span is the indices lo to hi-1.
+type span struct{ lo, hi int }
+
+// chunksOf splits n indices into chunks for parallel work: one for a few,
+// four per CPU for many.
+func chunksOf(n int) []span {
+	parts := 1
+	if n >= 4096 {
+		parts = 4 * runtime.GOMAXPROCS(0)
 	}
-	closed := slices.Clone(s.Closed)
-	slices.Sort(closed)
-	b.WriteString(strings.Join(closed, ","))
-	return b.String()
+	out := make([]span, 0, parts)
+	for k := range parts {
+		out = append(out, span{n * k / parts, n * (k + 1) / parts})
+	}
+	return out
 }
 
-// parallel calls f(0) to f(n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
+// makeRoom gives the LANs of the clients room for their new members, in
+// one array for the LANs that had none.
+func (a *Allocator) makeRoom(in []incoming) {
+	if len(in) < 64 {
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		})
+	count := make([]int32, len(a.lans))
+	total := 0
+	for i := range in {
+		if p := &in[i]; p.lan >= 0 && p.site >= 0 {
+			count[p.lan]++
+			total++
+		}
 	}
-	wg.Wait()
+	backing := make([]int32, 0, total)
+	for li, n := range count {
+		if n == 0 {
+			continue
+		}
+		l := &a.lans[li]
+		if len(l.members) > 0 {
+			l.members = slices.Grow(l.members, int(n))
+			continue
+		}
+		off := len(backing)
+		backing = backing[:off+int(n)]
+		l.members = backing[off : off : off+int(n)]
+	}
 }
 
-// groupLANs indexes LANs, marks those whose capacity must be counted, reads
-// previous bases and lists clients no base fits.
-func (a *allocator) groupLANs() {
-	byName := map[string]int32{}
-	for i := range a.recs {
-		r := &a.recs[i]
-		if r.reason != noReason {
-			continue
-		}
-		c := &a.clients[r.client]
-		if f := &a.sites[r.site]; f.nSlot == 0 {
-			r.reason = noWindow
-			continue
-		}
-		if p, ok := a.previous[c.ID]; ok {
-			if m, ok := parseBase(p); ok {
-				r.prev = int16(m)
-			} else {
-				r.moved = badBase
-			}
-		}
-		if c.LAN == "" {
-			continue
-		}
-		li, ok := byName[c.LAN]
-		if !ok {
-			li = int32(len(a.lans))
-			byName[c.LAN] = li
-			a.lans = append(a.lans, lanInfo{})
-		}
-		r.lan = li
-		l := &a.lans[li]
-		l.members = append(l.members, int32(i))
-		if z := a.zoneOf(r); !slices.Contains(l.zones, z) {
+// join makes record ri a member of LAN li.
+func (a *Allocator) join(li, ri int32) {
+	l := &a.lans[li]
+	l.members = append(l.members, ri)
+	if z := a.sites[a.recs[ri].site].zone; !slices.Contains(l.zones, z) {
+		l.zones = append(l.zones, z)
+		slices.Sort(l.zones)
+	}
+	a.recount(li)
+}
+
+// leave takes record ri out of LAN li.
+func (a *Allocator) leave(li, ri int32) {
+	l := &a.lans[li]
+	k := slices.Index(l.members, ri)
+	if k < 0 {
+		return
+	}
+	l.members = slices.Delete(l.members, k, k+1)
+	l.zones = l.zones[:0]
+	for _, mi := range l.members {
+		if z := a.sites[a.recs[mi].site].zone; !slices.Contains(l.zones, z) {
 			l.zones = append(l.zones, z)
 		}
 	}
-	for i := range a.lans {
-		l := &a.lans[i]
-		l.counted = a.res.LANCapacity > 0 && len(l.members) > a.res.LANCapacity
-		slices.Sort(l.zones)
-	}
-	a.global = make([]*counter, len(a.zones))
+	slices.Sort(l.zones)
+	a.recount(li)
 }
 
-// zoneOf returns the index of the zone r's base is read in.
-func (a *allocator) zoneOf(r *rec) int {
-	return a.siteZ[r.site]
+// newRec returns the index of a record to use, and makes room for its
+// client when the allocator keeps its own.
+func (a *Allocator) newRec() int32 {
+	a.live++
+	if n := len(a.free); n > 0 {
+		ri := a.free[n-1]
+		a.free = a.free[:n-1]
+		return ri
+	}
+	a.recs = append(a.recs, rec{})
+	if a.own {
+		a.clients = append(a.clients, Client{})
+	}
+	return int32(len(a.recs) - 1)
+}
+
+// recount sets whether LAN li's capacity is counted: whether it has more
+// members than the capacity.
+func (a *Allocator) recount(li int32) {
+	l := &a.lans[li]
+	l.counted = a.res.LANCapacity > 0 && len(l.members) > a.res.LANCapacity
 }
 
 // globalFor returns the fleet counter of r, and r's zone index in it.
-func (a *allocator) globalFor(r *rec) (*counter, int) {
-	z := a.zoneOf(r)
+func (a *Allocator) globalFor(r *rec) (*counter, int) {
+	z := a.sites[r.site].zone
 	if a.global[z] == nil {
-		a.global[z] = newCounter([]*zoneInfo{a.zones[z]}, a.p0, a.n, a.res.Capacity, a.dlen)
+		c := newCounter([]*zoneInfo{a.zones[z]}, a.p0, a.n, a.res.Capacity, a.dlen)
+		c.tree = newMinTree(c.frames[0], c.cap)
+		a.global[z] = c
 	}
 	return a.global[z], 0
 }
 
-// lanCounter returns an empty counter for LAN l.
-func (a *allocator) lanCounter(l *lanInfo) *counter {
+// lanCounter returns an empty counter for LAN l. LANs are counted one at a
+// time, so one counter serves every LAN of the same zones.
+func (a *Allocator) lanCounter(l *lanInfo) *counter {
+	key := fmt.Sprint(l.zones)
+	if c, ok := a.lanCounters[key]; ok {
+		c.reset()
+		return c
+	}
 	zs := make([]*zoneInfo, len(l.zones))
 	for i, z := range l.zones {
 		zs[i] = a.zones[z]
 	}
-	return newCounter(zs, a.p0, a.n, a.res.LANCapacity, a.dlen)
+	c := newCounter(zs, a.p0, a.n, a.res.LANCapacity, a.dlen)
+	c.resets = true
+	a.lanCounters[key] = c
+	return c
 }
 
-// keepPrevious keeps the previous bases that still fit: the windows first,
-// then the fleet's capacity in ID order, then each counted LAN's in ID order.
-func (a *allocator) keepPrevious() {
-	for i := range a.recs {
-		r := &a.recs[i]
+// lanZone returns r's zone index in LAN counter lc.
+func (a *Allocator) lanZone(lc *counter, r *rec) int {
+	return lc.zoneIndex(a.zones[a.sites[r.site].zone])
+}
+
+// keepPrevious keeps the previous bases of the batch that still fit: the
+// windows first, then the fleet's capacity in ID order, then each counted
+// LAN's in ID order, beside every client placed before the batch.
+func (a *Allocator) keepPrevious(batch []int32) {
+	var lans []int32
+	for _, ri := range batch {
+		r := &a.recs[ri]
 		if r.reason != noReason || r.prev < 0 {
 			continue
 		}
@@ -328,20 +422,29 @@ func (a *allocator) keepPrevious() {
 		default:
 			g.add(m, gk)
 			r.base, r.kept, r.hold = r.prev, true, f.hold.has(m)
+			if r.lan >= 0 && a.lans[r.lan].counted {
+				lans = append(lans, r.lan)
+			}
 		}
 	}
-	for li := range a.lans {
+	slices.Sort(lans)
+	lans = slices.Compact(lans)
+	for _, li := range lans {
 		l := &a.lans[li]
-		if !l.counted {
-			continue
+		lc := a.lanCounter(l)
+		// The members placed before the batch stay, and count first.
+		for _, ri := range l.members {
+			if r := &a.recs[ri]; r.base >= 0 && !r.fresh {
+				lc.add(int(r.base), a.lanZone(lc, r))
+			}
 		}
-		lc := a.emptyLANCounter(l)
+		// Then the batch's kept bases, in ID order.
 		for _, ri := range l.members {
 			r := &a.recs[ri]
-			if !r.kept {
+			if !r.fresh || !r.kept {
 				continue
 			}
-			m, k := int(r.base), lc.zoneIndex(a.zones[a.zoneOf(r)])
+			m, k := int(r.base), a.lanZone(lc, r)
 			if lc.fits(m, k) {
 				lc.add(m, k)
 				continue
@@ -353,149 +456,202 @@ func (a *allocator) keepPrevious() {
 	}
 }
 
-// emptyLANCounter returns an empty counter for LAN l. LANs are counted one
-// at a time, so one counter serves every LAN of the same zones.
-func (a *allocator) emptyLANCounter(l *lanInfo) *counter {
-	key := fmt.Sprint(l.zones)
-	if c, ok := a.lanCounters[key]; ok {
-		c.reset()
-		return c
-	}
-	c := a.lanCounter(l)
-	if a.lanCounters == nil {
-		a.lanCounters = map[string]*counter{}
-	}
-	a.lanCounters[key] = c
-	return c
-}
-
-// placeNew places every client not yet placed, fewest possible bases first,
-// a counted LAN's clients together.
-func (a *allocator) placeNew() {
-	// Fewest bases first, in ID order among equals (recs are in ID order):
-	// a counting sort on the number of bases.
-	var starts [minutesPerDay + 2]int
-	for i := range a.recs {
-		if r := &a.recs[i]; r.reason == noReason && !r.kept {
-			starts[a.sites[r.site].nSlot+1]++
+// placeAll places the records of todo, fewest possible bases first (then
+// in ID order), a counted LAN's clients together. mixed says todo holds
+// records of more than one batch, whose ID order must be found.
+func (a *Allocator) placeAll(todo []int32, mixed bool) {
+	if mixed {
+		slices.SortFunc(todo, func(x, y int32) int {
+			rx, ry := &a.recs[x], &a.recs[y]
+			if n, m := a.sites[rx.site].nSlot, a.sites[ry.site].nSlot; n != m {
+				return n - m
+			}
+			return strings.Compare(a.clients[rx.client].ID, a.clients[ry.client].ID)
+		})
+	} else {
+		// todo is in ID order: a counting sort on the number of bases.
+		var starts [minutesPerDay + 2]int
+		for _, ri := range todo {
+			starts[a.sites[a.recs[ri].site].nSlot+1]++
 		}
-	}
-	for k := 1; k < len(starts); k++ {
-		starts[k] += starts[k-1]
-	}
-	todo := make([]int32, starts[len(starts)-1])
-	for i := range a.recs {
-		if r := &a.recs[i]; r.reason == noReason && !r.kept {
-			n := a.sites[r.site].nSlot
-			todo[starts[n]] = int32(i)
+		for k := 1; k < len(starts); k++ {
+			starts[k] += starts[k-1]
+		}
+		sorted := make([]int32, len(todo))
+		for _, ri := range todo {
+			n := a.sites[a.recs[ri].site].nSlot
+			sorted[starts[n]] = ri
 			starts[n]++
 		}
+		todo = sorted
 	}
-	lanTodo := make([][]int32, len(a.lans))
-	for _, ri := range todo {
+	// The clients of each counted LAN, in the order above: one list in
+	// the order of their LANs' first clients.
+	big := len(todo) >= len(a.lans)/4
+	first := newLANTable(big, len(a.lans)) // LAN -> its first client's position in todo
+	last := newLANTable(big, len(a.lans))
+	next := make([]int32, len(todo))
+	for k, ri := range todo {
+		next[k] = -1
 		if r := &a.recs[ri]; r.lan >= 0 && a.lans[r.lan].counted {
-			lanTodo[r.lan] = append(lanTodo[r.lan], ri)
+			if j := last.get(r.lan); j >= 0 {
+				next[j] = int32(k)
+			} else {
+				first.set(r.lan, int32(k))
+			}
+			last.set(r.lan, int32(k))
 		}
 	}
-	for _, ri := range todo {
+	for k, ri := range todo {
 		r := &a.recs[ri]
 		if r.lan < 0 || !a.lans[r.lan].counted {
 			a.place(r, nil)
 			continue
 		}
-		list := lanTodo[r.lan]
-		if list == nil {
+		if first.get(r.lan) != int32(k) {
 			continue // placed with its LAN
 		}
-		lanTodo[r.lan] = nil
 		l := &a.lans[r.lan]
-		lc := a.emptyLANCounter(l)
+		lc := a.lanCounter(l)
 		for _, mi := range l.members {
-			if m := &a.recs[mi]; m.kept {
-				lc.add(int(m.base), lc.zoneIndex(a.zones[a.zoneOf(m)]))
+			if m := &a.recs[mi]; m.base >= 0 {
+				lc.add(int(m.base), a.lanZone(lc, m))
 			}
 		}
-		for _, mi := range list {
-			a.place(&a.recs[mi], lc)
+		for j := k; j >= 0; j = int(next[j]) {
+			a.place(&a.recs[todo[j]], lc)
 		}
 	}
+}
+
+// lanTable maps LANs to numbers, -1 for none: a slice for many, a map for
+// a few.
+type lanTable struct {
+	s []int32
+	m map[int32]int32
+}
+
+func newLANTable(big bool, lans int) lanTable {
+	if !big {
+		return lanTable{m: map[int32]int32{}}
+	}
+	t := lanTable{s: make([]int32, lans)}
+	for i := range t.s {
+		t.s[i] = -1
+	}
+	return t
+}
+
+func (t lanTable) get(li int32) int32 {
+	if t.s != nil {
+		return t.s[li]
+	}
+	if v, ok := t.m[li]; ok {
+		return v
+	}
+	return -1
+}
+
+func (t lanTable) set(li, v int32) {
+	if t.s != nil {
+		t.s[li] = v
+		return
+	}
+	t.m[li] = v
 }
 
 // place gives r the least loaded base that fits, preferring those whose
 // whole hold lies in the windows; lan is r's LAN counter, nil when its LAN
 // is not counted.
-func (a *allocator) place(r *rec, lan *counter) {
+func (a *Allocator) place(r *rec, lan *counter) {
 	f := &a.sites[r.site]
 	g, gk := a.globalFor(r)
 	lk := 0
 	if lan != nil {
-		lk = lan.zoneIndex(a.zones[a.zoneOf(r)])
+		lk = a.lanZone(lan, r)
 	}
-	h := spread(a.clients[r.client].ID)
-	slotOnly := f.slot.minus(&f.hold)
-	for pass, set := range []*minuteSet{&f.hold, &slotOnly} {
-		cands := *set
-		n := cands.len()
+	// The tree serves counters of one frame, in which the base is the
+	// frame's minute; others are searched minute by minute.
+	fast := g.plain(gk) && (lan == nil || lan.plain(lk))
+	if fast {
+		g.tree.overlay(lan)
+	}
+	r.reason = noReason
+	for pass := range 2 {
+		set, runs, n := &f.hold, f.holdRuns, f.nHold
+		if pass == 1 {
+			set, runs, n = &f.rest, f.restRuns, f.nRest
+		}
 		if n == 0 {
 			continue
 		}
 		// Ties go to the first base from one drawn among the candidates,
 		// not among all minutes: a draw in the day would land most ties at
 		// the start of the windows.
-		start := cands.nth(int(h % uint64(n)))
+		start := set.nth(int(r.spread % uint64(n)))
+		cands, owned := *set, false
 		for {
-			m := best(&cands, start, g, gk, lan, lk)
+			var m int
+			if fast {
+				m = g.tree.best(runs, start)
+			} else {
+				m = best(&cands, start, g, gk, lan, lk)
+			}
 			if m < 0 {
 				break
 			}
 			if g.fitsWindows(m, gk) && (lan == nil || lan.fitsWindows(m, lk)) {
-				g.add(m, gk)
+				// One update of the trees for both counters.
+				g.change(m, gk, 1)
 				if lan != nil {
-					lan.add(m, lk)
+					lan.change(m, lk, 1)
+					lan.updateTrees(m, lk, g.tree)
 				}
+				g.updateTrees(m, gk, nil)
 				r.base, r.hold = int16(m), pass == 0
 				return
 			}
+			// Rare: the base overfills a date around an offset change.
 			cands[m>>6] &^= 1 << (m & 63)
+			if fast {
+				if !owned {
+					a.runBuf, owned = append(a.runBuf[:0], runs...), true
+				}
+				a.runBuf = without(a.runBuf, m)
+				runs = a.runBuf
+			}
 		}
 	}
 	r.reason = overCapacity
 	if lan != nil {
-		cands := f.slot
-		for m := best(&cands, 0, g, gk, nil, 0); m >= 0; m = best(&cands, 0, g, gk, nil, 0) {
-			if g.fitsWindows(m, gk) {
+		// Would it fit without its LAN?
+		for m := range minutesPerDay {
+			if f.slot.has(m) && g.peakAt(m, gk) < g.cap && g.fitsWindows(m, gk) {
 				r.reason = overLANCapacity
 				break
 			}
-			cands[m>>6] &^= 1 << (m & 63)
 		}
 	}
 }
 
-// result builds the Allocation from recs, in ID order.
-func (a *allocator) result() *Allocation {
-	out := &Allocation{Resource: a.res, From: a.from, To: a.to}
-	placed := 0
-	for i := range a.recs {
-		if a.recs[i].base >= 0 {
-			placed++
-		}
+// drop takes record ri out, and reports whether it freed capacity.
+func (a *Allocator) drop(ri int32) bool {
+	r := &a.recs[ri]
+	freed := r.base >= 0
+	if freed {
+		g, gk := a.globalFor(r)
+		g.remove(int(r.base), gk)
 	}
-	out.Assigned = make([]Assignment, 0, placed)
-	for i := range a.recs {
-		r := &a.recs[i]
-		id := a.clients[r.client].ID
-		if r.base < 0 {
-			out.Unplaced = append(out.Unplaced, Unplaced{Client: id, Reason: reasonNames[r.reason], Detail: a.detail(r)})
-			continue
-		}
-		moved := reasonNames[r.moved]
-		if r.kept {
-			moved = ""
-		}
-		out.Assigned = append(out.Assigned, Assignment{
-			Client: id, Base: baseNames[r.base], Kept: r.kept, Moved: moved, HoldInWindow: r.hold,
-		})
+	if r.lan >= 0 {
+		a.leave(r.lan, ri)
 	}
-	return out
+	id := a.clients[r.client].ID
+	a.index.remove(id, ri)
+	delete(a.index.waiting, ri)
+	a.clients[r.client] = Client{}
+	*r = rec{}
+	a.free = append(a.free, ri)
+	a.live--
+	a.ordered = false
+	return freed
 }

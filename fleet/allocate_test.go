@@ -45,10 +45,11 @@ func runs(s *minuteSet) string {
 func feasibleOf(t *testing.T, s *afterhours.Site, zone string, dur, buf time.Duration, from afterhours.Date) (slot, hold string) {
 	t.Helper()
 	res := Resource{Token: "t", Zone: zone, Duration: dur, Buffer: buf}
-	to := afterhours.DateOf(time.Date(from.Year+1, from.Month, from.Day, 0, 0, 0, 0, time.UTC))
-	a := newAllocator([]Client{{ID: "x", Site: s}}, res, from, to, nil)
-	a.sortClients()
-	a.computeSites()
+	a, err := newAllocator(res, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.addSites([]Client{{ID: "x", Site: s}})
 	return runs(&a.sites[0].slot), runs(&a.sites[0].hold)
 }
 

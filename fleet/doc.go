@@ -24,6 +24,11 @@
 //   - a client no base fits is listed in [Allocation].Unplaced with the
 //     reason (one of the Reason constants), never silently left out.
 //
+// An [Allocator] holds an allocation and takes clients in and out one at
+// a time ([Allocator.Place], [Allocator.Remove]), deciding as Allocate
+// does and moving no other client, at a cost that does not grow with the
+// fleet: what a server uses as clients register and leave.
+//
 // [Resource.Entry] turns a base into the sharing entry of the client's
 // profile. [LoadForecast] counts, minute by minute over a UTC day, how many
 // of the profiles' slots run on each resource, to show that no minute is
@@ -111,7 +116,7 @@
 //
 // ExampleAllocate gives three shops of one LAN their bases and adds a
 // fourth that moves nobody; ExampleAllocate_previous reallocates a year
-// from the previous bases; ExampleLoadForecast counts a resource's load;
+// from the previous bases; ExampleAllocator places shops one at a time; ExampleLoadForecast counts a resource's load;
 // ExampleRollout runs a patch across three machines with an error budget.
 // "go run ./examples/rollout" patches 1,000 simulated machines with a live
 // progress line.

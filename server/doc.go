@@ -15,10 +15,13 @@
 //
 // # Allocation
 //
-// [Fleet] places a client that joins with [fleet.Allocate] given the
-// previous allocation, so no other client moves; a change of the sites or
-// of the sharing tokens re-allocates the tokens it touches, keeping every
-// base that still fits.
+// [Fleet] places a client that joins, and the clients a leaving one lets
+// in, with a [fleet.Allocator] per token kept between changes, as
+// [fleet.Allocate] given the previous allocation would, so no other client
+// moves; a change of the sites or of the sharing tokens re-allocates the
+// tokens it touches, keeping every base that still fits, and the first
+// join or leave of a new day allocates every token again for the year
+// from that day.
 //
 // # Replicas
 //

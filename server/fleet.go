@@ -57,6 +57,8 @@ type Fleet struct {
 
 	beforeCommit func() // for tests: called by a change, its work done, before it is stored
 
+	allocs allocCache // under wmu: the placements as fleet.Allocators (allocation.go)
+
 	cacheMu  sync.Mutex
 	profiles map[string]servedProfile // by client ID; valid for cfg and the placements
 

@@ -195,7 +195,6 @@ func (f *Fleet) register(clients []Client) ([]string, error) {
 		seen[c.ID] = true
 	}
 	codes := make([]string, len(clients))
-	all := maps.Clone(f.clients)
 	now := f.clk.Now().UTC()
 	changed := map[string]*clientRecord{}
 	for i, c := range clients {
@@ -208,25 +207,24 @@ func (f *Fleet) register(clients []Client) ([]string, error) {
 		if old := f.clients[c.ID]; old != nil {
 			rec.Placements, rec.TokenHash, rec.Joined = old.Placements, old.TokenHash, old.Joined
 		}
-		all[c.ID] = rec
 		changed[c.ID] = rec
 	}
-	redo := map[string]bool{}
-	for _, r := range f.cfg.Resources() {
-		redo[r.Token] = true
-	}
-	next, err := placements(f.cfg, all, redo, f.today())
+	next, err := f.placeJoining(changed)
 	if err != nil {
 		return nil, err
 	}
 	for id, p := range next {
-		rec := *all[id]
+		old := changed[id]
+		if old == nil {
+			old = f.clients[id]
+		}
+		rec := *old
 		rec.Placements = p
 		changed[id] = &rec
 	}
 	recs := slices.Collect(maps.Values(changed))
 	slices.SortFunc(recs, func(a, b *clientRecord) int { return strings.Compare(a.ID, b.ID) })
-	if err := f.commit(&fleetChange{put: recs, codes: seen}); err != nil {
+	if err := f.commitAllocs(&fleetChange{put: recs, codes: seen}); err != nil {
 		return nil, err
 	}
 	return codes, nil
@@ -243,19 +241,11 @@ func (f *Fleet) Remove(id string) error {
 		}
 		// The capacity it frees goes to clients that had none: placing
 		// them moves nobody.
-		rest := maps.Clone(f.clients)
-		delete(rest, id)
-		redo := map[string]bool{}
-		for _, other := range rest {
-			for tok, pl := range other.Placements {
-				redo[tok] = redo[tok] || pl.Unplaced != ""
-			}
-		}
-		next, err := placements(f.cfg, rest, redo, f.today())
+		next, err := f.placeLeaving(id)
 		if err != nil {
 			return err
 		}
-		return f.commit(&fleetChange{put: f.withPlacements(next), gone: []string{id},
+		return f.commitAllocs(&fleetChange{put: f.withPlacements(next), gone: []string{id},
 			also: func(tx Tx) error { return deleteClientOps(tx, id) }})
 	})
 }

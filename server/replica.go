@@ -360,9 +360,12 @@ func (f *Fleet) catchUp() error {
 		all  *fleetState
 		cfg  *Config
 		recs map[string]*clientRecord // nil: gone
+		// moved is set when a change other than an enrolment came:
+		// the placements may differ from the allocators' (allocation.go).
+		moved bool
 	)
 	err := f.store.View(func(tx Tx) error {
-		all, cfg, recs = nil, nil, map[string]*clientRecord{}
+		all, cfg, recs, moved = nil, nil, map[string]*clientRecord{}, false
 		var err error
 		if n, err = readGen(tx); err != nil || n == f.gen {
 			return err
@@ -382,6 +385,7 @@ func (f *Fleet) catchUp() error {
 				return err
 			}
 			config = config || e.Config
+			moved = moved || !e.Creds
 			for _, id := range e.Clients {
 				recs[id] = nil
 			}
@@ -400,6 +404,9 @@ func (f *Fleet) catchUp() error {
 	})
 	if err != nil || n == f.gen {
 		return err
+	}
+	if all != nil || moved {
+		f.allocs = allocCache{} // made again from the records by the next join or leave
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
