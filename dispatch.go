@@ -34,6 +34,7 @@ func (e *Executor) advance(now time.Time) error {
 		e.dispatchCommands(cy, now)
 		e.dispatchSlots(cy, now)
 		e.dispatchSteps(cy, now)
+		e.startLaunched()
 	}
 	e.noticeWindow(e.cur, now)
 	err := e.storeErr
@@ -143,7 +144,8 @@ func (e *Executor) dispatchCommands(cy *cycleRun, now time.Time) {
 		}
 		it := &item{cy: cy, rec: rec, task: cmd.task(), cmd: cmd}
 		e.cmdRun = it
-		e.launch(it, now) // saves the cycle: the run is in the journal first
+		e.launch(it, now)
+		e.startLaunched() // the run is in the journal before the queue loses it
 		e.j.meta.Queue = e.j.meta.Queue[1:]
 		e.saveMeta()
 	}

@@ -142,6 +142,10 @@ type Executor struct {
 	timerC  <-chan time.Time
 	firedAt time.Time // when the timer that just fired was due
 
+	// launched holds the runs launched in this advance, to start (see
+	// startLaunched).
+	launched []launchedRun
+
 	// Processes: see orphans.go.
 	cgroups   *proc.Cgroups // nil: runs are isolated by process group
 	isolation string        // IsolationCgroup or IsolationProcessGroup, from Run's start
@@ -467,6 +471,9 @@ func (e *Executor) shutdown(cancelRuns context.CancelFunc) {
 				e.dropGrants(it)
 			}
 		}
+	}
+	if err := e.j.checkpoint(); err != nil {
+		e.log.Error("journal", "err", err)
 	}
 	e.running = false
 	e.timerC, e.timerAt = nil, time.Time{}

@@ -153,16 +153,28 @@ type cycleLog struct {
 	// was made (see Executor.noticeWindow).
 	WindowNoticed bool
 
-	// enc caches the JSON of each record: a write re-encodes only the
-	// records changed since the last, which touch drops from the cache.
+	// enc caches the JSON of each record, for stores that are not
+	// Appenders: a write re-encodes only the records changed since the
+	// last, which touch drops from the cache.
 	enc map[*Record][]byte
+	// w is what the store holds of the cycle (see journal_log.go).
+	w written
 }
 
 // touch marks r as changed since the last write.
-func (c *cycleLog) touch(r *Record) { delete(c.enc, r) }
+func (c *cycleLog) touch(r *Record) {
+	delete(c.enc, r)
+	if c.w.dirty == nil {
+		c.w.dirty = map[*Record]struct{}{}
+	}
+	c.w.dirty[r] = struct{}{}
+}
 
-// prune drops the cached JSON of records no longer in the cycle.
+// prune drops the cached JSON of records no longer in the cycle; the
+// records were reordered or dropped (a plan), so the next write is a
+// snapshot.
 func (c *cycleLog) prune() {
+	c.w.reordered = true
 	keep := make(map[*Record][]byte, len(c.Records))
 	for _, r := range c.Records {
 		if b, ok := c.enc[r]; ok {
@@ -188,6 +200,9 @@ type cycleJSON struct {
 	Span    [2]string `json:"span"`
 	Window  [2]string `json:"window"`
 	Closed  bool      `json:"closed,omitempty"`
+	// Seq is the last write of the cycle's log (see journal_log.go) that
+	// the snapshot holds.
+	Seq uint64 `json:"seq,omitempty"`
 	// WindowNoticed: the failures notice of the window's end was made.
 	WindowNoticed bool      `json:"window_noticed,omitempty"`
 	Records       []*Record `json:"records"`
@@ -195,18 +210,36 @@ type cycleJSON struct {
 
 func nano(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
-func (c *cycleLog) marshal() ([]byte, error) {
+// marshal returns the cycle's snapshot; cache keeps the JSON of each
+// record for the next.
+func (c *cycleLog) marshal(cache bool) ([]byte, error) {
 	head, err := json.Marshal(cycleJSON{Version: 1, Day: c.Day, Span: [2]string{nano(c.Span.Start), nano(c.Span.End)},
-		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed, WindowNoticed: c.WindowNoticed})
+		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed, WindowNoticed: c.WindowNoticed, Seq: c.w.seq})
 	if err != nil {
 		return nil, err
 	}
-	if c.enc == nil {
+	if !cache {
+		c.enc = nil
+	} else if c.enc == nil {
 		c.enc = map[*Record][]byte{}
 	}
 	// head ends with "records":null}; the records go in its place.
 	head = bytes.TrimSuffix(head, []byte("null}"))
 	size := len(head) + 2
+	if !cache {
+		out := append(head, '[')
+		for i, r := range c.Records {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			b, err := json.Marshal(r)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, b...)
+		}
+		return append(out, "]}"...), nil
+	}
 	for _, r := range c.Records {
 		b, ok := c.enc[r]
 		if !ok {
@@ -243,6 +276,7 @@ func unmarshalCycle(data []byte) (*cycleLog, error) {
 		return nil, err
 	}
 	c := &cycleLog{Day: cj.Day, Records: cj.Records, Closed: cj.Closed, WindowNoticed: cj.WindowNoticed}
+	c.w.seq = cj.Seq
 	for i, pair := range [][2]string{cj.Span, cj.Window} {
 		var iv Interval
 		var err error
@@ -351,6 +385,9 @@ func loadJournal(store Store, retention int) (*journal, error) {
 		if err != nil {
 			return nil, &StateError{Where: where(store, k), Err: fmt.Errorf("corrupt: %w", err)}
 		}
+		if err := c.replay(store, k, len(data)); err != nil {
+			return nil, err
+		}
 		if k != cyclePrefix+c.Day {
 			return nil, &StateError{Where: where(store, k), Err: fmt.Errorf("holds the cycle of %s", c.Day)}
 		}
@@ -387,14 +424,6 @@ func (j *journal) saveMeta() error {
 		return err
 	}
 	return j.store.Save(metaKey, data)
-}
-
-func (j *journal) saveCycle(c *cycleLog) error {
-	data, err := c.marshal()
-	if err != nil {
-		return err
-	}
-	return j.store.Save(cyclePrefix+c.Day, data)
 }
 
 // cycle returns the journal of day, adding it when new and dropping the
