@@ -237,6 +237,14 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 	if e.cmdRun != nil || len(e.j.meta.Queue) > 0 {
 		return // commands first; their end wakes the loop
 	}
+	// Steps never become pending again: those before the first pending
+	// one are passed over once, not at every wake.
+	for cy.nextStep < len(cy.steps) && cy.steps[cy.nextStep].state != pending {
+		cy.nextStep++
+	}
+	if cy.nextStep == len(cy.steps) {
+		return
+	}
 	changed := false
 	defer func() {
 		if changed {
@@ -255,7 +263,7 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 			}
 		}
 	}
-	for _, it := range cy.steps {
+	for _, it := range cy.steps[cy.nextStep:] {
 		if it.state != pending {
 			continue
 		}

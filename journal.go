@@ -159,6 +159,27 @@ type cycleLog struct {
 	enc map[*Record][]byte
 	// w is what the store holds of the cycle (see journal_log.go).
 	w written
+	// byTask indexes Records[:indexed] by task, for the questions
+	// planning asks of every task (see ofTask).
+	byTask  map[string][]*Record
+	indexed int
+}
+
+// ofTask returns the records of task, in the cycle's order. Records are
+// only ever appended to the cycle, but by a plan (see prune): the index
+// grows with them.
+func (c *cycleLog) ofTask(task string) []*Record {
+	if c.indexed > len(c.Records) {
+		c.byTask, c.indexed = nil, 0
+	}
+	if c.byTask == nil {
+		c.byTask = map[string][]*Record{}
+	}
+	for _, r := range c.Records[c.indexed:] {
+		c.byTask[r.Task] = append(c.byTask[r.Task], r)
+	}
+	c.indexed = len(c.Records)
+	return c.byTask[task]
 }
 
 // touch marks r as changed since the last write.
@@ -175,6 +196,7 @@ func (c *cycleLog) touch(r *Record) {
 // snapshot.
 func (c *cycleLog) prune() {
 	c.w.reordered = true
+	c.byTask, c.indexed = nil, 0
 	keep := make(map[*Record][]byte, len(c.Records))
 	for _, r := range c.Records {
 		if b, ok := c.enc[r]; ok {
@@ -227,18 +249,15 @@ func (c *cycleLog) marshal(cache bool) ([]byte, error) {
 	head = bytes.TrimSuffix(head, []byte("null}"))
 	size := len(head) + 2
 	if !cache {
-		out := append(head, '[')
-		for i, r := range c.Records {
-			if i > 0 {
-				out = append(out, ',')
-			}
-			b, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b...)
+		recs, err := json.Marshal(c.Records)
+		if err != nil {
+			return nil, err
 		}
-		return append(out, "]}"...), nil
+		if c.Records == nil {
+			recs = []byte("[]")
+		}
+		out := make([]byte, 0, len(head)+len(recs)+1)
+		return append(append(append(out, head...), recs...), '}'), nil
 	}
 	for _, r := range c.Records {
 		b, ok := c.enc[r]
@@ -476,8 +495,8 @@ func (j *journal) Settled(task, day string) bool {
 	if c == nil {
 		return false
 	}
-	for _, r := range c.Records {
-		if r.Task == task && r.Kind != CommandKind && r.Kind != Timer && (r.State == StateCompleted || r.State == StateFailed) {
+	for _, r := range c.ofTask(task) {
+		if r.Kind != CommandKind && r.Kind != Timer && (r.State == StateCompleted || r.State == StateFailed) {
 			return true
 		}
 	}
@@ -490,8 +509,8 @@ func (j *journal) Failed(task, day string) bool {
 	if c == nil {
 		return false
 	}
-	for _, r := range c.Records {
-		if r.Task == task && r.Kind != CommandKind && r.State == StateFailed {
+	for _, r := range c.ofTask(task) {
+		if r.Kind != CommandKind && r.State == StateFailed {
 			return true
 		}
 	}
@@ -503,10 +522,9 @@ func (j *journal) Failed(task, day string) bool {
 func (j *journal) Durations(task string) []time.Duration {
 	var out []time.Duration
 	for i := len(j.cycles) - 1; i >= 0 && len(out) < 3; i-- {
-		recs := j.cycles[i].Records
 		var found []*Record
-		for _, r := range recs {
-			if r.Task == task && r.Kind != CommandKind && r.State == StateCompleted {
+		for _, r := range j.cycles[i].ofTask(task) {
+			if r.Kind != CommandKind && r.State == StateCompleted {
 				found = append(found, r)
 			}
 		}
@@ -525,8 +543,8 @@ func (j *journal) Durations(task string) []time.Duration {
 func (j *journal) attempts(task string) int {
 	n := 0
 	for _, c := range j.cycles {
-		for _, r := range c.Records {
-			if r.Task == task && r.Kind != CommandKind && !r.Start.IsZero() {
+		for _, r := range c.ofTask(task) {
+			if r.Kind != CommandKind && !r.Start.IsZero() {
 				n++
 			}
 		}

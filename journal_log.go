@@ -182,6 +182,7 @@ func (c *cycleLog) replay(store Store, key string, size int) error {
 		}
 	}
 	c.w.n, c.w.closed, c.w.noticed = len(c.Records), c.Closed, c.WindowNoticed
+	c.byTask, c.indexed = nil, 0 // records were replaced
 	return nil
 }
 
