@@ -192,3 +192,48 @@ func TestJournalTornLastEntry(t *testing.T) {
 		}
 	}
 }
+
+// Runs due at one instant are written as active in one write, before any
+// of them starts (group commit): 50 timer runs due at once cost one
+// Append for their starts, then one per end, not one per start.
+func TestRunsDueShareOneWrite(t *testing.T) {
+	const timers = 50
+	src := `{"client": "b", "site": {"timezone": "UTC", "business_hours": {"mon": ["08:00-18:00"]}}, "timers": [`
+	for i := range timers {
+		if i > 0 {
+			src += ","
+		}
+		src += `{"name": "t` + string(rune('A'+i%26)) + string(rune('a'+i/26)) + `", "repeat": "daily", "start": "2026-11-23T19:30:00Z", "run": ["/bin/true"], "estimate": "1s"}`
+	}
+	p := profileWith(t, src+`]}`, nil, nil, nil)
+	for _, task := range p.Timers {
+		task.Action = noop{}
+	}
+	s := &countingStore{MemoryStore: NewMemoryStore()}
+	clk := fakeclock.NewManual(time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC))
+	e, err := NewExecutor(p, WithClock(clk), WithStore(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	due := time.Date(2026, 11, 23, 19, 30, 0, 0, time.UTC)
+	ctx, cancel := context.WithCancel(context.Background())
+	var before int
+	e.idleHook = func(time.Time) {
+		if clk.Now().Before(due) {
+			before = s.appends
+			clk.AdvanceTo(due)
+			return
+		}
+		cancel()
+	}
+	if err := e.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js := e.Journal()
+	if n := len(js[len(js)-1].Completed()); n != timers {
+		t.Fatalf("%d runs completed, want %d", n, timers)
+	}
+	if n := s.appends - before; n != timers+1 {
+		t.Errorf("%d appends for %d runs due at once, want %d: one for the starts, one for each end", n, timers, timers+1)
+	}
+}

@@ -20,10 +20,10 @@ import (
 // commands and the killswitch. Keys are short names of lower-case letters,
 // digits, '-' and '.'; values are JSON documents.
 //
-// The executor writes a record through Save before it acts on it: a command
-// is saved before [Executor.Submit] returns, a run is saved as active
-// before it starts, and the killswitch is saved before [Executor.Kill]
-// returns. A Store must be safe for concurrent use, and Save must replace a
+// The executor writes a record through Save (or, for a store that is an
+// [Appender], Append) before it acts on it: a command is saved before
+// [Executor.Submit] returns, a run is saved as active before it starts,
+// and the killswitch is saved before [Executor.Kill] returns. A Store must be safe for concurrent use, and Save must replace a
 // record atomically: after a crash, Load returns the old data or the new,
 // never a mix.
 type Store interface {
