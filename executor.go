@@ -145,6 +145,9 @@ type Executor struct {
 	// launched holds the runs launched in this advance, to start (see
 	// startLaunched).
 	launched []launchedRun
+	// heldEvents, when set, holds the events emitted until the journal
+	// writes they follow are made (see finishReady).
+	heldEvents *[]Event
 
 	// Processes: see orphans.go.
 	cgroups   *proc.Cgroups // nil: runs are isolated by process group
@@ -388,7 +391,7 @@ func (e *Executor) Run(ctx context.Context) error {
 		case <-e.poke:
 		case r := <-e.done:
 			e.mu.Lock()
-			err = e.finish(r)
+			err = e.finishReady(r)
 			e.mu.Unlock()
 		case r := <-e.checked:
 			e.mu.Lock()

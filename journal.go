@@ -368,6 +368,7 @@ type journal struct {
 	cycles    []*cycleLog
 	byDay     map[string]*cycleLog
 	commands  map[string]bool // command ids seen within the retention
+	held      []*cycleLog     // the cycles whose writes are put off (see hold)
 }
 
 func loadJournal(store Store, retention int) (*journal, error) {
@@ -438,6 +439,12 @@ func loadJournal(store Store, retention int) (*journal, error) {
 }
 
 func (j *journal) saveMeta() error {
+	if j.held != nil {
+		if err := j.release(); err != nil {
+			return err
+		}
+		j.hold()
+	}
 	data, err := json.Marshal(&j.meta)
 	if err != nil {
 		return err

@@ -66,9 +66,34 @@ type setRecord struct {
 	R *Record `json:"r"`
 }
 
+// hold makes saveCycle put its writes off until release (or saveMeta,
+// which makes them first: the cycles are never behind the meta state), so
+// that the writes of several events share one.
+func (j *journal) hold() { j.held = []*cycleLog{} }
+
+// release makes the writes put off since hold, one per cycle, and returns
+// the first error.
+func (j *journal) release() error {
+	held := j.held
+	j.held = nil
+	var first error
+	for _, c := range held {
+		if err := j.saveCycle(c); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // saveCycle writes what changed in c since its last write: an entry
 // appended to its log when the store is an Appender, else the whole cycle.
 func (j *journal) saveCycle(c *cycleLog) error {
+	if j.held != nil {
+		if !slices.Contains(j.held, c) {
+			j.held = append(j.held, c)
+		}
+		return nil
+	}
 	key := cyclePrefix + c.Day
 	a, ok := j.store.(Appender)
 	if !ok {

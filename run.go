@@ -379,6 +379,34 @@ func (e *Executor) stop(it *item, cause string, interrupt bool) {
 	it.cancel(errors.New(cause))
 }
 
+// finishReady records how r's run ended, and the runs whose results are
+// waiting too, with one journal write for all of them (group commit):
+// their events go out once it is made. It returns the first error of the
+// store. The caller holds e.mu.
+func (e *Executor) finishReady(r runResult) error {
+	var events []Event
+	e.heldEvents = &events
+	e.j.hold()
+	err := e.finish(r)
+	for more := err == nil; more; {
+		select {
+		case r := <-e.done:
+			err = e.finish(r)
+			more = err == nil
+		default:
+			more = false
+		}
+	}
+	if rerr := e.j.release(); err == nil {
+		err = rerr
+	}
+	e.heldEvents = nil
+	for _, ev := range events {
+		e.emit(ev)
+	}
+	return err
+}
+
 // finish records how a run ended. The caller holds e.mu.
 func (e *Executor) finish(r runResult) error {
 	it := r.it
