@@ -30,6 +30,9 @@ type cycleRun struct {
 	// unnoticed is set when the cycle may have failures no notice listed
 	// yet: at its opening, and at every failed event since (emitRecord).
 	unnoticed bool
+	// nextStep is the index in steps of the first step that may be
+	// pending: steps never become pending again.
+	nextStep int
 }
 
 type slotRun struct {
@@ -191,7 +194,7 @@ func (e *Executor) plan(cy *cycleRun, now time.Time, w wake) error {
 		}
 		it.state = done
 	}
-	cy.steps = cy.steps[:0]
+	cy.steps, cy.nextStep = cy.steps[:0], 0
 	add := func(r *Record) *Record {
 		cy.log.Records = append(cy.log.Records, r)
 		return r

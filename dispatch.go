@@ -34,6 +34,7 @@ func (e *Executor) advance(now time.Time) error {
 		e.dispatchCommands(cy, now)
 		e.dispatchSlots(cy, now)
 		e.dispatchSteps(cy, now)
+		e.startLaunched()
 	}
 	e.noticeWindow(e.cur, now)
 	err := e.storeErr
@@ -147,7 +148,8 @@ func (e *Executor) dispatchCommands(cy *cycleRun, now time.Time) {
 		}
 		it := &item{cy: cy, rec: rec, task: cmd.task(), cmd: cmd}
 		e.cmdRun = it
-		e.launch(it, now) // saves the cycle: the run is in the journal first
+		e.launch(it, now)
+		e.startLaunched() // the run is in the journal before the queue loses it
 		e.j.meta.Queue = e.j.meta.Queue[1:]
 		e.saveMeta()
 	}
@@ -239,6 +241,14 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 	if e.cmdRun != nil || len(e.j.meta.Queue) > 0 {
 		return // commands first; their end wakes the loop
 	}
+	// Steps never become pending again: those before the first pending
+	// one are passed over once, not at every wake.
+	for cy.nextStep < len(cy.steps) && cy.steps[cy.nextStep].state != pending {
+		cy.nextStep++
+	}
+	if cy.nextStep == len(cy.steps) {
+		return
+	}
 	changed := false
 	defer func() {
 		if changed {
@@ -257,7 +267,7 @@ func (e *Executor) dispatchSteps(cy *cycleRun, now time.Time) {
 			}
 		}
 	}
-	for _, it := range cy.steps {
+	for _, it := range cy.steps[cy.nextStep:] {
 		if it.state != pending {
 			continue
 		}

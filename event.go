@@ -135,6 +135,10 @@ func (e *Executor) Subscribe() (<-chan Event, func()) {
 // emit sends ev to every subscriber without blocking. The caller holds
 // e.mu.
 func (e *Executor) emit(ev Event) {
+	if e.heldEvents != nil {
+		*e.heldEvents = append(*e.heldEvents, ev) // until the journal has them (finishReady)
+		return
+	}
 	e.subs.Send(ev, func(ev *Event, lost int) { ev.Dropped = lost })
 }
 

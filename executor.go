@@ -142,6 +142,13 @@ type Executor struct {
 	timerC  <-chan time.Time
 	firedAt time.Time // when the timer that just fired was due
 
+	// launched holds the runs launched in this advance, to start (see
+	// startLaunched).
+	launched []launchedRun
+	// heldEvents, when set, holds the events emitted until the journal
+	// writes they follow are made (see finishReady).
+	heldEvents *[]Event
+
 	// Processes: see orphans.go.
 	cgroups   *proc.Cgroups // nil: runs are isolated by process group
 	isolation string        // IsolationCgroup or IsolationProcessGroup, from Run's start
@@ -384,7 +391,7 @@ func (e *Executor) Run(ctx context.Context) error {
 		case <-e.poke:
 		case r := <-e.done:
 			e.mu.Lock()
-			err = e.finish(r)
+			err = e.finishReady(r)
 			e.mu.Unlock()
 		case r := <-e.checked:
 			e.mu.Lock()
@@ -467,6 +474,9 @@ func (e *Executor) shutdown(cancelRuns context.CancelFunc) {
 				e.dropGrants(it)
 			}
 		}
+	}
+	if err := e.j.checkpoint(); err != nil {
+		e.log.Error("journal", "err", err)
 	}
 	e.running = false
 	e.timerC, e.timerAt = nil, time.Time{}

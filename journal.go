@@ -153,16 +153,50 @@ type cycleLog struct {
 	// was made (see Executor.noticeWindow).
 	WindowNoticed bool
 
-	// enc caches the JSON of each record: a write re-encodes only the
-	// records changed since the last, which touch drops from the cache.
+	// enc caches the JSON of each record, for stores that are not
+	// Appenders: a write re-encodes only the records changed since the
+	// last, which touch drops from the cache.
 	enc map[*Record][]byte
+	// w is what the store holds of the cycle (see journal_log.go).
+	w written
+	// byTask indexes Records[:indexed] by task, for the questions
+	// planning asks of every task (see ofTask).
+	byTask  map[string][]*Record
+	indexed int
+}
+
+// ofTask returns the records of task, in the cycle's order. Records are
+// only ever appended to the cycle, but by a plan (see prune): the index
+// grows with them.
+func (c *cycleLog) ofTask(task string) []*Record {
+	if c.indexed > len(c.Records) {
+		c.byTask, c.indexed = nil, 0
+	}
+	if c.byTask == nil {
+		c.byTask = map[string][]*Record{}
+	}
+	for _, r := range c.Records[c.indexed:] {
+		c.byTask[r.Task] = append(c.byTask[r.Task], r)
+	}
+	c.indexed = len(c.Records)
+	return c.byTask[task]
 }
 
 // touch marks r as changed since the last write.
-func (c *cycleLog) touch(r *Record) { delete(c.enc, r) }
+func (c *cycleLog) touch(r *Record) {
+	delete(c.enc, r)
+	if c.w.dirty == nil {
+		c.w.dirty = map[*Record]struct{}{}
+	}
+	c.w.dirty[r] = struct{}{}
+}
 
-// prune drops the cached JSON of records no longer in the cycle.
+// prune drops the cached JSON of records no longer in the cycle; the
+// records were reordered or dropped (a plan), so the next write is a
+// snapshot.
 func (c *cycleLog) prune() {
+	c.w.reordered = true
+	c.byTask, c.indexed = nil, 0
 	keep := make(map[*Record][]byte, len(c.Records))
 	for _, r := range c.Records {
 		if b, ok := c.enc[r]; ok {
@@ -188,6 +222,9 @@ type cycleJSON struct {
 	Span    [2]string `json:"span"`
 	Window  [2]string `json:"window"`
 	Closed  bool      `json:"closed,omitempty"`
+	// Seq is the last write of the cycle's log (see journal_log.go) that
+	// the snapshot holds.
+	Seq uint64 `json:"seq,omitempty"`
 	// WindowNoticed: the failures notice of the window's end was made.
 	WindowNoticed bool      `json:"window_noticed,omitempty"`
 	Records       []*Record `json:"records"`
@@ -195,18 +232,33 @@ type cycleJSON struct {
 
 func nano(t time.Time) string { return t.Format(time.RFC3339Nano) }
 
-func (c *cycleLog) marshal() ([]byte, error) {
+// marshal returns the cycle's snapshot; cache keeps the JSON of each
+// record for the next.
+func (c *cycleLog) marshal(cache bool) ([]byte, error) {
 	head, err := json.Marshal(cycleJSON{Version: 1, Day: c.Day, Span: [2]string{nano(c.Span.Start), nano(c.Span.End)},
-		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed, WindowNoticed: c.WindowNoticed})
+		Window: [2]string{nano(c.Window.Start), nano(c.Window.End)}, Closed: c.Closed, WindowNoticed: c.WindowNoticed, Seq: c.w.seq})
 	if err != nil {
 		return nil, err
 	}
-	if c.enc == nil {
+	if !cache {
+		c.enc = nil
+	} else if c.enc == nil {
 		c.enc = map[*Record][]byte{}
 	}
 	// head ends with "records":null}; the records go in its place.
 	head = bytes.TrimSuffix(head, []byte("null}"))
 	size := len(head) + 2
+	if !cache {
+		recs, err := json.Marshal(c.Records)
+		if err != nil {
+			return nil, err
+		}
+		if c.Records == nil {
+			recs = []byte("[]")
+		}
+		out := make([]byte, 0, len(head)+len(recs)+1)
+		return append(append(append(out, head...), recs...), '}'), nil
+	}
 	for _, r := range c.Records {
 		b, ok := c.enc[r]
 		if !ok {
@@ -243,6 +295,7 @@ func unmarshalCycle(data []byte) (*cycleLog, error) {
 		return nil, err
 	}
 	c := &cycleLog{Day: cj.Day, Records: cj.Records, Closed: cj.Closed, WindowNoticed: cj.WindowNoticed}
+	c.w.seq = cj.Seq
 	for i, pair := range [][2]string{cj.Span, cj.Window} {
 		var iv Interval
 		var err error
@@ -315,6 +368,7 @@ type journal struct {
 	cycles    []*cycleLog
 	byDay     map[string]*cycleLog
 	commands  map[string]bool // command ids seen within the retention
+	held      []*cycleLog     // the cycles whose writes are put off (see hold)
 }
 
 func loadJournal(store Store, retention int) (*journal, error) {
@@ -351,6 +405,9 @@ func loadJournal(store Store, retention int) (*journal, error) {
 		if err != nil {
 			return nil, &StateError{Where: where(store, k), Err: fmt.Errorf("corrupt: %w", err)}
 		}
+		if err := c.replay(store, k, len(data)); err != nil {
+			return nil, err
+		}
 		if k != cyclePrefix+c.Day {
 			return nil, &StateError{Where: where(store, k), Err: fmt.Errorf("holds the cycle of %s", c.Day)}
 		}
@@ -382,19 +439,17 @@ func loadJournal(store Store, retention int) (*journal, error) {
 }
 
 func (j *journal) saveMeta() error {
+	if j.held != nil {
+		if err := j.release(); err != nil {
+			return err
+		}
+		j.hold()
+	}
 	data, err := json.Marshal(&j.meta)
 	if err != nil {
 		return err
 	}
 	return j.store.Save(metaKey, data)
-}
-
-func (j *journal) saveCycle(c *cycleLog) error {
-	data, err := c.marshal()
-	if err != nil {
-		return err
-	}
-	return j.store.Save(cyclePrefix+c.Day, data)
 }
 
 // cycle returns the journal of day, adding it when new and dropping the
@@ -447,8 +502,8 @@ func (j *journal) Settled(task, day string) bool {
 	if c == nil {
 		return false
 	}
-	for _, r := range c.Records {
-		if r.Task == task && r.Kind != CommandKind && r.Kind != Timer && (r.State == StateCompleted || r.State == StateFailed) {
+	for _, r := range c.ofTask(task) {
+		if r.Kind != CommandKind && r.Kind != Timer && (r.State == StateCompleted || r.State == StateFailed) {
 			return true
 		}
 	}
@@ -461,8 +516,8 @@ func (j *journal) Failed(task, day string) bool {
 	if c == nil {
 		return false
 	}
-	for _, r := range c.Records {
-		if r.Task == task && r.Kind != CommandKind && r.State == StateFailed {
+	for _, r := range c.ofTask(task) {
+		if r.Kind != CommandKind && r.State == StateFailed {
 			return true
 		}
 	}
@@ -474,10 +529,9 @@ func (j *journal) Failed(task, day string) bool {
 func (j *journal) Durations(task string) []time.Duration {
 	var out []time.Duration
 	for i := len(j.cycles) - 1; i >= 0 && len(out) < 3; i-- {
-		recs := j.cycles[i].Records
 		var found []*Record
-		for _, r := range recs {
-			if r.Task == task && r.Kind != CommandKind && r.State == StateCompleted {
+		for _, r := range j.cycles[i].ofTask(task) {
+			if r.Kind != CommandKind && r.State == StateCompleted {
 				found = append(found, r)
 			}
 		}
@@ -496,8 +550,8 @@ func (j *journal) Durations(task string) []time.Duration {
 func (j *journal) attempts(task string) int {
 	n := 0
 	for _, c := range j.cycles {
-		for _, r := range c.Records {
-			if r.Task == task && r.Kind != CommandKind && !r.Start.IsZero() {
+		for _, r := range c.ofTask(task) {
+			if r.Kind != CommandKind && !r.Start.IsZero() {
 				n++
 			}
 		}

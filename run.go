@@ -121,9 +121,10 @@ func (e *Executor) downtimeStop(it *item, down []string, now, deadline time.Time
 }
 
 // launch starts a pending item: it records the run as active in the
-// journal, then starts it (a command line's process before launch
-// returns) and waits for it on a goroutine whose result comes back on
-// e.done. The caller holds e.mu.
+// journal, then starts it (a command line's process before the advance
+// that launched it ends) and waits for it on a goroutine whose result
+// comes back on e.done. The record is written, and the run started, by
+// startLaunched. The caller holds e.mu.
 func (e *Executor) launch(it *item, now time.Time) {
 	cy := it.cy
 	t := it.task
@@ -144,42 +145,98 @@ func (e *Executor) launch(it *item, now time.Time) {
 	ctx, cancel := context.WithCancelCause(e.runCtx)
 	it.cancel = cancel
 	info := RunInfo{Task: t.Name, Kind: t.kind, Cycle: cy.day, Run: rec.Run}
+	e.launched = append(e.launched, launchedRun{it: it, ctx: ctx, info: info, now: now})
+}
+
+// launchedRun is a run launched and not yet started.
+type launchedRun struct {
+	it   *item
+	ctx  context.Context
+	info RunInfo
+	now  time.Time
+	spec proc.Spec // of a command line
+	p    *proc.Process
+	err  error // why a command line did not start
+}
+
+// startLaunched starts the runs launched since its last call. Their
+// records are written first, active, in one write per cycle, so that runs
+// due at one instant share one write and one fsync (group commit); then
+// the Actions start, and the command lines' processes, whose identities
+// are written in one more write before the executor goes on. With
+// cgroups, a run's cgroup is in the journal before its process exists; its
+// PID and start time are in the journal before its started event, so that
+// after a crash [Executor.Run] finds and ends it. The caller holds e.mu.
+func (e *Executor) startLaunched() {
+	ls := e.launched
+	if len(ls) == 0 {
+		return
+	}
+	e.launched = nil
+	for i := range ls {
+		if l := &ls[i]; l.it.task.Action == nil {
+			l.spec, l.err = e.prepareProcess(l.it, l.info)
+		}
+	}
+	e.saveLaunched(ls)
 	grace, clk := e.grace, e.clk
-	if t.Action != nil {
-		e.save(cy)
-		e.emitRecord(EventStarted, cy.day, rec, now)
+	procs := false
+	for i := range ls {
+		l := &ls[i]
+		it := l.it
+		if it.task.Action == nil {
+			if l.err == nil {
+				l.p, l.err = e.startPrepared(it, l.spec)
+				procs = true
+			}
+			continue
+		}
+		e.emitRecord(EventStarted, it.cy.day, it.rec, l.now)
+		ctx, a := context.WithValue(l.ctx, runInfoKey{}, l.info), it.task.Action
 		go func() {
-			r := runAction(context.WithValue(ctx, runInfoKey{}, info), t.Action, grace)
+			r := runAction(ctx, a, grace)
 			r.it = it
 			r.end = clk.Now()
 			e.done <- r
 		}()
-		return
 	}
-	p, err := e.startProcess(it, info)
-	e.emitRecord(EventStarted, cy.day, rec, now)
-	go func() {
-		r := runResult{exitCode: -1, err: err}
-		if err == nil {
-			r = waitProcess(ctx, p)
+	if procs {
+		e.saveLaunched(ls)
+	}
+	for _, l := range ls {
+		if l.it.task.Action != nil {
+			continue
 		}
-		r.it = it
-		r.end = clk.Now()
-		e.done <- r
-	}()
+		e.emitRecord(EventStarted, l.it.cy.day, l.it.rec, l.now)
+		go func() {
+			r := runResult{exitCode: -1, err: l.err}
+			if l.err == nil {
+				r = waitProcess(l.ctx, l.p)
+			}
+			r.it = l.it
+			r.end = clk.Now()
+			e.done <- r
+		}()
+	}
 }
 
-// startProcess starts the command line of a run and records its identity.
-// With cgroups, the run's cgroup is in the journal before the process
-// exists; its PID and start time are in the journal before the executor
-// goes on, so that after a crash [Executor.Run] finds and ends it. The
-// caller holds e.mu.
-func (e *Executor) startProcess(it *item, info RunInfo) (*proc.Process, error) {
-	rec, cy := it.rec, it.cy
+// saveLaunched writes the journals of the cycles of ls, each once.
+func (e *Executor) saveLaunched(ls []launchedRun) {
+	for i, l := range ls {
+		if !slices.ContainsFunc(ls[:i], func(x launchedRun) bool { return x.it.cy == l.it.cy }) {
+			e.save(l.it.cy)
+		}
+	}
+}
+
+// prepareProcess returns how the command line of a run is started, and
+// creates its cgroup, which goes in its record: the caller writes the
+// record before the process starts. The caller holds e.mu.
+func (e *Executor) prepareProcess(it *item, info RunInfo) (proc.Spec, error) {
+	rec := it.rec
 	spec, err := e.spec(it.task, info)
 	if err != nil {
-		e.save(cy)
-		return nil, err
+		return spec, err
 	}
 	if e.cgroups != nil {
 		cg, err := e.cgroups.New()
@@ -190,7 +247,14 @@ func (e *Executor) startProcess(it *item, info RunInfo) (*proc.Process, error) {
 			rec.Cgroup, rec.BootID = cg.Path, e.boot
 		}
 	}
-	e.save(cy) // the run is in the journal first, with its cgroup
+	return spec, nil
+}
+
+// startPrepared starts the process of a run prepared and written, and
+// records its identity: the caller writes it before the executor goes on.
+// The caller holds e.mu.
+func (e *Executor) startPrepared(it *item, spec proc.Spec) (*proc.Process, error) {
+	rec, cy := it.rec, it.cy
 	p, err := proc.Start(spec)
 	if err != nil {
 		if spec.Cgroup != nil {
@@ -206,7 +270,6 @@ func (e *Executor) startProcess(it *item, info RunInfo) (*proc.Process, error) {
 	}
 	rec.PID, rec.PIDStart, rec.Session, rec.BootID = p.Identity.PID, p.Identity.Start, p.Identity.Session, p.Identity.Boot
 	cy.log.touch(rec)
-	e.save(cy)
 	return p, nil
 }
 
@@ -314,6 +377,34 @@ func (e *Executor) stop(it *item, cause string, interrupt bool) {
 	}
 	it.stopCause, it.interrupt = cause, interrupt
 	it.cancel(errors.New(cause))
+}
+
+// finishReady records how r's run ended, and the runs whose results are
+// waiting too, with one journal write for all of them (group commit):
+// their events go out once it is made. It returns the first error of the
+// store. The caller holds e.mu.
+func (e *Executor) finishReady(r runResult) error {
+	var events []Event
+	e.heldEvents = &events
+	e.j.hold()
+	err := e.finish(r)
+	for more := err == nil; more; {
+		select {
+		case r := <-e.done:
+			err = e.finish(r)
+			more = err == nil
+		default:
+			more = false
+		}
+	}
+	if rerr := e.j.release(); err == nil {
+		err = rerr
+	}
+	e.heldEvents = nil
+	for _, ev := range events {
+		e.emit(ev)
+	}
+	return err
 }
 
 // finish records how a run ended. The caller holds e.mu.

@@ -20,10 +20,10 @@ import (
 // commands and the killswitch. Keys are short names of lower-case letters,
 // digits, '-' and '.'; values are JSON documents.
 //
-// The executor writes a record through Save before it acts on it: a command
-// is saved before [Executor.Submit] returns, a run is saved as active
-// before it starts, and the killswitch is saved before [Executor.Kill]
-// returns. A Store must be safe for concurrent use, and Save must replace a
+// The executor writes a record through Save (or, for a store that is an
+// [Appender], Append) before it acts on it: a command is saved before
+// [Executor.Submit] returns, a run is saved as active before it starts,
+// and the killswitch is saved before [Executor.Kill] returns. A Store must be safe for concurrent use, and Save must replace a
 // record atomically: after a crash, Load returns the old data or the new,
 // never a mix.
 type Store interface {
@@ -57,6 +57,7 @@ func validKey(key string) bool {
 type MemoryStore struct {
 	mu   sync.Mutex
 	data map[string][]byte
+	logs map[string][][]byte // see Appender
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -87,11 +88,12 @@ func (m *MemoryStore) Save(key string, data []byte) error {
 	return nil
 }
 
-// Delete removes key.
+// Delete removes key and its log.
 func (m *MemoryStore) Delete(key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.data, key)
+	delete(m.logs, key)
 	return nil
 }
 
@@ -111,7 +113,8 @@ func (m *MemoryStore) Keys() ([]string, error) {
 func (m *MemoryStore) Where(key string) string { return "memory:" + key }
 
 // FileStore is a [Store] in a directory: one file KEY.json per record,
-// mode 0600. Save writes a temporary file in the same directory, syncs it,
+// mode 0600, and the file KEY.log for the log of a key (it is an
+// [Appender]: see Append). Save writes a temporary file in the same directory, syncs it,
 // renames it over the record and syncs the directory, so a crash leaves the
 // old record or the new one. The directory is locked (flock on its "lock"
 // file) while the store is open, so that two executors never share it.
@@ -120,12 +123,12 @@ func (m *MemoryStore) Where(key string) string { return "memory:" + key }
 //
 // The state decides what the executor runs, often as root, so a FileStore
 // reads only what no other user could have written: the directory itself
-// (not its parents) and every file of the store in it ("lock" and the
-// KEY.json records) must belong to the executor's user (the effective
-// uid), must not be writable by group or others, and must not be a
-// symbolic link. [OpenFileStore] checks the directory and every record;
-// Load checks the directory and the record again, on the open file, so a
-// record swapped later is refused too. Files are opened with O_NOFOLLOW,
+// (not its parents) and every file of the store in it ("lock", the
+// KEY.json records and the KEY.log logs) must belong to the executor's
+// user (the effective uid), must not be writable by group or others, and
+// must not be a symbolic link. [OpenFileStore] checks the directory, every
+// record and every log; Load, Log and Append check the directory and the
+// file again, on the open file, so a file swapped later is refused too. Files are opened with O_NOFOLLOW,
 // and temporary files are created with O_EXCL and O_NOFOLLOW, mode 0600.
 // A refusal is a *[StateError] naming the path, matching
 // [ErrUnsafeState]; nothing of the refused state is read.
@@ -134,9 +137,15 @@ type FileStore struct {
 	lock *os.File
 	mu   sync.Mutex // one Save or Delete at a time: each syncs the directory
 
+	// logEnds holds, for each log appended to since the store opened, the
+	// length of its whole part (see Append).
+	logEnds map[string]int64
+
 	// crashHook, when set, runs after the temporary file is written and
-	// synced and before the rename (crash tests).
-	crashHook func(key string)
+	// synced and before the rename (crash tests); appendHook, when set,
+	// runs in the middle of an Append's write (crash tests).
+	crashHook  func(key string)
+	appendHook func(key string)
 }
 
 // OpenFileStore opens (creating it, mode 0700, if need be) the store in
@@ -186,6 +195,10 @@ func OpenFileStore(dir string) (*FileStore, error) {
 			s.Close()
 			return nil, err
 		}
+	}
+	if err := s.checkLogs(); err != nil {
+		s.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -297,7 +310,8 @@ func (s *FileStore) Save(key string, data []byte) error {
 	return nil
 }
 
-// Delete removes the record of key.
+// Delete removes the record of key, then its log (a log left without its
+// record by a crash between the two is removed when the store opens).
 func (s *FileStore) Delete(key string) error {
 	if !validKey(key) {
 		return fmt.Errorf("file store: invalid key %q", key)
@@ -305,6 +319,9 @@ func (s *FileStore) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := os.Remove(s.Where(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := s.removeLog(key); err != nil {
 		return err
 	}
 	return s.syncDir()
