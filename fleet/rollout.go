@@ -447,7 +447,7 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 		if next.IsZero() {
 			wake, wakeAt = nil, time.Time{}
 		} else if wake == nil || next.Before(wakeAt) {
-			wake, wakeAt = r.cfg.clock.After(next.Sub(r.cfg.clock.Now())), next
+			wake, wakeAt = r.after(next), next
 		}
 		select {
 		case res := <-results:
@@ -465,6 +465,21 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 			r.changed()
 		}
 	}
+}
+
+// after returns a channel that receives once the rollout's clock reaches
+// at. A clock moved to at or past it between reading the time and making
+// the timer (a test's mock clock set from another goroutine) would leave
+// the timer set that much later than at, to fire only when the clock moves
+// again: the channel is then ready at once.
+func (r *Rollout) after(at time.Time) <-chan time.Time {
+	ch := r.cfg.clock.After(at.Sub(r.cfg.clock.Now()))
+	if now := r.cfg.clock.Now(); !now.Before(at) {
+		ready := make(chan time.Time, 1)
+		ready <- now
+		return ready
+	}
+	return ch
 }
 
 // finish records a target's outcome and stops the rollout when it must.

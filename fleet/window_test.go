@@ -171,3 +171,38 @@ func TestRolloutKilledWhileWaiting(t *testing.T) {
 	require.Equal(t, fleet.Pending, rec.Outcome)
 	require.Equal(t, time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC), rec.NextStart.UTC())
 }
+
+// jumpingClock is a mock clock that reaches the instant a timer is asked
+// for just before the timer is made, as a test's clock set from another
+// goroutine may: the timer the mock then makes is set a whole delay late.
+type jumpingClock struct{ *clock.Mock }
+
+func (c jumpingClock) After(d time.Duration) <-chan time.Time {
+	if d > 0 {
+		c.Mock.Add(d)
+	}
+	return c.Mock.After(d)
+}
+
+// A target waiting for its window starts when the clock reaches the
+// window, even when the clock gets there while the rollout makes its
+// timer.
+func TestRolloutWindowClockMovedMeanwhile(t *testing.T) {
+	kathmandu := site(t, `{"name": "patan", "timezone": "Asia/Kathmandu", "business_hours": {"mon": ["08:00-18:00"]}}`)
+	mock := clock.NewMock()
+	mock.Set(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	phases := []fleet.Phase{{Name: "patch", Estimate: time.Minute, Run: func(context.Context, fleet.Target) error { return nil }}}
+	r, err := fleet.NewRollout([]fleet.Target{{ID: "k", Site: kathmandu}}, phases, fleet.WithClock(jumpingClock{mock}))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second): // a failure guard: it takes microseconds
+		t.Fatal("the target still waits for a window the clock has reached")
+	}
+	rec := r.Report().Targets[0]
+	require.Equal(t, fleet.Succeeded, rec.Outcome)
+	require.Equal(t, time.Date(2026, 11, 23, 12, 15, 0, 0, time.UTC), rec.Start.UTC())
+}
