@@ -65,9 +65,10 @@ func TestAllocatorPlaceRemove(t *testing.T) {
 				got := a.Place([]Client{c}, nil)
 				clients = append(clients, c)
 				after := a.Allocation()
+				afterBases := after.Bases()
 				for id, base := range before {
-					if after.Bases()[id] != base {
-						t.Fatalf("placing %s moved %s from %s to %s", c.ID, id, base, after.Bases()[id])
+					if afterBases[id] != base {
+						t.Fatalf("placing %s moved %s from %s to %s", c.ID, id, base, afterBases[id])
 					}
 				}
 				if i%20 != 0 {
@@ -98,12 +99,13 @@ func TestAllocatorPlaceRemove(t *testing.T) {
 				before := a.Allocation().Bases()
 				got := a.Remove(gone.ID)
 				after := a.Allocation()
+				afterBases := after.Bases()
 				for id, base := range before {
-					if id != gone.ID && after.Bases()[id] != base {
-						t.Fatalf("removing %s moved %s from %s to %s", gone.ID, id, base, after.Bases()[id])
+					if id != gone.ID && afterBases[id] != base {
+						t.Fatalf("removing %s moved %s from %s to %s", gone.ID, id, base, afterBases[id])
 					}
 				}
-				if _, ok := after.Bases()[gone.ID]; ok {
+				if _, ok := afterBases[gone.ID]; ok {
 					t.Fatalf("%s still held", gone.ID)
 				}
 				want, err := Allocate(clients, pc.res, from, before)
