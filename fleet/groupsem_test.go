@@ -281,30 +281,6 @@ func TestGroupSemaphoreErrorWaits(t *testing.T) {
 	require.Empty(t, holders(t, h, "cluster-a"))
 }
 
-// The server's in-process semaphore: a group of 1 slot runs the
-// rollout's nodes one at a time, and a slot held by a node the rollout
-// does not run holds it back until released.
-func TestServerGroupSemaphore(t *testing.T) {
-	h, _ := fleetlockServer(t, `{"fleetlock": {"cluster-a": 1}}`)
-	sem := h.Fleet().GroupSemaphore()
-	ctx := context.Background()
-	ok, err := sem.Acquire(ctx, "cluster-a", "other")
-	require.NoError(t, err)
-	require.True(t, ok)
-	ok, err = sem.Acquire(ctx, "cluster-a", "other")
-	require.NoError(t, err)
-	require.True(t, ok, "recursive")
-	ok, err = sem.Acquire(ctx, "cluster-a", "node-1")
-	require.NoError(t, err)
-	require.False(t, ok, "full")
-	_, err = sem.Acquire(ctx, "cluster-b", "node-1")
-	require.ErrorIs(t, err, server.ErrFleetLockGroup)
-	require.NoError(t, sem.Release(ctx, "cluster-a", "node-1"), "holds none")
-	require.Equal(t, []string{"other"}, holders(t, h, "cluster-a"))
-	require.NoError(t, sem.Release(ctx, "cluster-a", "other"))
-	require.Empty(t, holders(t, h, "cluster-a"))
-}
-
 // A bad server URL or option is refused.
 func TestGroupSemaphoreInvalid(t *testing.T) {
 	for _, u := range []string{"", "ftp://x", "http://", "::"} {
