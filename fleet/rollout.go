@@ -27,7 +27,9 @@ import (
 // the group limit; a target whose group is full does not hold back the
 // targets of other groups behind it. Nothing polls: starts follow the ends
 // of targets, and, for a rollout run by several controllers (see
-// [WithCoordinator]), the changes the coordinator signals.
+// [WithCoordinator]), the changes the coordinator signals; only a group
+// waiting for a full group semaphore asks it again on a period (see
+// [WithGroupSemaphore]).
 type Rollout struct {
 	cfg     config
 	targets []Target
