@@ -81,6 +81,20 @@
 // several processes, whose claims expire with a dead controller's lease.
 // Package fleet/coordtest is the conformance suite they pass.
 //
+// # Sharing groups with FleetLock
+//
+// A rollout's group limit counts its own targets only. [WithGroupSemaphore]
+// has each target with a group also take a slot of a [GroupSemaphore]
+// shared with others before it starts, and give it back when it ends: the
+// FleetLock groups of a server, which Fedora CoreOS's Zincati and the
+// agent's FleetLock constraint take slots of, so that the nodes of a
+// cluster rebooted by a rollout and by those together never exceed the
+// group's slots. [NewFleetLockSemaphore] speaks the FleetLock protocol to
+// any server of it; the server package's Fleet.GroupSemaphore is the same
+// groups in process. A full group's targets wait and the others go on;
+// the protocol has no watch, so a waiting group asks again on a period of
+// the rollout's clock and whenever one of the rollout's targets ends.
+//
 // # Watching a rollout
 //
 // [Rollout.Status] is a cheap snapshot: the counts of targets by [Outcome],
@@ -110,7 +124,8 @@
 // Every time in records and statuses is read from the rollout's clock
 // ([WithClock]), an [afterhours.Clock], so tests use fake clocks and get
 // exact times. Nothing polls: targets start when others end, and only the
-// status file is written on a period of the clock.
+// status file is written, and a full group semaphore asked again
+// ([WithGroupSemaphore]), on a period of the clock.
 //
 // # Where to start
 //

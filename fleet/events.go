@@ -36,7 +36,10 @@ const (
 	EventAbandoned
 	// EventWaiting: a target with a site found no room for its phases in
 	// the site's window now and waits until Until, its NextStart (Target,
-	// Group; Reason says why); the targets after it go on.
+	// Group; Reason says why); the targets after it go on. Also a target
+	// whose group semaphore (see [WithGroupSemaphore]) was full, or
+	// failed (Err), and that tries again at Until or at the next end of
+	// one of the rollout's targets, whichever comes first.
 	EventWaiting
 )
 

@@ -36,6 +36,8 @@ type config struct {
 	killGrace   time.Duration
 	logger      *slog.Logger
 	coord       Coordinator
+	sem         GroupSemaphore
+	semRetry    time.Duration
 }
 
 func defaultConfig() config {

@@ -27,7 +27,9 @@ import (
 // the group limit; a target whose group is full does not hold back the
 // targets of other groups behind it. Nothing polls: starts follow the ends
 // of targets, and, for a rollout run by several controllers (see
-// [WithCoordinator]), the changes the coordinator signals.
+// [WithCoordinator]), the changes the coordinator signals; only a group
+// waiting for a full group semaphore asks it again on a period (see
+// [WithGroupSemaphore]).
 type Rollout struct {
 	cfg     config
 	targets []Target
@@ -77,6 +79,16 @@ type Rollout struct {
 	// mark is the index of the first phase that is not idempotent, when
 	// it is not the first phase: its beginning is recorded durably.
 	mark int
+
+	// With a group semaphore (WithGroupSemaphore): semGiven is set for
+	// each target whose slot was given back as it ended; semEnds counts
+	// the ends of targets Run has seen and semAt holds, for each target,
+	// semEnds as it was dispatched; semBlocked is set when a group waits
+	// for the retry. All but semGiven are owned by Run's goroutine.
+	semGiven   []atomic.Bool
+	semAt      []uint64
+	semEnds    uint64
+	semBlocked bool
 
 	mu         sync.Mutex
 	recs       []Record
@@ -167,6 +179,10 @@ func NewRollout(targets []Target, phases []Phase, opts ...Option) (*Rollout, err
 	r.recs = make([]Record, n)
 	for i, t := range r.targets {
 		r.recs[i] = Record{ID: t.ID, Group: t.Group, Tags: t.Tags}
+	}
+	if cfg.sem != nil {
+		r.semGiven = make([]atomic.Bool, n)
+		r.semAt = make([]uint64, n)
 	}
 	r.carry()
 	r.buildGroups()
@@ -405,7 +421,8 @@ type result struct {
 	// target's claim or result.
 	recErr error
 	// refused is the coordinator's refusal of the target's claim
-	// (ErrTaken, ErrNoRoom, ErrStopped); its first action never ran.
+	// (ErrTaken, ErrNoRoom, ErrStopped), or a *semWait; its first action
+	// never ran.
 	refused error
 }
 
@@ -422,6 +439,9 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 	var wake <-chan time.Time
 	var wakeAt time.Time
 	var changes <-chan struct{}
+	// semRetry fires when the groups waiting for the group semaphore try
+	// again.
+	var semRetry <-chan time.Time
 	if r.coord != nil && (r.file == nil || r.coord != Coordinator(r.file)) {
 		// Its own file coordinator has no other controller: every change
 		// of it comes from this Rollout, which knows of it already.
@@ -441,7 +461,10 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 		if !next.IsZero() && (done == nil || r.stopping()) {
 			next = time.Time{} // stopped: the waiting targets stay pending
 		}
-		if inflight == 0 && next.IsZero() && !(changes != nil && r.awaitsRoom(done == nil)) {
+		if r.semBlocked && semRetry == nil {
+			r.semBlocked, semRetry = false, r.cfg.clock.After(r.cfg.semRetry)
+		}
+		if inflight == 0 && next.IsZero() && !((changes != nil || semRetry != nil) && r.awaitsRoom(done == nil)) {
 			return
 		}
 		if next.IsZero() {
@@ -463,6 +486,9 @@ func (r *Rollout) loop(ctx context.Context, kills *sync.WaitGroup) {
 			r.requeue(r.cfg.clock.Now())
 		case <-changes:
 			r.changed()
+		case <-semRetry:
+			semRetry = nil
+			r.unblock()
 		}
 	}
 }
@@ -484,12 +510,18 @@ func (r *Rollout) after(at time.Time) <-chan time.Time {
 
 // finish records a target's outcome and stops the rollout when it must.
 func (r *Rollout) finish(res result) {
-	if res.refused != nil {
+	if w, ok := res.refused.(*semWait); ok {
+		if res.recErr == nil {
+			r.semRefused(res, w)
+			return
+		} // else the claim's give-back failed: the rollout stops for it
+	} else if res.refused != nil {
 		r.refused(res)
 		return
 	}
-	if r.coord != nil {
+	if r.coord != nil || r.semAt != nil {
 		r.unblock() // its end freed shared room
+		r.semEnds++
 	}
 	r.mu.Lock()
 	rec := &r.recs[res.i]
@@ -571,9 +603,11 @@ func (r *Rollout) killed(cause error) {
 func (r *Rollout) abandon() {
 	r.mu.Lock()
 	var ends []Record
+	var slots []int
 	defer func() {
 		r.mu.Unlock()
 		r.endAll(ends)
+		r.releaseSlots(slots)
 	}()
 	now := r.cfg.clock.Now()
 	msg := fmt.Sprintf("action had not returned %v after the killswitch", r.cfg.killGrace)
@@ -581,6 +615,9 @@ func (r *Rollout) abandon() {
 		rec := &r.recs[i]
 		if rec.Outcome != Running {
 			continue
+		}
+		if r.semFor(i) {
+			slots = append(slots, i)
 		}
 		rec.Outcome, rec.End, rec.Error = Abandoned, now, msg
 		r.counts.Running--

@@ -106,19 +106,7 @@ func (r *Rollout) refused(res result) {
 		r.blocked = true
 	}
 	r.counts.Pending++
-	g.running--
-	if g.head > 0 {
-		g.head--
-		g.queue[g.head] = res.i
-	} else {
-		g.queue = append([]int{res.i}, g.queue...)
-	}
-	if g.inHeap {
-		heap.Init(&r.ready) // its head changed
-	} else if !g.blocked && g.running < g.limit {
-		g.inHeap = true
-		heap.Push(&r.ready, gi)
-	}
+	r.putBackLocked(res.i)
 	r.mu.Unlock()
 	if errors.Is(res.refused, ErrStopped) {
 		err := r.coord.Stopped()
@@ -126,6 +114,27 @@ func (r *Rollout) refused(res result) {
 			err = res.refused
 		}
 		r.sharedStop(err)
+	}
+}
+
+// putBackLocked puts target i, dispatched but not started, back at the
+// head of its group's queue, and frees its place in the group. The caller
+// holds r.mu.
+func (r *Rollout) putBackLocked(i int) {
+	gi := r.groupOf[i]
+	g := &r.groups[gi]
+	g.running--
+	if g.head > 0 {
+		g.head--
+		g.queue[g.head] = i
+	} else {
+		g.queue = append([]int{i}, g.queue...)
+	}
+	if g.inHeap {
+		heap.Init(&r.ready) // its head changed
+	} else if !g.blocked && g.running < g.limit {
+		g.inHeap = true
+		heap.Push(&r.ready, gi)
 	}
 }
 

@@ -30,14 +30,18 @@ type group struct {
 }
 
 // buildGroups queues the pending targets by group. Targets without a group,
-// and every target when there is no group limit, share one unlimited queue.
+// and every target when there is neither a group limit nor a group
+// semaphore, share one unlimited queue; with a semaphore but no limit,
+// each group has an unlimited queue of its own, so that one waiting for
+// its semaphore holds back no other.
 func (r *Rollout) buildGroups() {
 	limited := r.cfg.groupLimit != Limit{}
+	byGroup := limited || r.cfg.sem != nil
 	index := make(map[string]int)
 	var sizes []int
 	for i, t := range r.targets {
 		key := ""
-		if limited {
+		if byGroup {
 			key = t.Group
 		}
 		gi, ok := index[key]
@@ -46,7 +50,7 @@ func (r *Rollout) buildGroups() {
 			index[key] = gi
 			r.groups = append(r.groups, group{name: key, limit: unlimited})
 			sizes = append(sizes, 0)
-			if key != "" {
+			if key != "" && limited {
 				r.groups[gi].limit = 0 // resolved below, from the group's size
 			}
 		}
@@ -116,11 +120,14 @@ func (r *Rollout) dispatch(ctx context.Context, results chan<- result, inflight 
 		rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Running, now, r.phases[0].Name, 1
 		r.counts.Pending--
 		r.counts.Running++
-		if r.coord == nil {
+		if r.coord == nil && !r.semFor(i) {
 			r.startedLocked(rec)
-		} // else once claimed
+		} // else once claimed, and once it holds its group semaphore's slot
 		if r.seenAt != nil {
 			r.seenAt[i] = r.changes
+		}
+		if r.semAt != nil {
+			r.semAt[i] = r.semEnds
 		}
 		go r.work(ctx, i, results)
 		n++

@@ -19,6 +19,7 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	res := result{i: i, outcome: Succeeded}
 	t := r.targets[i]
 	var start time.Time // with a claims log, once claimed
+	held := false       // the target holds its group semaphore's slot
 	for p := range r.phases {
 		if ctx.Err() != nil {
 			res.outcome, res.err = Killed, fmt.Errorf("killed before %s: %w", r.phases[p].Name, context.Cause(ctx))
@@ -26,6 +27,9 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 			res.outcome, res.err = Stopped, fmt.Errorf("stopped before %s: %w", r.phases[p].Name, errHalted)
 		} else if r.coord != nil && (p == 0 || p == r.mark) {
 			r.recordBegin(ctx, &res, p, &start)
+		}
+		if p == 0 && res.outcome == Succeeded && r.semAt != nil && t.Group != "" {
+			held = r.takeSlot(ctx, &res)
 		}
 		if res.outcome != Succeeded {
 			if p == 0 {
@@ -42,6 +46,9 @@ func (r *Rollout) work(ctx context.Context, i int, results chan<- result) {
 	res.end = r.cfg.clock.Now()
 	if !start.IsZero() {
 		r.recordEnd(&res, start)
+	}
+	if held {
+		r.releaseSlot(i)
 	}
 	results <- res
 }
@@ -67,9 +74,11 @@ func (r *Rollout) recordBegin(ctx context.Context, res *result, p int, start *ti
 		switch {
 		case err == nil:
 			*start = claim.Start
-			r.mu.Lock()
-			r.startedLocked(&r.recs[res.i])
-			r.mu.Unlock()
+			if !r.semFor(res.i) { // else once it holds its slot
+				r.mu.Lock()
+				r.startedLocked(&r.recs[res.i])
+				r.mu.Unlock()
+			}
 			if ctx.Err() != nil {
 				res.outcome = Killed // its first action never runs
 			}

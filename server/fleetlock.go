@@ -100,6 +100,10 @@ func (f *Fleet) checkFleetLock(group, id string) (slots int, err error) {
 // Holders are kept in the store, one key per group, and every change is
 // one transaction, so that several server replicas on one store never
 // give a group more holders than its slots.
+//
+// Rollouts share these groups through [Fleet.GroupSemaphore] (in process)
+// or fleet.NewFleetLockSemaphore (over the protocol), with
+// fleet.WithGroupSemaphore.
 func (f *Fleet) FleetLockLock(group, id string) error {
 	slots, err := f.checkFleetLock(group, id)
 	if err != nil {
