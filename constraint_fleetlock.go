@@ -1,18 +1,16 @@
 package afterhours
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/afterhours-go/afterhours/internal/fleetlock"
 )
 
 // RebootResource is the resource a task names in its "uses" when it
@@ -112,38 +110,9 @@ func (f *fleetLock) Release(ctx context.Context, c Check) {
 	}
 }
 
-// errFleetLockFull is the server's answer when every slot is held.
-var errFleetLockFull = errors.New("every slot is held")
-
-// call makes one FleetLock request.
+// call makes one FleetLock request, bounded to 30 seconds.
 func (f *fleetLock) call(ctx context.Context, op string) error {
-	body, err := json.Marshal(map[string]any{"client_params": map[string]string{"id": f.id, "group": f.group}})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.base+"/v1/"+op, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("fleet-lock-protocol", "true")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := f.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
-		return nil
-	}
-	var e struct{ Kind, Value string }
-	if json.Unmarshal(data, &e) == nil && e.Kind != "" {
-		if e.Kind == "failed_lock_semaphore_full" {
-			return fmt.Errorf("%w (%s)", errFleetLockFull, e.Value)
-		}
-		return fmt.Errorf("%s: %s: %s", resp.Status, e.Kind, e.Value)
-	}
-	return fmt.Errorf("%s", resp.Status)
+	return fleetlock.Call(ctx, f.client, f.base, op, f.group, f.id)
 }

@@ -1,15 +1,14 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/afterhours-go/afterhours/internal/fleetlock"
 )
 
 // FleetLockSemaphore is a [GroupSemaphore] that speaks the FleetLock
@@ -47,14 +46,11 @@ func NewFleetLockSemaphore(baseURL string, client *http.Client) (*FleetLockSemap
 	return &FleetLockSemaphore{base: strings.TrimSuffix(u.String(), "/"), client: client}, nil
 }
 
-// errLockFull is the server's answer when every slot of the group is held.
-var errLockFull = errors.New("every slot is held")
-
 // Acquire takes a slot of group for id (POST /v1/pre-reboot): true when
 // id holds one, false when every slot is held by others.
 func (s *FleetLockSemaphore) Acquire(ctx context.Context, group, id string) (bool, error) {
-	err := s.call(ctx, "pre-reboot", group, id)
-	if errors.Is(err, errLockFull) {
+	err := fleetlock.Call(ctx, s.client, s.base, "pre-reboot", group, id)
+	if errors.Is(err, fleetlock.ErrFull) {
 		return false, nil
 	}
 	return err == nil, err
@@ -63,43 +59,5 @@ func (s *FleetLockSemaphore) Acquire(ctx context.Context, group, id string) (boo
 // Release gives id's slot of group back (POST /v1/steady-state); the
 // server answers 200 when id holds none.
 func (s *FleetLockSemaphore) Release(ctx context.Context, group, id string) error {
-	return s.call(ctx, "steady-state", group, id)
-}
-
-// call makes one FleetLock request.
-func (s *FleetLockSemaphore) call(ctx context.Context, op, group, id string) error {
-	var body struct {
-		Params struct {
-			ID    string `json:"id"`
-			Group string `json:"group"`
-		} `json:"client_params"`
-	}
-	body.Params.ID, body.Params.Group = id, group
-	data, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.base+"/v1/"+op, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("fleet-lock-protocol", "true")
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("fleetlock %s: %w", op, err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK {
-		return nil
-	}
-	var e struct{ Kind, Value string }
-	if json.Unmarshal(answer, &e) == nil && e.Kind != "" {
-		if e.Kind == "failed_lock_semaphore_full" {
-			return fmt.Errorf("%w (%s)", errLockFull, e.Value)
-		}
-		return fmt.Errorf("fleetlock %s: %s: %s: %s", op, resp.Status, e.Kind, e.Value)
-	}
-	return fmt.Errorf("fleetlock %s: %s", op, resp.Status)
+	return fleetlock.Call(ctx, s.client, s.base, "steady-state", group, id)
 }
