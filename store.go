@@ -277,7 +277,12 @@ func (s *FileStore) Load(key string) ([]byte, error) {
 	if err := s.checkDir(); err != nil {
 		return nil, err
 	}
-	path := s.Where(key)
+	return readTrusted(s.Where(key))
+}
+
+// readTrusted reads the file at path, not through a symbolic link, after
+// checking the open file as [FileStore.Load] does.
+func readTrusted(path string) ([]byte, error) {
 	f, err := openNoFollow(path, os.O_RDONLY)
 	if err != nil {
 		return nil, err

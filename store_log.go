@@ -262,18 +262,10 @@ func (s *FileStore) Log(key string) ([][]byte, error) {
 		return nil, err
 	}
 	path := s.logPath(key)
-	f, err := openNoFollow(path, os.O_RDONLY)
+	data, err := readTrusted(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if err := checkOpen(path, f); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}
