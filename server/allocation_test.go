@@ -104,10 +104,7 @@ func TestFleetPlacesIncrementally(t *testing.T) {
 // placements, not the ones it last made.
 func TestReplicaCatchUpDropsAllocators(t *testing.T) {
 	const nSites, nClients = 6, 60
-	store := NewMemStore()
-	fs := openReplicas(t, store, 2)
-	defer closeAll(fs)
-	a, b := fs[0], fs[1]
+	store, a, b := twoReplicas(t)
 	require.NoError(t, a.SetConfig(benchConfig(nSites, nClients/8)))
 	client := func(i int, lan string) Client {
 		return Client{ID: fmt.Sprintf("client-%04d", i), Site: fmt.Sprintf("site-%03d", i%nSites), LAN: lan}

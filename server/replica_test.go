@@ -45,6 +45,19 @@ func openReplicas(t *testing.T, store Store, n int, opts ...Option) []*Fleet {
 	return fs
 }
 
+// twoReplicas opens two fleets on one new MemStore. The test's cleanup
+// closes them and the store, and then checks that no goroutine is left.
+func twoReplicas(t *testing.T) (*MemStore, *Fleet, *Fleet) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	store := NewMemStore()
+	t.Cleanup(func() { store.Close() })
+	fs := openReplicas(t, store, 2)
+	t.Cleanup(func() { closeAll(fs) })
+	return store, fs[0], fs[1]
+}
+
 func closeAll(fs []*Fleet) {
 	for _, f := range fs {
 		f.Close()
@@ -352,12 +365,7 @@ func placementsFrom(recs map[string]*clientRecord) map[string]map[string]Placeme
 // is computed again, and keeps both; one that only an enrolment came
 // before commits at once, and keeps the token the enrolment gave.
 func TestReplicaChangeComputedAgain(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	store := NewMemStore()
-	defer store.Close()
-	fs := openReplicas(t, store, 2)
-	defer closeAll(fs)
-	a, b := fs[0], fs[1]
+	_, a, b := twoReplicas(t)
 	require.NoError(t, a.SetConfig([]byte(tightConfig)))
 	caughtUp(t, b)
 
@@ -398,6 +406,7 @@ func TestReplicaChangeComputedAgain(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, attempts, "an enrolment does not make a change stale")
 	a.beforeCommit = nil
+	fs := []*Fleet{a, b}
 	for _, f := range fs {
 		caughtUp(t, f)
 		id, err := f.Authenticate(token)
@@ -413,12 +422,7 @@ func TestReplicaChangeComputedAgain(t *testing.T) {
 // A replica that fell behind further than the log reaches reloads the
 // whole fleet before its change, and its change keeps the others'.
 func TestReplicaCatchesUpPastTheLog(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	store := NewMemStore()
-	defer store.Close()
-	fs := openReplicas(t, store, 2)
-	defer closeAll(fs)
-	a, b := fs[0], fs[1]
+	store, a, b := twoReplicas(t)
 	require.NoError(t, a.SetConfig([]byte(testConfig)))
 	caughtUp(t, b)
 	b.Close() // b stops following
@@ -447,7 +451,7 @@ func TestReplicaCatchesUpPastTheLog(t *testing.T) {
 	require.Equal(t, placementsOf(t, a), placementsOf(t, b))
 	require.Len(t, b.Clients(), 2)
 	require.True(t, slices.ContainsFunc(b.Config().sets, func(s configSet) bool { return s.name == "late" }), "b reloaded the config too")
-	sameProfiles(t, fs)
+	sameProfiles(t, []*Fleet{a, b})
 }
 
 // The log keeps the last keepChanges generations.
@@ -494,12 +498,7 @@ func TestChangeLogPruned(t *testing.T) {
 // registered on another, and a token enrolled on another: an unknown
 // credential makes it catch up first.
 func TestReplicaCatchesUpOnUnknownCredentials(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	store := NewMemStore()
-	defer store.Close()
-	fs := openReplicas(t, store, 2)
-	defer closeAll(fs)
-	a, b := fs[0], fs[1]
+	_, a, b := twoReplicas(t)
 	b.Close()
 	require.NoError(t, a.SetConfig([]byte(testConfig)))
 	codes, err := a.Register(Client{ID: "shop-1", Site: "leeds"}, Client{ID: "shop-2", Site: "leeds"})
@@ -521,12 +520,7 @@ func TestReplicaCatchesUpOnUnknownCredentials(t *testing.T) {
 // A change that other replicas' changes make stale at every attempt fails
 // with ErrContended after maxChangeAttempts, and stores nothing.
 func TestReplicaChangeContended(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	store := NewMemStore()
-	defer store.Close()
-	fs := openReplicas(t, store, 2)
-	defer closeAll(fs)
-	a, b := fs[0], fs[1]
+	_, a, b := twoReplicas(t)
 	require.NoError(t, a.SetConfig([]byte(testConfig)))
 	attempts := 0
 	a.beforeCommit = func() {
