@@ -254,13 +254,17 @@ func (c *counter) change(m, k int, delta int32) {
 		if x >= minutesPerDay {
 			x -= minutesPerDay
 		}
-		for i, j := 0, x; i < d; i++ {
-			f.conc[j] += delta
-			if j++; j == minutesPerDay {
-				j = 0
+		if delta > 0 && 2*d-1 < minutesPerDay {
+			c.raise(f, x, delta)
+		} else {
+			for i, j := 0, x; i < d; i++ {
+				f.conc[j] += delta
+				if j++; j == minutesPerDay {
+					j = 0
+				}
 			}
+			c.refresh(f, x)
 		}
-		c.refresh(f, x)
 		c.addSums(f, x, delta)
 		c.touched.addCyclic(x-d+1, 2*d-1)
 	}
@@ -278,6 +282,47 @@ func (c *counter) change(m, k int, delta int32) {
 				w.spans = append(w.spans, [2]int32{int32(lo), int32(hi)})
 			}
 		}
+	}
+}
+
+// raise adds delta > 0 to the counts of a slot at frame minute x, and
+// raises the peaks that changed, for slots shorter than half a day. Counts
+// only grew, so the peak of a slot that overlaps this one is its old peak
+// or the largest new count of the overlap, whichever is larger. A slot
+// from y = x+i (i = 1-dlen to dlen-1) overlaps this one's minutes x to
+// x+i+dlen-1 when i <= 0 (a prefix), x+i to x+dlen-1 when i >= 0 (a
+// suffix): the running maxima from either end give them all.
+func (c *counter) raise(f *frame, x int, delta int32) {
+	d := c.dlen
+	pre := c.pre[:d]
+	top := int32(math.MinInt32)
+	for i, j := 0, x; i < d; i++ {
+		v := f.conc[j] + delta
+		f.conc[j] = v
+		top = max(top, v)
+		pre[i] = top
+		if j++; j == minutesPerDay {
+			j = 0
+		}
+	}
+	y := x - d + 1
+	if y < 0 {
+		y += minutesPerDay
+	}
+	for i := range d {
+		f.peak[y] = max(f.peak[y], pre[i])
+		if y++; y == minutesPerDay {
+			y = 0
+		}
+	}
+	top = math.MinInt32
+	for i := d - 1; i >= 1; i-- {
+		j := x + i
+		if j >= minutesPerDay {
+			j -= minutesPerDay
+		}
+		top = max(top, f.conc[j])
+		f.peak[j] = max(f.peak[j], top)
 	}
 }
 

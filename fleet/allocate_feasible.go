@@ -132,7 +132,7 @@ func forbidden(z *zoneInfo, p0, n int, ok []ival) (bad minuteSet, emptyAt int) {
 		if emptyAt < 0 && i > p0 && bad == fullDay {
 			emptyAt = i - 1
 		}
-		if tab := z.irregular[i]; tab != nil {
+		if tab := z.table(i); tab != nil {
 			// The instants of a date's minutes never go back (a skipped
 			// time moves on, a repeated one is its first occurrence), so
 			// the intervals are walked once; were one to, it is searched.

@@ -519,7 +519,7 @@ func oldForbidden(z *zoneInfo, p0, n int, ok []oldIval) (bad minuteSet, emptyAt 
 		if emptyAt < 0 && i > p0 && bad == fullDay {
 			emptyAt = i - 1
 		}
-		if tab := z.irregular[i]; tab != nil {
+		if tab := z.table(i); tab != nil {
 			for m, s := range tab {
 				k := sort.Search(len(ok), func(k int) bool { return ok[k].hi > s })
 				if k == len(ok) || ok[k].lo > s {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/afterhours-go/afterhours"
@@ -49,6 +50,32 @@ var reasonNames = [...]string{
 // a removed client frees may let it in.
 func (r *rec) waits() bool {
 	return r.base < 0 && (r.reason == overCapacity || r.reason == overLANCapacity)
+}
+
+// detailKey names the records that share a detail: those of one reason
+// and, for noWindow, one site, for overLANCapacity, one LAN.
+type detailKey struct {
+	why reason
+	of  int32
+}
+
+// detailOnce returns a.detail(r), computing it once per key in memo.
+func (a *Allocator) detailOnce(r *rec, memo map[detailKey]string) string {
+	key := detailKey{r.reason, -1}
+	switch r.reason {
+	case duplicate:
+		return a.detail(r) // it names the client
+	case noWindow:
+		key.of = r.site
+	case overLANCapacity:
+		key.of = r.lan
+	}
+	d, ok := memo[key]
+	if !ok {
+		d = a.detail(r)
+		memo[key] = d
+	}
+	return d
 }
 
 // detail says more about why r is unplaced.
@@ -382,11 +409,16 @@ func (a *Allocator) globalFor(r *rec) (*counter, int) {
 // lanCounter returns an empty counter for LAN l. LANs are counted one at a
 // time, so one counter serves every LAN of the same zones.
 func (a *Allocator) lanCounter(l *lanInfo) *counter {
-	key := fmt.Sprint(l.zones)
-	if c, ok := a.lanCounters[key]; ok {
+	a.keyBuf = a.keyBuf[:0]
+	for _, z := range l.zones {
+		a.keyBuf = strconv.AppendInt(a.keyBuf, int64(z), 10)
+		a.keyBuf = append(a.keyBuf, ',')
+	}
+	if c, ok := a.lanCounters[string(a.keyBuf)]; ok {
 		c.reset()
 		return c
 	}
+	key := string(a.keyBuf)
 	zs := make([]*zoneInfo, len(l.zones))
 	for i, z := range l.zones {
 		zs[i] = a.zones[z]

@@ -34,9 +34,10 @@ type zoneInfo struct {
 	// trans are the Unix seconds at which the UTC offset changes, within
 	// the horizon, ascending.
 	trans []int64
-	// irregular maps a horizon date index to the instants of its 1440
-	// wall minutes.
-	irregular map[int]*[minutesPerDay]int64
+	// irregular holds, by horizon date index, the instants of the 1440
+	// wall minutes of the dates near a transition, nil for other dates;
+	// read it through table.
+	irregular []*[minutesPerDay]int64
 }
 
 // newZoneInfo builds the zone's view of the dates first to first+n-1.
@@ -54,11 +55,11 @@ func newZoneInfo(loc *time.Location, first afterhours.Date, n int) *zoneInfo {
 		d := afterhours.DateOf(time.Unix(tr, 0).In(loc))
 		for k := -irregularMargin; k <= irregularMargin; k++ {
 			i := z.index(d.AddDays(k))
-			if i < 0 || i >= n || z.irregular[i] != nil {
+			if i < 0 || i >= n || z.table(i) != nil {
 				continue
 			}
 			if z.irregular == nil {
-				z.irregular = map[int]*[minutesPerDay]int64{}
+				z.irregular = make([]*[minutesPerDay]int64, n)
 			}
 			tab := new([minutesPerDay]int64)
 			day := first.AddDays(i)
@@ -96,10 +97,19 @@ func (z *zoneInfo) index(d afterhours.Date) int {
 // start returns the Unix second at which wall minute m of horizon date i
 // begins, under the wall-clock rule.
 func (z *zoneInfo) start(i, m int) int64 {
-	if tab := z.irregular[i]; tab != nil {
+	if tab := z.table(i); tab != nil {
 		return tab[m]
 	}
 	return z.mids[i] + int64(m)*60
+}
+
+// table returns the instants of the wall minutes of horizon date i, nil
+// for a date far from a transition, whose minutes follow its midnight.
+func (z *zoneInfo) table(i int) *[minutesPerDay]int64 {
+	if uint(i) < uint(len(z.irregular)) {
+		return z.irregular[i]
+	}
+	return nil
 }
 
 // offsetAt returns the zone's UTC offset at Unix second t, in seconds.

@@ -61,7 +61,8 @@ type Allocator struct {
 	global      []*counter // by zone
 	lanCounters map[string]*counter
 
-	runBuf []run // scratch for place
+	runBuf []run  // scratch for place
+	keyBuf []byte // scratch for lanCounter
 }
 
 // idIndex finds an Allocator's records by client ID.
@@ -282,11 +283,12 @@ func (a *Allocator) result(recs []int32, sort bool) *Allocation {
 	}
 	parallel(len(chunks), func(k int) {
 		as, us := out.Assigned[placed[k]:placed[k+1]], out.Unplaced[unplaced[k]:unplaced[k+1]]
+		memo := map[detailKey]string{}
 		for _, ri := range recs[chunks[k].lo:chunks[k].hi] {
 			r := &a.recs[ri]
 			id := a.clients[r.client].ID
 			if r.base < 0 {
-				us[0] = Unplaced{Client: id, Reason: reasonNames[r.reason], Detail: a.detail(r)}
+				us[0] = Unplaced{Client: id, Reason: reasonNames[r.reason], Detail: a.detailOnce(r, memo)}
 				us = us[1:]
 				continue
 			}
