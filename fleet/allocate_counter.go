@@ -31,15 +31,17 @@ type counter struct {
 	zones  []*zoneInfo
 	frames []*frame
 	wins   []*window
-	// touched holds the frame minutes whose counts, peaks or sums may not
-	// be zero: what reset clears, and the leaves a tree must recompute
-	// when this counter is laid over it or taken off.
+	// touched holds, for a LAN's counter, the frame minutes whose counts
+	// or peaks may not be zero: what reset clears, and the leaves a tree
+	// must recompute when the counter is laid over it or taken off.
 	touched minuteSet
 	// tree is the counter's minTree, for a fleet counter of one frame;
 	// ovTree the tree this (LAN) counter is laid over, if any.
 	tree, ovTree *minTree
-	// resets is set for a counter that is emptied by reset (a LAN's),
-	// which then keeps what to clear.
+	// resets is set for a LAN's counter, one emptied by reset many times:
+	// it keeps what to clear (touched, the windows' spans), and no sums,
+	// since only the fleet's load orders bases. A fleet counter keeps the
+	// sums, and reset clears it whole.
 	resets bool
 	// scratch for the sliding maximum
 	vals, pre, suf []int32
@@ -136,10 +138,15 @@ func (c *counter) reset() {
 		c.ovTree.overlay(nil)
 	}
 	for _, f := range c.frames {
+		if !c.resets {
+			clear(f.conc[:])
+			clear(f.peak[:])
+			clear(f.sum[:])
+			continue
+		}
 		c.touched.eachRun(func(lo, hi int) {
 			clear(f.conc[lo:hi])
 			clear(f.peak[lo:hi])
-			clear(f.sum[lo:hi])
 		})
 	}
 	c.touched = minuteSet{}
@@ -265,8 +272,11 @@ func (c *counter) change(m, k int, delta int32) {
 			}
 			c.refresh(f, x)
 		}
-		c.addSums(f, x, delta)
-		c.touched.addCyclic(x-d+1, 2*d-1)
+		if c.resets {
+			c.touched.addCyclic(x-d+1, 2*d-1)
+		} else {
+			c.addSums(f, x, delta)
+		}
 	}
 	z := c.zones[k]
 	for _, w := range c.wins {

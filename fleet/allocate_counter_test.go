@@ -46,3 +46,42 @@ func TestCounterPeaks(t *testing.T) {
 		}
 	}
 }
+
+// A LAN's counter, emptied by reset between LANs, keeps exact counts and
+// peaks (it keeps no sums), and reset leaves nothing behind.
+func TestCounterReset(t *testing.T) {
+	utc := newZoneInfo(time.UTC, date(2026, 1, 1), 10)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, dlen := range []int{1, 20, 720, 721, 1440} {
+		c := newCounter([]*zoneInfo{utc}, 3, 3, 4, dlen)
+		c.resets = true
+		var bases []int
+		for step := range 60 {
+			if step%10 == 9 {
+				c.reset()
+				bases = nil
+			} else {
+				m := rng.IntN(minutesPerDay)
+				bases = append(bases, m)
+				c.add(m, 0)
+			}
+			var conc [minutesPerDay]int32
+			for _, b := range bases {
+				for i := range dlen {
+					conc[(b+i)%minutesPerDay]++
+				}
+			}
+			f := c.frames[0]
+			for y := range minutesPerDay {
+				var peak int32
+				for i := range dlen {
+					peak = max(peak, conc[(y+i)%minutesPerDay])
+				}
+				if f.conc[y] != conc[y] || f.peak[y] != peak {
+					t.Fatalf("dlen %d, step %d, minute %d: conc %d peak %d; want %d, %d",
+						dlen, step, y, f.conc[y], f.peak[y], conc[y], peak)
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -33,7 +34,8 @@ type minTree struct {
 }
 
 // tnode is a key: the busiest minute of the slot's fleet count and LAN
-// count in a, its fleet load and its minute in b. Keys compare as (a, b),
+// count in a, its fleet load and its minute in b. Keys compare as (a, b)
+// (as the 128-bit numbers a<<64 | b),
 // so that among equal slots the earliest minute is the least. A slot over
 // a capacity has the key none.
 type tnode struct{ a, b uint64 }
@@ -42,13 +44,15 @@ var none = tnode{math.MaxUint64, math.MaxUint64}
 
 const minuteBits = 11 // treeSize == 1 << minuteBits
 
-func less(x, y tnode) bool { return x.a < y.a || x.a == y.a && x.b < y.b }
-
+// minNode returns the lesser of x and y, x when they are equal. It is
+// branch-free: which key is less is as good as random to a branch
+// predictor, and the trees' updates are mostly this. y < x as 128-bit
+// numbers (a high, b low) exactly when y-x borrows.
 func minNode(x, y tnode) tnode {
-	if less(y, x) {
-		return y
-	}
-	return x
+	_, borrow := bits.Sub64(y.b, x.b, 0)
+	_, borrow = bits.Sub64(y.a, x.a, borrow)
+	mask := -borrow
+	return tnode{x.a ^ (x.a^y.a)&mask, x.b ^ (x.b^y.b)&mask}
 }
 
 // newMinTree returns the tree of frame g for a capacity of gcap.
@@ -77,15 +81,21 @@ func (t *minTree) leaf(m int) tnode {
 }
 
 // update recomputes the leaves lo to hi-1 (0 <= lo < hi <= 1440) and the
-// nodes above them.
+// nodes above them, up to the first level where none changed.
 func (t *minTree) update(lo, hi int) {
 	for m := lo; m < hi; m++ {
 		t.node[treeSize+m] = t.leaf(m)
 	}
 	l, r := (lo+treeSize)>>1, (hi-1+treeSize)>>1
 	for l >= 1 {
+		changed := false
 		for i := l; i <= r; i++ {
-			t.node[i] = minNode(t.node[2*i], t.node[2*i+1])
+			if v := minNode(t.node[2*i], t.node[2*i+1]); v != t.node[i] {
+				t.node[i], changed = v, true
+			}
+		}
+		if !changed {
+			return
 		}
 		l, r = l>>1, r>>1
 	}
