@@ -102,9 +102,10 @@ func (a *Allocator) detail(r *rec) string {
 }
 
 type lanInfo struct {
-	members []int32 // recs of clients with a valid site, in the order they came, each batch in ID order
-	zones   []int   // zones of its members, ascending
-	counted bool    // the LAN has more members than its capacity
+	members  []int32 // recs of clients with a valid site, in the order they came, each batch in ID order
+	zones    []int   // zones of its members, ascending
+	lastZone int     // the zone of the last member that joined, one of zones
+	counted  bool    // the LAN has more members than its capacity
 }
 
 // incoming is what the first pass over a batch learns of a client, in the
@@ -160,49 +161,55 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 	a.makeRoom(in)
 	ordered := a.live == 0 && len(a.free) == 0
 	batch = make([]int32, len(order))
-	for k, ci := range order {
-		c := &clients[ci]
-		p := &in[ci]
-		ri := a.newRec()
-		batch[k] = ri
-		client := ci
-		if a.own {
-			a.clients[ri] = *c
-			client = ri
-		}
-		r := &a.recs[ri]
-		*r = rec{spread: hashes[ci], client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
-		switch {
-		case c.ID == "":
-			r.reason = noID
-		case dup[ci]:
-			r.reason = duplicate
-		case p.site < 0:
-			r.reason = invalidSite
-		case a.sites[p.site].nSlot == 0:
-			r.site = p.site
-			r.reason = noWindow
-		default:
-			r.site, r.lan = p.site, p.lan
-			switch p.prev {
-			case -1:
-			case -2:
-				r.moved = badBase
+	for k := range batch {
+		batch[k] = a.newRec()
+	}
+	// The records are filled in parallel, then joined to their LANs.
+	chunks := chunksOf(len(order))
+	parallel(len(chunks), func(j int) {
+		for k := chunks[j].lo; k < chunks[j].hi; k++ {
+			ci, ri := order[k], batch[k]
+			c := &clients[ci]
+			p := &in[ci]
+			client := ci
+			if a.own {
+				a.clients[ri] = *c
+				client = ri
+			}
+			r := &a.recs[ri]
+			*r = rec{spread: hashes[ci], client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
+			switch {
+			case c.ID == "":
+				r.reason = noID
+			case dup[ci]:
+				r.reason = duplicate
+			case p.site < 0:
+				r.reason = invalidSite
+			case a.sites[p.site].nSlot == 0:
+				r.site = p.site
+				r.reason = noWindow
 			default:
-				r.prev = p.prev
-			}
-			if r.lan >= 0 {
-				a.join(r.lan, ri)
+				r.site, r.lan = p.site, p.lan
+				switch p.prev {
+				case -1:
+				case -2:
+					r.moved = badBase
+				default:
+					r.prev = p.prev
+				}
 			}
 		}
-		if a.index != nil {
-			a.index.add(c.ID, ri)
+	})
+	a.joinAll(batch)
+	if a.index != nil {
+		for k, ri := range batch {
+			a.index.add(clients[order[k]].ID, ri)
 		}
 	}
 	a.ordered = ordered
 
 	a.keepPrevious(batch)
-	var todo []int32
+	todo := make([]int32, 0, len(batch))
 	for _, ri := range batch {
 		if r := &a.recs[ri]; r.reason == noReason && !r.kept {
 			todo = append(todo, ri)
@@ -343,13 +350,35 @@ func (a *Allocator) makeRoom(in []incoming) {
 	}
 }
 
+// joinAll makes the records of batch with a LAN members of it, in the
+// order of batch. The LANs are split among the CPUs in ranges of indices,
+// each worker going through the whole batch for its own.
+func (a *Allocator) joinAll(batch []int32) {
+	parts := 1
+	if len(batch) >= 4096 {
+		parts = runtime.GOMAXPROCS(0)
+	}
+	parallel(parts, func(w int) {
+		lo, hi := int32(len(a.lans)*w/parts), int32(len(a.lans)*(w+1)/parts)
+		for _, ri := range batch {
+			if li := a.recs[ri].lan; li >= lo && li < hi {
+				a.join(li, ri)
+			}
+		}
+	})
+}
+
 // join makes record ri a member of LAN li.
 func (a *Allocator) join(li, ri int32) {
 	l := &a.lans[li]
 	l.members = append(l.members, ri)
-	if z := a.sites[a.recs[ri].site].zone; !slices.Contains(l.zones, z) {
-		l.zones = append(l.zones, z)
-		slices.Sort(l.zones)
+	// Most LANs are in one zone: the last zone joined is checked first.
+	if z := a.sites[a.recs[ri].site].zone; len(l.zones) == 0 || z != l.lastZone {
+		if !slices.Contains(l.zones, z) {
+			l.zones = append(l.zones, z)
+			slices.Sort(l.zones)
+		}
+		l.lastZone = z
 	}
 	a.recount(li)
 }
@@ -369,6 +398,9 @@ func (a *Allocator) leave(li, ri int32) {
 		}
 	}
 	slices.Sort(l.zones)
+	if len(l.zones) > 0 {
+		l.lastZone = l.zones[0]
+	}
 	a.recount(li)
 }
 

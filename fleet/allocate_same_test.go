@@ -26,6 +26,13 @@ func TestAllocateSameAsOracle(t *testing.T) {
 			}
 			nClients := 200 + rng.IntN(1500)
 			clients := testFleet(t, seed+50, 3+rng.IntN(40), nClients, zones, shapes)
+			if seed%4 == 3 {
+				// LANs over many sites and zones: LAN counters of several
+				// zones, and of several frames for a "site" resource.
+				for i := range clients {
+					clients[i].LAN = fmt.Sprintf("wide-%d", i%17)
+				}
+			}
 			res := Resource{Token: "t", Duration: time.Duration(1+rng.IntN(90)) * time.Minute,
 				Buffer: time.Duration(rng.IntN(30)) * time.Minute}
 			if seed%2 == 1 {

@@ -172,3 +172,37 @@ func TestAllocatorReplace(t *testing.T) {
 		t.Fatal("no error for an invalid resource")
 	}
 }
+
+// A LAN over sites of several zones keeps its zones right as members leave
+// and join: a member of a zone the LAN lost and regained is counted with
+// it, and the bases are Allocate's.
+func TestAllocatorLANAcrossZones(t *testing.T) {
+	london := mustSite(t, "Europe/London", officeShape, nil)
+	kathmandu := mustSite(t, "Asia/Kathmandu", officeShape, nil)
+	res := Resource{Token: "lan-update", Zone: "site", Duration: 30 * time.Minute, LANCapacity: 1}
+	from := date(2026, 3, 1)
+	clients := []Client{
+		{ID: "a", Site: london, LAN: "wan"},
+		{ID: "b", Site: london, LAN: "wan"},
+		{ID: "c", Site: kathmandu, LAN: "wan"},
+	}
+	a, err := NewAllocator(clients, res, from, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Remove("c") // the last to join: the LAN is in London only now
+	clients = clients[:2]
+	for _, c := range []Client{{ID: "d", Site: kathmandu, LAN: "wan"}, {ID: "e", Site: london, LAN: "wan"}, {ID: "f", Site: kathmandu, LAN: "wan"}} {
+		before := a.Allocation().Bases()
+		a.Place([]Client{c}, nil)
+		clients = append(clients, c)
+		want, err := Allocate(clients, res, from, before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Allocation(); !maps.Equal(got.Bases(), want.Bases()) {
+			t.Fatalf("after placing %s: %v, Allocate gives %v", c.ID, got.Bases(), want.Bases())
+		}
+	}
+	checkAllocation(t, clients, a.Allocation(), false)
+}
