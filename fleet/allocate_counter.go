@@ -59,6 +59,9 @@ type frame struct {
 type window struct {
 	first int64   // Unix minute of conc[0]
 	conc  []int32 // clients in their slots at each minute
+	// full counts the minutes of conc at the counter's capacity: while
+	// there are none, every slot fits the window.
+	full int
 	// spans are the slots counted since the last reset, conc[lo:hi] each,
 	// for counters that are reset (a LAN's): what reset clears.
 	spans [][2]int32
@@ -158,6 +161,7 @@ func (c *counter) reset() {
 			clear(w.conc[sp[0]:sp[1]])
 		}
 		w.spans = w.spans[:0]
+		w.full = 0
 	}
 	if c.tree != nil {
 		c.tree.update(0, minutesPerDay)
@@ -196,6 +200,9 @@ func (c *counter) peakAt(m, k int) int32 {
 func (c *counter) fitsWindows(m, k int) bool {
 	z := c.zones[k]
 	for _, w := range c.wins {
+		if w.full == 0 {
+			continue
+		}
 		for _, i := range w.dates[k] {
 			lo, hi := w.span(z.start(i, m), c.dlen)
 			for _, n := range w.conc[lo:hi] {
@@ -252,8 +259,8 @@ func (c *counter) updateTrees(m, k int, done *minTree) {
 	}
 }
 
-// change adds delta clients of zone k at base m. The trees that read the
-// counter are left for the caller to update.
+// change adds delta clients, 1 or -1, of zone k at base m. The trees that
+// read the counter are left for the caller to update.
 func (c *counter) change(m, k int, delta int32) {
 	d := c.dlen
 	for _, f := range c.frames {
@@ -285,7 +292,16 @@ func (c *counter) change(m, k int, delta int32) {
 			if lo == hi {
 				continue
 			}
+			// A minute becomes full from one short of the capacity, and
+			// stops being full from the capacity.
+			edge := c.cap - 1
+			if delta < 0 {
+				edge = c.cap
+			}
 			for j := lo; j < hi; j++ {
+				if w.conc[j] == edge {
+					w.full += int(delta)
+				}
 				w.conc[j] += delta
 			}
 			if c.resets && delta > 0 {

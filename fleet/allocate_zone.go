@@ -38,6 +38,18 @@ type zoneInfo struct {
 	// wall minutes of the dates near a transition, nil for other dates;
 	// read it through table.
 	irregular []*[minutesPerDay]int64
+	// pieces holds the same instants, for start, compactly: by horizon
+	// date index, the runs of wall minutes whose instants are midnight
+	// plus the minutes plus the same number of seconds (a date has one
+	// run per offset it resolves its minutes with: two or three).
+	pieces [][]piece
+}
+
+// piece is the wall minutes from from to the next piece's from, whose
+// instants are off seconds off midnight plus the minutes.
+type piece struct {
+	from int32
+	off  int32
 }
 
 // newZoneInfo builds the zone's view of the dates first to first+n-1.
@@ -69,6 +81,20 @@ func newZoneInfo(loc *time.Location, first afterhours.Date, n int) *zoneInfo {
 			z.irregular[i] = tab
 		}
 	}
+	if z.irregular != nil {
+		z.pieces = make([][]piece, n)
+		for i, tab := range z.irregular {
+			if tab == nil {
+				continue
+			}
+			for m, s := range tab {
+				off := int32(s - z.mids[i] - int64(m)*60)
+				if ps := z.pieces[i]; len(ps) == 0 || ps[len(ps)-1].off != off {
+					z.pieces[i] = append(ps, piece{int32(m), off})
+				}
+			}
+		}
+	}
 	return z
 }
 
@@ -97,10 +123,20 @@ func (z *zoneInfo) index(d afterhours.Date) int {
 // start returns the Unix second at which wall minute m of horizon date i
 // begins, under the wall-clock rule.
 func (z *zoneInfo) start(i, m int) int64 {
-	if tab := z.table(i); tab != nil {
-		return tab[m]
+	s := z.mids[i] + int64(m)*60
+	if uint(i) < uint(len(z.pieces)) {
+		if ps := z.pieces[i]; ps != nil {
+			off := ps[0].off
+			for _, p := range ps[1:] {
+				if int32(m) < p.from {
+					break
+				}
+				off = p.off
+			}
+			s += int64(off)
+		}
 	}
-	return z.mids[i] + int64(m)*60
+	return s
 }
 
 // table returns the instants of the wall minutes of horizon date i, nil
