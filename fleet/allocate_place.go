@@ -143,11 +143,10 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 
 	// The order of IDs is found while the sites are computed.
 	var order []int32
-	var hashes []uint64
 	var dup []bool
 	sorted := make(chan struct{})
 	go func() {
-		order, hashes, dup = idOrder(clients)
+		order, dup = idOrder(clients)
 		close(sorted)
 	}()
 	a.addSites(clients)
@@ -165,7 +164,7 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 		batch[k] = a.newRec()
 	}
 	// The records are filled in parallel, then joined to their LANs.
-	chunks := chunksOf(len(order))
+	chunks := chunksOf(len(order), 4)
 	parallel(len(chunks), func(j int) {
 		for k := chunks[j].lo; k < chunks[j].hi; k++ {
 			ci, ri := order[k], batch[k]
@@ -177,7 +176,7 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 				client = ri
 			}
 			r := &a.recs[ri]
-			*r = rec{spread: hashes[ci], client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
+			*r = rec{spread: spread(c.ID), client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
 			switch {
 			case c.ID == "":
 				r.reason = noID
@@ -235,7 +234,9 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 // ones) and previous bases (previous, else held), in parallel chunks.
 func (a *Allocator) read(clients []Client, previous, held map[string]string) []incoming {
 	in := make([]incoming, len(clients))
-	chunks := chunksOf(len(clients))
+	// One chunk per CPU: each chunk numbers the LANs it finds in a map
+	// of its own.
+	chunks := chunksOf(len(clients), 1)
 	newLANs := make([][]string, len(chunks)) // per chunk, the LANs a.lanByName lacks
 	parallel(len(chunks), func(k int) {
 		var local map[string]int32
@@ -307,11 +308,11 @@ func (a *Allocator) read(clients []Client, previous, held map[string]string) []i
 type span struct{ lo, hi int }
 
 // chunksOf splits n indices into chunks for parallel work: one for a few,
-// four per CPU for many.
-func chunksOf(n int) []span {
+// perCPU per CPU for many.
+func chunksOf(n, perCPU int) []span {
 	parts := 1
 	if n >= 4096 {
-		parts = 4 * runtime.GOMAXPROCS(0)
+		parts = perCPU * runtime.GOMAXPROCS(0)
 	}
 	out := make([]span, 0, parts)
 	for k := range parts {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -114,7 +115,7 @@ func TestIDOrder(t *testing.T) {
 				}
 				clients[i].ID = id
 			}
-			order, hashes, dup := idOrder(clients)
+			order, dup := idOrder(clients)
 			count := map[string]int{}
 			for _, c := range clients {
 				count[c.ID]++
@@ -126,9 +127,6 @@ func TestIDOrder(t *testing.T) {
 				if dup[i] != (count[clients[i].ID] > 1) {
 					t.Fatalf("n=%d: %q: dup %v, want %v", n, clients[i].ID, dup[i], count[clients[i].ID] > 1)
 				}
-				if hashes[i] != spread(clients[i].ID) {
-					t.Fatalf("hash of %q", clients[i].ID)
-				}
 			}
 			seen := make([]bool, n)
 			for _, i := range order {
@@ -137,6 +135,39 @@ func TestIDOrder(t *testing.T) {
 				}
 				seen[i] = true
 			}
+		}
+	}
+}
+
+// A fleet large enough for the parallel paths (records filled in chunks,
+// LANs indexed and joined by several CPUs) is allocated as the oracle
+// allocates it; an Allocator given half of it, then the rest in one batch
+// (LANs it knows and new ones), holds what Allocate gives from its bases.
+func TestAllocateLargeSameAsOracle(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	clients := testFleet(t, 77, 80, 10000, testZones, testShapes)
+	for i := range clients {
+		if i%3 == 0 {
+			clients[i].LAN = fmt.Sprintf("wide-%d", i%29)
+		}
+	}
+	from := date(2026, 3, 1)
+	for _, zone := range []string{"UTC", "site"} {
+		res := Resource{Token: "t", Zone: zone, Duration: 25 * time.Minute, Buffer: 5 * time.Minute, Capacity: 250, LANCapacity: 2}
+		compareWithOracle(t, clients, res, from, nil)
+
+		a, err := NewAllocator(clients[:4000], res, from, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := a.Allocation().Bases()
+		a.Place(clients[4000:], nil)
+		want, err := Allocate(clients, res, from, before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := a.Allocation(); !reflect.DeepEqual(got.Bases(), want.Bases()) {
+			t.Fatalf("%s: the Allocator given the rest in one batch differs from Allocate", zone)
 		}
 	}
 }

@@ -6,8 +6,7 @@ import (
 )
 
 // idOrder returns the indices of clients in the order of their IDs (byte
-// order, as strings.Compare), each client's spread hash, and whether
-// another client has its ID. Clients of equal IDs come out next to each
+// order, as strings.Compare), and whether another client has its ID. Clients of equal IDs come out next to each
 // other, in no particular order.
 //
 // IDs that arrive sorted (a server lists its clients so) cost one pass.
@@ -16,15 +15,13 @@ import (
 // IDs that agree on them by the next eight. Strings are compared only in
 // short runs: the IDs of a fleet (a prefix, a number or a host name) are
 // told apart by a few bytes.
-func idOrder(clients []Client) (order []int32, hashes []uint64, dup []bool) {
+func idOrder(clients []Client) (order []int32, dup []bool) {
 	n := len(clients)
 	order = make([]int32, n)
-	hashes = make([]uint64, n)
 	dup = make([]bool, n)
 	sorted := true
 	for i := range clients {
 		order[i] = int32(i)
-		hashes[i] = spread(clients[i].ID)
 		if i > 0 && sorted {
 			switch strings.Compare(clients[i-1].ID, clients[i].ID) {
 			case 1:
@@ -35,7 +32,7 @@ func idOrder(clients []Client) (order []int32, hashes []uint64, dup []bool) {
 		}
 	}
 	if sorted {
-		return order, hashes, dup
+		return order, dup
 	}
 	// The prefix every ID shares.
 	prefix := clients[0].ID
@@ -56,7 +53,7 @@ func idOrder(clients []Client) (order []int32, hashes []uint64, dup []bool) {
 	for i, k := range keys {
 		order[i] = k.idx
 	}
-	return order, hashes, dup
+	return order, dup
 }
 
 // sortFrom sorts keys by the IDs of their clients, which agree on the

@@ -252,7 +252,7 @@ func (a *Allocator) result(recs []int32, sort bool) *Allocation {
 		for i, ri := range recs {
 			cs[i].ID = a.clients[a.recs[ri].client].ID
 		}
-		order, _, _ := idOrder(cs)
+		order, _ := idOrder(cs)
 		sorted := make([]int32, len(recs))
 		for i, k := range order {
 			sorted[i] = recs[k]
@@ -261,7 +261,7 @@ func (a *Allocator) result(recs []int32, sort bool) *Allocation {
 	}
 	out := &Allocation{Resource: a.res, From: a.from, To: a.to}
 	// Counted, then filled, in parallel chunks.
-	chunks := chunksOf(len(recs))
+	chunks := chunksOf(len(recs), 4)
 	placed := make([]int, len(chunks)+1)
 	unplaced := make([]int, len(chunks)+1)
 	parallel(len(chunks), func(k int) {
