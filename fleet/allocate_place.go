@@ -111,9 +111,11 @@ type lanInfo struct {
 // incoming is what the first pass over a batch learns of a client, in the
 // order of the batch.
 type incoming struct {
-	site int32 // -1 for none valid
-	lan  int32 // -1 for none
-	prev int16 // -1 for none, -2 for one that is not a base
+	spread uint64 // the hash of the ID, found here as the clients are read in order
+	site   int32  // -1 for none valid
+	lan    int32  // -1 for none
+	prev   int16  // -1 for none, -2 for one that is not a base
+	noID   bool
 }
 
 // add takes a batch of clients in, as Allocate takes its clients: their
@@ -168,17 +170,16 @@ func (a *Allocator) add(clients []Client, previous map[string]string) (batch, ag
 	parallel(len(chunks), func(j int) {
 		for k := chunks[j].lo; k < chunks[j].hi; k++ {
 			ci, ri := order[k], batch[k]
-			c := &clients[ci]
 			p := &in[ci]
 			client := ci
 			if a.own {
-				a.clients[ri] = *c
+				a.clients[ri] = clients[ci]
 				client = ri
 			}
 			r := &a.recs[ri]
-			*r = rec{spread: spread(c.ID), client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
+			*r = rec{spread: p.spread, client: client, site: -1, lan: -1, prev: -1, base: -1, inUse: true, fresh: true}
 			switch {
-			case c.ID == "":
+			case p.noID:
 				r.reason = noID
 			case dup[ci]:
 				r.reason = duplicate
@@ -245,7 +246,7 @@ func (a *Allocator) read(clients []Client, previous, held map[string]string) []i
 		for i := chunks[k].lo; i < chunks[k].hi; i++ {
 			c := &clients[i]
 			p := &in[i]
-			*p = incoming{site: -1, lan: -1, prev: -1}
+			*p = incoming{spread: spread(c.ID), site: -1, lan: -1, prev: -1, noID: c.ID == ""}
 			if c.Site != nil && c.Site == lastSite {
 				p.site = lastIdx
 			} else if c.Site.Validated() {
