@@ -278,11 +278,12 @@ func (c *counter) change(m, k int, delta int32) {
 				}
 			}
 			c.refresh(f, x)
+			if !c.resets {
+				c.addSums(f, x, delta)
+			}
 		}
 		if c.resets {
 			c.touched.addCyclic(x-d+1, 2*d-1)
-		} else {
-			c.addSums(f, x, delta)
 		}
 	}
 	z := c.zones[k]
@@ -311,14 +312,50 @@ func (c *counter) change(m, k int, delta int32) {
 	}
 }
 
-// raise adds delta > 0 to the counts of a slot at frame minute x, and
-// raises the peaks that changed, for slots shorter than half a day. Counts
-// only grew, so the peak of a slot that overlaps this one is its old peak
-// or the largest new count of the overlap, whichever is larger. A slot
-// from y = x+i (i = 1-dlen to dlen-1) overlaps this one's minutes x to
-// x+i+dlen-1 when i <= 0 (a prefix), x+i to x+dlen-1 when i >= 0 (a
-// suffix): the running maxima from either end give them all.
+// raise adds delta > 0 to the counts of a slot at frame minute x, raises
+// the peaks that changed, and for a fleet counter adds to the sums, for
+// slots shorter than half a day. Counts only grew, so the peak of a slot
+// that overlaps this one is its old peak or the largest new count of the
+// overlap, whichever is larger. A slot from y = x+i (i = 1-dlen to
+// dlen-1) overlaps this one's minutes x to x+i+dlen-1 when i <= 0 (a
+// prefix), x+i to x+dlen-1 when i >= 0 (a suffix): the running maxima
+// from either end give them all.
 func (c *counter) raise(f *frame, x int, delta int32) {
+	d := c.dlen
+	lo := x - d + 1
+	if lo < 0 || x+d > minutesPerDay {
+		c.raiseRound(f, x, delta)
+		return
+	}
+	// No wrap round midnight: peak[i] and sum[i] are those of minute lo+i,
+	// the slot's minute x+i is conc[i].
+	conc, peak, sum := f.conc[x:x+d], f.peak[lo:x+d], f.sum[lo:x+d]
+	top := int32(math.MinInt32)
+	for i := range conc {
+		v := conc[i] + delta
+		conc[i] = v
+		top = max(top, v)
+		peak[i] = max(peak[i], top)
+	}
+	top = math.MinInt32
+	for i := d - 1; i >= 1; i-- {
+		top = max(top, conc[i])
+		peak[d-1+i] = max(peak[d-1+i], top)
+	}
+	if c.resets {
+		return
+	}
+	for i := range d {
+		sum[i] += delta * int32(i+1)
+	}
+	for i := 1; i < d; i++ {
+		sum[d-1+i] += delta * int32(d-i)
+	}
+}
+
+// raiseRound is raise for a slot whose minutes, or those of the slots
+// that overlap it, go round midnight.
+func (c *counter) raiseRound(f *frame, x int, delta int32) {
 	d := c.dlen
 	pre := c.pre[:d]
 	top := int32(math.MinInt32)
@@ -349,6 +386,9 @@ func (c *counter) raise(f *frame, x int, delta int32) {
 		}
 		top = max(top, f.conc[j])
 		f.peak[j] = max(f.peak[j], top)
+	}
+	if !c.resets {
+		c.addSums(f, x, delta)
 	}
 }
 

@@ -83,18 +83,29 @@ func (t *minTree) leaf(m int) tnode {
 // update recomputes the leaves lo to hi-1 (0 <= lo < hi <= 1440) and the
 // nodes above them, up to the first level where none changed.
 func (t *minTree) update(lo, hi int) {
-	for m := lo; m < hi; m++ {
-		t.node[treeSize+m] = t.leaf(m)
+	if t.lan == nil {
+		peak, sum, leaves := t.g.peak[lo:hi], t.g.sum[lo:hi], t.node[treeSize+lo:treeSize+hi]
+		for i := range leaves {
+			if pg := peak[i]; pg < t.gcap {
+				leaves[i] = tnode{uint64(pg) << 32, uint64(uint32(sum[i]))<<minuteBits | uint64(lo+i)}
+			} else {
+				leaves[i] = none
+			}
+		}
+	} else {
+		for m := lo; m < hi; m++ {
+			t.node[treeSize+m] = t.leaf(m)
+		}
 	}
 	l, r := (lo+treeSize)>>1, (hi-1+treeSize)>>1
 	for l >= 1 {
-		changed := false
+		var diff uint64
 		for i := l; i <= r; i++ {
-			if v := minNode(t.node[2*i], t.node[2*i+1]); v != t.node[i] {
-				t.node[i], changed = v, true
-			}
+			v, old := minNode(t.node[2*i], t.node[2*i+1]), t.node[i]
+			diff |= v.a ^ old.a | v.b ^ old.b
+			t.node[i] = v
 		}
-		if !changed {
+		if diff == 0 {
 			return
 		}
 		l, r = l>>1, r>>1
