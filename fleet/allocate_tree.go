@@ -102,7 +102,7 @@ func (t *minTree) update(lo, hi int) {
 		var diff uint64
 		for i := l; i <= r; i++ {
 			v, old := minNode(t.node[2*i], t.node[2*i+1]), t.node[i]
-			diff |= v.a ^ old.a | v.b ^ old.b
+			diff |= (v.a ^ old.a) | (v.b ^ old.b)
 			t.node[i] = v
 		}
 		if diff == 0 {
