@@ -551,41 +551,60 @@ func (a *Allocator) placeAll(todo []int32, mixed bool) {
 		}
 		todo = sorted
 	}
-	// The clients of each counted LAN, in the order above: one list in
-	// the order of their LANs' first clients.
+	// The clients of each counted LAN, in the order above, side by side:
+	// group g, the LAN whose first client comes g-th, is
+	// grouped[start[g]:start[g+1]]; gOf[k] is the group of todo[k], -1 for
+	// none.
 	big := len(todo) >= len(a.lans)/4
-	first := newLANTable(big, len(a.lans)) // LAN -> its first client's position in todo
-	last := newLANTable(big, len(a.lans))
-	next := make([]int32, len(todo))
+	groupOf := newLANTable(big, len(a.lans))
+	gOf := make([]int32, len(todo))
+	var start []int32 // sizes first
 	for k, ri := range todo {
-		next[k] = -1
+		gOf[k] = -1
 		if r := &a.recs[ri]; r.lan >= 0 && a.lans[r.lan].counted {
-			if j := last.get(r.lan); j >= 0 {
-				next[j] = int32(k)
-			} else {
-				first.set(r.lan, int32(k))
+			g := groupOf.get(r.lan)
+			if g < 0 {
+				g = int32(len(start))
+				groupOf.set(r.lan, g)
+				start = append(start, 0)
 			}
-			last.set(r.lan, int32(k))
+			start[g]++
+			gOf[k] = g
+		}
+	}
+	var total int32
+	for g, n := range start {
+		start[g] = total
+		total += n
+	}
+	start = append(start, total)
+	grouped := make([]int32, total)
+	free := slices.Clone(start[:len(start)-1])
+	for k, ri := range todo {
+		if g := gOf[k]; g >= 0 {
+			grouped[free[g]] = ri
+			free[g]++
 		}
 	}
 	for k, ri := range todo {
-		r := &a.recs[ri]
-		if r.lan < 0 || !a.lans[r.lan].counted {
-			a.place(r, nil)
+		g := gOf[k]
+		if g < 0 {
+			a.place(&a.recs[ri], nil)
 			continue
 		}
-		if first.get(r.lan) != int32(k) {
+		members := grouped[start[g]:start[g+1]]
+		if members[0] != ri {
 			continue // placed with its LAN
 		}
-		l := &a.lans[r.lan]
+		l := &a.lans[a.recs[ri].lan]
 		lc := a.lanCounter(l)
 		for _, mi := range l.members {
 			if m := &a.recs[mi]; m.base >= 0 {
 				lc.add(int(m.base), a.lanZone(lc, m))
 			}
 		}
-		for j := k; j >= 0; j = int(next[j]) {
-			a.place(&a.recs[todo[j]], lc)
+		for _, mi := range members {
+			a.place(&a.recs[mi], lc)
 		}
 	}
 }
