@@ -26,26 +26,34 @@ func TestCounterPeaks(t *testing.T) {
 				bases = append(bases, m)
 				c.add(m, 0)
 			}
-			var conc [minutesPerDay]int32
-			for _, b := range bases {
-				for i := range dlen {
-					conc[(b+i)%minutesPerDay]++
-				}
-			}
+			conc, peak, sum := directCounts(bases, dlen)
 			f := c.frames[0]
 			for y := range minutesPerDay {
-				var peak, sum int32
-				for i := range dlen {
-					v := conc[(y+i)%minutesPerDay]
-					peak, sum = max(peak, v), sum+v
-				}
-				if f.conc[y] != conc[y] || f.peak[y] != peak || f.sum[y] != sum {
+				if f.conc[y] != conc[y] || f.peak[y] != peak[y] || f.sum[y] != sum[y] {
 					t.Fatalf("dlen %d, step %d, minute %d: conc %d peak %d sum %d; want %d, %d, %d",
-						dlen, step, y, f.conc[y], f.peak[y], f.sum[y], conc[y], peak, sum)
+						dlen, step, y, f.conc[y], f.peak[y], f.sum[y], conc[y], peak[y], sum[y])
 				}
 			}
 		}
 	}
+}
+
+// directCounts returns, for slots of dlen minutes at bases, the clients in
+// their slots at each minute of the day, and for a slot from each minute
+// the most of them and their sum over its minutes.
+func directCounts(bases []int, dlen int) (conc, peak, sum [minutesPerDay]int32) {
+	for _, b := range bases {
+		for i := range dlen {
+			conc[(b+i)%minutesPerDay]++
+		}
+	}
+	for y := range minutesPerDay {
+		for i := range dlen {
+			v := conc[(y+i)%minutesPerDay]
+			peak[y], sum[y] = max(peak[y], v), sum[y]+v
+		}
+	}
+	return conc, peak, sum
 }
 
 // A LAN's counter, emptied by reset between LANs, keeps exact counts and
@@ -66,21 +74,12 @@ func TestCounterReset(t *testing.T) {
 				bases = append(bases, m)
 				c.add(m, 0)
 			}
-			var conc [minutesPerDay]int32
-			for _, b := range bases {
-				for i := range dlen {
-					conc[(b+i)%minutesPerDay]++
-				}
-			}
+			conc, peak, _ := directCounts(bases, dlen)
 			f := c.frames[0]
 			for y := range minutesPerDay {
-				var peak int32
-				for i := range dlen {
-					peak = max(peak, conc[(y+i)%minutesPerDay])
-				}
-				if f.conc[y] != conc[y] || f.peak[y] != peak {
+				if f.conc[y] != conc[y] || f.peak[y] != peak[y] {
 					t.Fatalf("dlen %d, step %d, minute %d: conc %d peak %d; want %d, %d",
-						dlen, step, y, f.conc[y], f.peak[y], conc[y], peak)
+						dlen, step, y, f.conc[y], f.peak[y], conc[y], peak[y])
 				}
 			}
 		}
