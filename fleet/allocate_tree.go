@@ -34,10 +34,9 @@ type minTree struct {
 }
 
 // tnode is a key: the busiest minute of the slot's fleet count and LAN
-// count in a, its fleet load and its minute in b. Keys compare as (a, b)
-// (as the 128-bit numbers a<<64 | b),
-// so that among equal slots the earliest minute is the least. A slot over
-// a capacity has the key none.
+// count in a, its fleet load and its minute in b. Keys compare as (a, b),
+// the 128-bit numbers a<<64 | b, so that among equal slots the earliest
+// minute is the least. A slot over a capacity has the key none.
 type tnode struct{ a, b uint64 }
 
 var none = tnode{math.MaxUint64, math.MaxUint64}

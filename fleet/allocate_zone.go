@@ -40,8 +40,9 @@ type zoneInfo struct {
 	irregular []*[minutesPerDay]int64
 	// pieces holds the same instants, for start, compactly: by horizon
 	// date index, the runs of wall minutes whose instants are midnight
-	// plus the minutes plus the same number of seconds (a date has one
-	// run per offset it resolves its minutes with: two or three).
+	// plus the minutes plus the same number of seconds: two or three on a
+	// date with an offset change, nil for the dates around it whose
+	// minutes all follow their midnight.
 	pieces [][]piece
 }
 
@@ -92,6 +93,9 @@ func newZoneInfo(loc *time.Location, first afterhours.Date, n int) *zoneInfo {
 				if ps := z.pieces[i]; len(ps) == 0 || ps[len(ps)-1].off != off {
 					z.pieces[i] = append(ps, piece{int32(m), off})
 				}
+			}
+			if ps := z.pieces[i]; len(ps) == 1 && ps[0].off == 0 {
+				z.pieces[i] = nil
 			}
 		}
 	}
