@@ -57,6 +57,10 @@ type Fleet struct {
 
 	beforeCommit func() // for tests: called by a change, its work done, before it is stored
 
+	// unknown coalesces the catch-ups that unknown tokens start
+	// (Authenticate).
+	unknown catchUpGate
+
 	allocs allocCache // under wmu: the placements as fleet.Allocators (allocation.go)
 
 	cacheMu  sync.Mutex

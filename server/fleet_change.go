@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/afterhours-go/afterhours"
@@ -257,19 +259,23 @@ func (f *Fleet) Remove(id string) error {
 // replica: the code is checked against the stored record, so that two
 // replicas never both take it.
 func (f *Fleet) Enroll(code string) (id, token string, err error) {
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
 	h := hash(code)
-	id, ok := f.byCode[h]
-	if !ok {
+	f.mu.RLock()
+	_, known := f.byCode[h]
+	f.mu.RUnlock()
+	if !known {
 		// The code may come from a registration on another replica
-		// that this one has not seen yet.
-		if err := f.catchUp(); err != nil {
+		// that this one has not seen yet. Unknown codes share their
+		// catch-ups as unknown tokens do.
+		if err := f.unknown.wait(f.catchUpNow); err != nil {
 			return "", "", err
 		}
-		if id, ok = f.byCode[h]; !ok {
-			return "", "", ErrBadCode
-		}
+	}
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	id, ok := f.byCode[h]
+	if !ok {
+		return "", "", ErrBadCode
 	}
 	var halves [2]string
 	for i := range halves {
@@ -318,20 +324,57 @@ func (f *Fleet) Enroll(code string) (id, token string, err error) {
 // [ErrBadToken]. Tokens are kept as hashes and compared in constant time.
 // A token this replica does not know makes it catch up with the store
 // first, so that a client that enrolled through another replica is known
-// at once.
+// at once. Unknown tokens that come together share one catch-up (see
+// catchUpGate): a flood of bad tokens reads the store and takes the
+// change lock about once per catch-up, not once per request.
 func (f *Fleet) Authenticate(token string) (string, error) {
 	h := hash(token)
 	id, err := f.authenticate(h)
 	if err == nil {
 		return id, nil
 	}
-	f.wmu.Lock()
-	err = f.catchUp()
-	f.wmu.Unlock()
-	if err != nil {
+	if err := f.unknown.wait(f.catchUpNow); err != nil {
 		return "", err
 	}
 	return f.authenticate(h)
+}
+
+// catchUpNow catches memory up with the store, taking f.wmu.
+func (f *Fleet) catchUpNow() error {
+	f.wmu.Lock()
+	defer f.wmu.Unlock()
+	return f.catchUp()
+}
+
+// catchUpGate shares catch-ups among the requests that need one. A
+// request needs a catch-up that started after it came: one that began
+// earlier may have read the store before the change the request depends
+// on. The catch-ups run one at a time; a request that finds, once its
+// turn comes, that one started after it came and has ended takes that
+// one's result instead of running its own. So requests that arrive
+// together, or while a catch-up runs, cost at most two catch-ups between
+// them, and each still sees the store as it was when it came, or later.
+type catchUpGate struct {
+	started atomic.Uint64 // catch-ups started
+	waiting atomic.Int64  // requests between coming and their turn (for tests)
+	mu      sync.Mutex    // held by the running catch-up, and by a request taking its turn
+	last    error         // the result of the last catch-up, under mu
+}
+
+// wait returns once a catch-up that started after the call has ended,
+// running it with run when none has, and returns its error.
+func (g *catchUpGate) wait(run func() error) error {
+	came := g.started.Load()
+	g.waiting.Add(1)
+	g.mu.Lock()
+	g.waiting.Add(-1)
+	defer g.mu.Unlock()
+	if g.started.Load() > came {
+		return g.last // started after this call came, and ended: it held mu
+	}
+	g.started.Add(1)
+	g.last = run()
+	return g.last
 }
 
 func (f *Fleet) authenticate(h string) (string, error) {
