@@ -3,7 +3,9 @@ package fleet
 // The allocation algorithm of commit 64be207, kept as the oracle the
 // faster one is compared with (allocate_oracle_test.go): its counters,
 // its search of the candidate minutes and its site feasibility, renamed
-// with the prefix "old". Do not change it: it is the reference.
+// with the prefix "old". Do not change it: it is the reference. Helpers
+// that take no part in the decisions and are unchanged since (parallel,
+// siteKey, spread, mod, ceilSecond) are the package's own.
 
 import (
 	"math"
@@ -18,7 +20,7 @@ import (
 // oldBest returns the base of cands whose slot meets the fewest clients at its
 // busiest minute in g, then in lan (nil for none), then the least load over
 // its length in g, below both capacities; among equals the first going round
-// the day from minute from, so that ties oldSpread. It returns -1 for none. The
+// the day from minute from, so that ties spread. It returns -1 for none. The
 // counters' windows around offset changes are not consulted: the caller
 // checks the base it returns against them.
 func oldBest(cands *minuteSet, from int, g *oldCounter, gk int, lan *oldCounter, lk int) int {
@@ -61,16 +63,6 @@ func oldBest(cands *minuteSet, from int, g *oldCounter, gk int, lan *oldCounter,
 		}
 	}
 	return bestM
-}
-
-// oldSpread hashes a client ID (FNV-1a) to oldSpread ties over the day.
-func oldSpread(id string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h ^= uint64(id[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 // oldBestPlain is oldBest for counters of one oldFrame in which the client's base
@@ -213,21 +205,13 @@ func oldNewCounter(zones []*zoneInfo, p0, n, limit, dlen int) *oldCounter {
 		off0 := zones[0].offsetAt(t)
 		shift := make([]int, len(zones))
 		for k, z := range zones {
-			shift[k] = oldMod(-(z.offsetAt(t)-off0)/60, minutesPerDay)
+			shift[k] = mod(-(z.offsetAt(t)-off0)/60, minutesPerDay)
 		}
 		if !slices.ContainsFunc(c.frames, func(f *oldFrame) bool { return slices.Equal(f.shift, shift) }) {
 			c.frames = append(c.frames, &oldFrame{shift: shift})
 		}
 	}
 	return c
-}
-
-func oldMod(a, b int) int {
-	r := a % b
-	if r < 0 {
-		r += b
-	}
-	return r
 }
 
 // reset empties the oldCounter.
@@ -335,7 +319,7 @@ func (c *oldCounter) refresh(f *oldFrame, x int) {
 	if count >= minutesPerDay {
 		y0, count = 0, minutesPerDay
 	}
-	y0 = oldMod(y0, minutesPerDay)
+	y0 = mod(y0, minutesPerDay)
 	n := count + d - 1
 	vals, pre, suf := c.vals[:n], c.pre[:n], c.suf[:n]
 	for k := range vals {
@@ -402,7 +386,7 @@ func (c *oldCounter) addSums(f *oldFrame, x int, delta int32) {
 		if j < 0 {
 			overlap = d + j
 		}
-		f.sum[oldMod(x+j, minutesPerDay)] += delta * int32(overlap)
+		f.sum[mod(x+j, minutesPerDay)] += delta * int32(overlap)
 	}
 }
 
@@ -444,11 +428,11 @@ func oldFeasibleBases(s *afterhours.Site, z *zoneInfo, p0, n int, dur, buf int64
 		c := s.Cycle(d)
 		if c.Window.Empty() {
 			if !c.Span.Empty() {
-				exempt = append(exempt, oldIval{oldCeilSecond(c.Span.Start), oldCeilSecond(c.Span.End)})
+				exempt = append(exempt, oldIval{ceilSecond(c.Span.Start), ceilSecond(c.Span.End)})
 			}
 			continue
 		}
-		w := oldIval{oldCeilSecond(c.Window.Start), c.Window.End.Unix()}
+		w := oldIval{ceilSecond(c.Window.Start), c.Window.End.Unix()}
 		if k := len(windows) - 1; k >= 0 && w.lo <= windows[k].hi {
 			windows[k].hi = max(windows[k].hi, w.hi)
 			continue
@@ -466,14 +450,6 @@ func oldFeasibleBases(s *afterhours.Site, z *zoneInfo, p0, n int, dur, buf int64
 	f.hold = badHold.complement() // within f.slot: a hold inside the windows has its slot inside them
 	f.nSlot = f.slot.len()
 	return f
-}
-
-// oldCeilSecond returns t's Unix second, rounded up.
-func oldCeilSecond(t time.Time) int64 {
-	if t.Nanosecond() > 0 {
-		return t.Unix() + 1
-	}
-	return t.Unix()
 }
 
 // oldOkStarts returns, sorted and merged, the instants at which a slot of dur

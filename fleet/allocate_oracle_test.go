@@ -4,11 +4,8 @@ package fleet
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/afterhours-go/afterhours"
@@ -153,7 +150,7 @@ func (a *oldAllocator) computeSites() {
 		s := a.clients[r.client].Site
 		idx, ok := byPtr[s]
 		if !ok {
-			key := oldSiteKey(s)
+			key := siteKey(s, true)
 			if idx, ok = byKey[key]; !ok {
 				idx = int32(len(distinct))
 				byKey[key] = idx
@@ -184,9 +181,9 @@ func (a *oldAllocator) computeSites() {
 	}
 	first, days := a.from.AddDays(-horizonMargin), a.n+2*horizonMargin+1
 	a.zones = make([]*zoneInfo, len(locs))
-	oldParallel(len(locs), func(i int) { a.zones[i] = newZoneInfo(locs[i], first, days) })
+	parallel(len(locs), func(i int) { a.zones[i] = newZoneInfo(locs[i], first, days) })
 	a.sites = make([]oldFeasible, len(distinct))
-	oldParallel(len(distinct), func(i int) {
+	parallel(len(distinct), func(i int) {
 		a.sites[i] = oldFeasibleBases(distinct[i], a.zones[a.siteZ[i]], a.p0, a.n, a.dur, a.buf)
 	})
 }
@@ -199,49 +196,6 @@ func oldMapKeys[V any](m map[string]V) func(func(string) bool) {
 			}
 		}
 	}
-}
-
-// oldSiteKey returns a string equal for sites with equal cycles.
-func oldSiteKey(s *afterhours.Site) string {
-	var b strings.Builder
-	b.WriteString(s.Location().String())
-	fmt.Fprintf(&b, "|%d|", int64(s.Grace))
-	for _, day := range []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"} {
-		b.WriteString(day)
-		for _, iv := range s.BusinessHours[day] {
-			b.WriteString(" " + iv)
-		}
-		b.WriteByte('|')
-	}
-	closed := slices.Clone(s.Closed)
-	slices.Sort(closed)
-	b.WriteString(strings.Join(closed, ","))
-	return b.String()
-}
-
-// oldParallel calls f(0) to f(n-1) on up to GOMAXPROCS goroutines.
-func oldParallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		for i := range n {
-			f(i)
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				f(i)
-			}
-		})
-	}
-	wg.Wait()
 }
 
 // groupLANs indexes LANs, marks those whose capacity must be counted, reads
@@ -433,7 +387,7 @@ func (a *oldAllocator) place(r *oldRec, lan *oldCounter) {
 	if lan != nil {
 		lk = lan.zoneIndex(a.zones[a.zoneOf(r)])
 	}
-	h := oldSpread(a.clients[r.client].ID)
+	h := spread(a.clients[r.client].ID)
 	slotOnly := f.slot.minus(&f.hold)
 	for pass, set := range []*minuteSet{&f.hold, &slotOnly} {
 		cands := *set
