@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -220,14 +219,7 @@ func simulate(tb testing.TB, e *Executor, clk *fakeclock.Manual, end time.Time) 
 // included: 35,000 timer runs) for 365 days of a fake clock, with no-op
 // actions.
 func BenchmarkSimulatedYear(b *testing.B) {
-	data, err := os.ReadFile("examples/plan/example.profile.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := profileWith(b, string(data), nil, nil, nil)
-	for _, t := range allTasks(p) {
-		t.Action = noop{}
-	}
+	p := exampleNoopProfile(b)
 	start := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -243,14 +235,7 @@ func BenchmarkSimulatedYear(b *testing.B) {
 // TestSimulatedYearSmoke runs a week the way BenchmarkSimulatedYear runs a
 // year, and checks the stepping clock drives every cycle.
 func TestSimulatedYearSmoke(t *testing.T) {
-	data, err := os.ReadFile("examples/plan/example.profile.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := profileWith(t, string(data), nil, nil, nil)
-	for _, task := range allTasks(p) {
-		task.Action = noop{}
-	}
+	p := exampleNoopProfile(t)
 	start := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
 	clk := fakeclock.NewManual(start)
 	e, err := NewExecutor(p, WithClock(clk))

@@ -66,14 +66,7 @@ func TestJournalBytesPerEvent(t *testing.T) {
 // every instant the executor sleeps: three days of the example profile (a
 // quarter-hourly timer, slots, commands), checked at every idle wake.
 func TestJournalReplaysToTheJournal(t *testing.T) {
-	data, err := os.ReadFile("examples/plan/example.profile.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := profileWith(t, string(data), nil, nil, nil)
-	for _, task := range allTasks(p) {
-		task.Action = noop{}
-	}
+	p := exampleNoopProfile(t)
 	start := time.Date(2026, 11, 16, 12, 0, 0, 0, time.UTC)
 	end := start.AddDate(0, 0, 3)
 	store := NewMemoryStore()

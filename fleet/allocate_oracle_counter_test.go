@@ -4,8 +4,8 @@ package fleet
 // faster one is compared with (allocate_oracle_test.go): its counters,
 // its search of the candidate minutes and its site feasibility, renamed
 // with the prefix "old". Do not change it: it is the reference. Helpers
-// that take no part in the decisions and are unchanged since (parallel,
-// siteKey, spread, mod, ceilSecond) are the package's own.
+// unchanged since that commit (parallel, siteKey, spread, mod,
+// ceilSecond) are the package's own.
 
 import (
 	"math"
