@@ -80,29 +80,30 @@ func allocate(cfg *Config, clients map[string]*clientRecord, redo map[string]boo
 // It is used by the holder of Fleet.wmu only.
 //
 // It is valid for the config, the year and the number of clients it was
-// made with, and only once the change that made it is stored: a change
-// that fails to store, a change of the config, the date, or anything else
+// made with. placeJoining and placeLeaving change it ahead of their
+// change, which their callers store with commitAllocs: a change that fails
+// to store, a change of the config, the date, or anything else
 // that changes the clients' placements leaves it to be made again from
 // the clients, by the next join or leave (as one fleet.Allocate of every
 // client, which also applies what a new year moves).
 type allocCache struct {
 	cfg     *Config
 	from    afterhours.Date
-	clients int  // len(Fleet.clients) it holds
-	stored  bool // the change that made it is stored
+	clients int // len(Fleet.clients) it holds
 	byToken map[string]*fleet.Allocator
 }
 
 // current reports whether the cache holds the fleet's placements.
 func (f *Fleet) allocsCurrent(today afterhours.Date) bool {
 	c := &f.allocs
-	return c.stored && c.byToken != nil && c.cfg == f.cfg && c.from == today && c.clients == len(f.clients)
+	return c.byToken != nil && c.cfg == f.cfg && c.from == today && c.clients == len(f.clients)
 }
 
 // placeJoining returns the placements that change when the clients of
 // changed (new records of new clients, or of clients that changed site or
 // LAN) join: their own, and those of clients a replaced client's going
-// lets in. No other client moves.
+// lets in. No other client moves. The caller stores the change with
+// commitAllocs.
 func (f *Fleet) placeJoining(changed map[string]*clientRecord) (map[string]map[string]Placement, error) {
 	today := f.today()
 	if !f.allocsCurrent(today) {
@@ -110,7 +111,6 @@ func (f *Fleet) placeJoining(changed map[string]*clientRecord) (map[string]map[s
 		maps.Copy(all, changed)
 		return f.rebuildAllocs(all, today)
 	}
-	f.allocs.stored = false
 	ids := slices.Sorted(maps.Keys(changed))
 	list := make([]fleet.Client, len(ids))
 	for i, id := range ids {
@@ -142,7 +142,7 @@ func (f *Fleet) placeJoining(changed map[string]*clientRecord) (map[string]map[s
 
 // placeLeaving returns the placements that change when the client of the
 // given ID leaves: those of the clients its going lets in. No other client
-// moves.
+// moves. The caller stores the change with commitAllocs.
 func (f *Fleet) placeLeaving(id string) (map[string]map[string]Placement, error) {
 	today := f.today()
 	if !f.allocsCurrent(today) {
@@ -150,7 +150,6 @@ func (f *Fleet) placeLeaving(id string) (map[string]map[string]Placement, error)
 		delete(rest, id)
 		return f.rebuildAllocs(rest, today)
 	}
-	f.allocs.stored = false
 	next := newPlacementChanges(func(id string) *clientRecord { return f.clients[id] })
 	for _, res := range f.cfg.Resources() {
 		next.add(res.Token, f.allocs.byToken[res.Token].Remove(id))
@@ -182,10 +181,8 @@ func (f *Fleet) commitAllocs(c *fleetChange) error {
 	err := f.commit(c)
 	if err != nil {
 		f.allocs = allocCache{}
-		return err
 	}
-	f.allocs.stored = f.allocs.byToken != nil
-	return nil
+	return err
 }
 
 // placementChanges gathers the placements that change, by client and

@@ -32,7 +32,7 @@ func (f *Fleet) SetConfig(data []byte) error {
 	if err != nil {
 		return err
 	}
-	return f.change(true, func() error { return f.apply(cfg) })
+	return f.change(func() error { return f.apply(cfg) })
 }
 
 // ValidateConfig checks the config in data as SetConfig would, and changes
@@ -51,7 +51,7 @@ func (f *Fleet) ValidateConfig(data []byte) error {
 // or adds it (see [Config.WithSet]), then applies the new config as
 // SetConfig does.
 func (f *Fleet) PutSet(name string, data []byte) error {
-	return f.change(true, func() error {
+	return f.change(func() error {
 		cfg, err := f.cfg.WithSet(name, data)
 		if err != nil {
 			return err
@@ -65,7 +65,7 @@ func (f *Fleet) PutSet(name string, data []byte) error {
 // SetConfig does: the clients of a changed site whose bases left its
 // windows are placed again.
 func (f *Fleet) PutSite(name string, data []byte) error {
-	return f.change(true, func() error {
+	return f.change(func() error {
 		cfg, err := f.cfg.WithSite(name, data)
 		if err != nil {
 			return err
@@ -174,7 +174,7 @@ func (f *Fleet) checkClient(c Client) error {
 // changes.
 func (f *Fleet) Register(clients ...Client) ([]string, error) {
 	var codes []string
-	err := f.change(true, func() (err error) {
+	err := f.change(func() (err error) {
 		codes, err = f.register(clients)
 		return err
 	})
@@ -237,7 +237,7 @@ func (f *Fleet) register(clients []Client) ([]string, error) {
 // unplaced for are placed again, in the capacity the removed one frees. It fails with an error wrapping
 // [ErrNoClient] for a client the fleet lacks.
 func (f *Fleet) Remove(id string) error {
-	return f.change(true, func() error {
+	return f.change(func() error {
 		if f.clients[id] == nil {
 			return fmt.Errorf("%w: %q", ErrNoClient, id)
 		}

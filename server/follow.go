@@ -17,9 +17,7 @@ func (f *Fleet) follow(ctx context.Context, changes <-chan []string) {
 	defer close(f.done)
 	for range changes {
 		for {
-			f.wmu.Lock()
-			err := f.catchUp()
-			f.wmu.Unlock()
+			err := f.catchUpNow()
 			if err == nil {
 				break
 			}

@@ -321,24 +321,20 @@ func (f *Fleet) commit(c *fleetChange) error {
 // store (so that it validates against the fleet as it is, not as this
 // replica last saw it), and again after catching up each time it fails
 // with errStale, up to maxChangeAttempts times (then it fails with
-// [ErrContended]). A change that allocates runs on the leader only, else
-// fails with [ErrNotLeader].
-func (f *Fleet) change(allocates bool, attempt func() error) error {
+// [ErrContended]). Every change it runs allocates, so it runs on the
+// leader only, else fails with [ErrNotLeader].
+func (f *Fleet) change(attempt func() error) error {
 	f.wmu.Lock()
 	defer f.wmu.Unlock()
-	if allocates {
-		if err := f.leading(); err != nil {
-			return err // before reading the store: a follower answers at once
-		}
+	if err := f.leading(); err != nil {
+		return err // before reading the store: a follower answers at once
 	}
 	if err := f.catchUp(); err != nil {
 		return err
 	}
 	for range maxChangeAttempts {
-		if allocates {
-			if err := f.leading(); err != nil {
-				return err
-			}
+		if err := f.leading(); err != nil {
+			return err
 		}
 		err := attempt()
 		if !errors.Is(err, errStale) {

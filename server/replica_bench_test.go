@@ -44,7 +44,7 @@ func benchCatchUp(b *testing.B, n int, all bool) {
 		// Another replica changes one client's record.
 		id := clients[i%n].ID
 		i++
-		err := a.change(false, func() error {
+		err := a.change(func() error {
 			rec := *a.clients[id]
 			rec.Joined = rec.Joined.Add(time.Second)
 			return a.commit(&fleetChange{put: []*clientRecord{&rec}})
@@ -59,9 +59,7 @@ func benchCatchUp(b *testing.B, n int, all bool) {
 			}
 		}
 		b.StartTimer()
-		f.wmu.Lock()
-		err = f.catchUp()
-		f.wmu.Unlock()
+		err = f.catchUpNow()
 		if err != nil {
 			b.Fatal(err)
 		}

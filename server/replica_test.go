@@ -569,6 +569,18 @@ func TestReplicaLastSeenShared(t *testing.T) {
 	st, err = a.Status()
 	require.NoError(t, err)
 	require.Equal(t, heard.Add(time.Minute), st[0].LastSeen, "stored with the report")
+
+	_, _, err = a.Queue(NewCommand{ID: "c1", Run: []string{"/bin/true"}, Clients: []string{"shop-1"}})
+	require.NoError(t, err)
+	clk.Add(time.Minute)
+	caughtUp(t, b)
+	b.Seen("shop-1")
+	_, err = b.Ack("shop-1", "c1", CommandAccepted, "")
+	require.NoError(t, err)
+	caughtUp(t, a)
+	st, err = a.Status()
+	require.NoError(t, err)
+	require.Equal(t, heard.Add(2*time.Minute), st[0].LastSeen, "stored with the acknowledgement")
 }
 
 func TestLeadershipOptions(t *testing.T) {

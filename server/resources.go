@@ -165,7 +165,7 @@ func newRoster(clients []Client) roster {
 // error names them); [ErrNotRunning] when no occurrence is running now at
 // any affected site (the error says when the next one starts).
 func (f *Fleet) EndDowntime(resource, set string, index int) (ri ResourceInfo, err error) {
-	err = f.change(true, func() (err error) {
+	err = f.change(func() (err error) {
 		ri, err = f.endDowntime(resource, set, index)
 		return err
 	})
