@@ -56,7 +56,6 @@ type item struct {
 	task  *Task
 	cmd   *Command
 	slot  *slotRun
-	timer *timerRun
 	est   time.Duration
 	state itemState
 

@@ -119,8 +119,7 @@ func (e *Executor) dispatchTimers(cy *cycleRun, now time.Time) {
 			rec := &Record{Task: t.Name, Kind: Timer, State: StateToDo, Estimate: Duration(t.estimate),
 				PlannedStart: at, PlannedEnd: at.Add(t.estimate), ExitCode: -1}
 			cy.log.Records = append(cy.log.Records, rec)
-			it := &item{cy: cy, rec: rec, task: t, timer: &timerRun{}, est: t.estimate}
-			it.timer.running = it
+			it := &item{cy: cy, rec: rec, task: t, est: t.estimate}
 			e.launch(it, now)
 		}
 	}

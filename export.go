@@ -36,7 +36,7 @@ func (p *Profile) exportable(task string, now time.Time) (*Task, *recurrence, er
 	if len(t.Run) == 0 {
 		return nil, nil, inexpressible("task %q is a Go action, not a command line", task)
 	}
-	if !r.once && r.start.After(now) {
+	if !r.once() && r.start.After(now) {
 		return nil, nil, inexpressible("task %q starts at %s, and the target cannot wait for an absolute start", task, r.start.Format(time.RFC3339))
 	}
 	return t, r, nil
@@ -66,7 +66,7 @@ func (p *Profile) Crontab(task string, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if r.once {
+	if r.once() {
 		return "", inexpressible("task %q runs once, and a crontab line repeats", task)
 	}
 	c := r.cron
@@ -152,7 +152,7 @@ func (p *Profile) OnCalendar(task string, now time.Time) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.once {
+	if r.once() {
 		return []string{r.start.UTC().Format("2006-01-02 15:04:05") + " UTC"}, nil
 	}
 	if r.elapsed() {

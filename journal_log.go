@@ -45,8 +45,8 @@ type written struct {
 	// reordered is set when the records were reordered or dropped since
 	// the last snapshot.
 	reordered bool
-	// closed and noticed are Closed and WindowNoticed as stored.
-	closed, noticed bool
+	// noticed is WindowNoticed as stored.
+	noticed bool
 	// snapBytes and logBytes are the sizes of the snapshot and the log.
 	snapBytes, logBytes int
 }
@@ -55,8 +55,8 @@ type written struct {
 type logEntry struct {
 	Seq uint64      `json:"seq"`
 	Set []setRecord `json:"set,omitempty"`
-	// WindowNoticed is set by the write that sets it in the cycle (a
-	// write that clears it, or closes the cycle, is a snapshot).
+	// WindowNoticed is set by the write that sets it in the cycle (it is
+	// never cleared; the write that closes the cycle is a snapshot).
 	WindowNoticed bool `json:"window_noticed,omitempty"`
 }
 
@@ -108,7 +108,7 @@ func (j *journal) saveCycle(c *cycleLog) error {
 		return nil
 	}
 	w := &c.w
-	if !w.stored || w.reordered || c.Closed || w.closed && !c.Closed || w.noticed && !c.WindowNoticed {
+	if !w.stored || w.reordered || c.Closed {
 		return j.compact(a, c)
 	}
 	set := c.changed()
@@ -177,7 +177,7 @@ func (j *journal) compact(a Appender, c *cycleLog) error {
 	}
 	dirty := c.w.dirty
 	clear(dirty)
-	c.w = written{stored: true, seq: c.w.seq, n: len(c.Records), dirty: dirty, closed: c.Closed, noticed: c.WindowNoticed,
+	c.w = written{stored: true, seq: c.w.seq, n: len(c.Records), dirty: dirty, noticed: c.WindowNoticed,
 		snapBytes: len(data), logBytes: c.w.logBytes}
 	if err := a.TruncateLog(key); err != nil {
 		return err
@@ -206,7 +206,7 @@ func (c *cycleLog) replay(store Store, key string, size int) error {
 			c.w.seq = max(c.w.seq, seq)
 		}
 	}
-	c.w.n, c.w.closed, c.w.noticed = len(c.Records), c.Closed, c.WindowNoticed
+	c.w.n, c.w.noticed = len(c.Records), c.WindowNoticed
 	c.byTask, c.indexed = nil, 0 // records were replaced
 	return nil
 }

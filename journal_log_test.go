@@ -77,7 +77,7 @@ func TestJournalReplaysToTheJournal(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	checks, withLog := 0, 0
+	checks, withLog, closed := 0, 0, 0
 	e.idleHook = func(at time.Time) {
 		j, err := loadJournal(store, DefaultRetention)
 		if err != nil {
@@ -96,6 +96,16 @@ func TestJournalReplaysToTheJournal(t *testing.T) {
 				break
 			}
 		}
+		// A closed cycle is a snapshot, its log empty.
+		for _, c := range e.Journal() {
+			if !c.Closed {
+				continue
+			}
+			closed++
+			if l := store.logs[cyclePrefix+c.Day]; len(l) > 0 {
+				t.Fatalf("at %v, closed cycle %s has a log of %d records", clk.Now(), c.Day, len(l))
+			}
+		}
 		store.mu.Unlock()
 		if at.IsZero() || !at.Before(end) {
 			cancel()
@@ -106,8 +116,8 @@ func TestJournalReplaysToTheJournal(t *testing.T) {
 	if err := e.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if checks < 100 || withLog < checks/2 {
-		t.Fatalf("%d checks, %d of them with a log: the test shows nothing", checks, withLog)
+	if checks < 100 || withLog < checks/2 || closed == 0 {
+		t.Fatalf("%d checks, %d of them with a log, %d closed cycles seen: the test shows nothing", checks, withLog, closed)
 	}
 	t.Logf("%d checks, %d with a log", checks, withLog)
 }

@@ -25,9 +25,12 @@ type recurrence struct {
 	cron   cronSpec  // for schedules and wall-clock repeats
 	loc    *time.Location
 	id     int32      // index among the profile's distinct recurrences
-	once   bool       // repeat none
 	repeat repeatWord // 0 for a cron schedule
 }
+
+// once reports whether the recurrence is a single occurrence, at start
+// (repeat none).
+func (r *recurrence) once() bool { return r.repeat == repeatNone }
 
 // repeatWord is a task's repeat, as one byte: a profile of many distinct
 // schedules holds one recurrence for each.
@@ -125,7 +128,7 @@ func compileRecurrence(ps *problems, tp string, t *Task, loc *time.Location) *re
 		dow: 0x7f, domStar: true, dowStar: true, second: uint8(s)}
 	switch t.Repeat {
 	case RepeatNone:
-		r.once = true
+		// Once: see next.
 	case RepeatMinute, RepeatQuarterHourly, RepeatHourly:
 		// By elapsed time: see step.
 	case RepeatQuarterDaily:
@@ -151,7 +154,7 @@ func (r *recurrence) next(from, limit time.Time, days *dayCache) (time.Time, boo
 		return time.Time{}, false
 	}
 	switch {
-	case r.once:
+	case r.once():
 		if from.Equal(r.start) {
 			return r.start, true
 		}

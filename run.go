@@ -450,9 +450,6 @@ func (e *Executor) finish(r runResult) error {
 	default:
 		rec.State = StateCompleted
 	}
-	if it.timer != nil && it.timer.running == it {
-		it.timer.running = nil
-	}
 	if e.cmdRun == it {
 		e.cmdRun = nil
 	}

@@ -6,12 +6,6 @@ import (
 	"time"
 )
 
-// timerRun marks an item as a run of a timer; running is the item while
-// it runs (cleared when it ends).
-type timerRun struct {
-	running *item
-}
-
 // timerEntry is one timer of a cycle as the executor holds it: its next
 // occurrence in the cycle's span that is not handled yet, never the whole
 // list. The following one is worked out from the timer's recurrence once
@@ -107,7 +101,7 @@ func (e timerEntry) occurrences(upTo, spanEnd time.Time, inclusive bool, loc *ti
 func (cy *cycleRun) runningTimers() map[string]*item {
 	var out map[string]*item
 	for _, it := range cy.running {
-		if it.timer != nil {
+		if it.task != nil && it.task.kind == Timer {
 			if out == nil {
 				out = map[string]*item{}
 			}

@@ -343,10 +343,12 @@ func (c *Coordinator) End(ctx context.Context, rec fleet.Record) error {
 	}
 	critical := fmt.Sprintf("target %s failed in phase %s: %s", rec.ID, rec.Phase, rec.Error)
 	if rec.Outcome == fleet.Critical {
-		// The first critical failure's reason is kept.
+		// The first critical failure's reason is kept: this one's, or
+		// the one another controller stored first, read back.
 		ops = append(ops, clientv3.OpTxn(
 			[]clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(c.k.critical()), "=", 0)},
-			[]clientv3.Op{clientv3.OpPut(c.k.critical(), critical)}, nil))
+			[]clientv3.Op{clientv3.OpPut(c.k.critical(), critical)},
+			[]clientv3.Op{clientv3.OpGet(c.k.critical())}))
 	}
 	octx, cancel := opCtx(ctx)
 	defer cancel()
@@ -366,9 +368,15 @@ func (c *Coordinator) End(ctx context.Context, rec fleet.Record) error {
 		if kvs := r.GetResponseRange().GetKvs(); len(kvs) == 1 {
 			c.failures = max(c.failures, kvs[0].Version)
 		}
-	}
-	if rec.Outcome == fleet.Critical && c.critErr == nil {
-		c.critErr = criticalBy([]byte(critical))
+		if t := r.GetResponseTxn(); t != nil && c.critErr == nil {
+			reason := []byte(critical)
+			if !t.Succeeded {
+				if kvs := t.Responses[0].GetResponseRange().GetKvs(); len(kvs) == 1 {
+					reason = kvs[0].Value
+				}
+			}
+			c.critErr = criticalBy(reason)
+		}
 	}
 	delete(c.held, rec.ID)
 	if rec.Outcome == fleet.Pending {

@@ -6,11 +6,12 @@ import (
 	"unicode/utf8"
 )
 
-// appendEntry appends e to b as one JSON object, as json.Marshal writes
-// it (the same fields, names and omissions), without reflection: the
-// claims log encodes an entry in the goroutine of every target, twice,
-// and encoding/json's deep reflective stack would grow each goroutine's
-// stack. encoding/json reads it back (parseClaims).
+// appendEntry appends e to b as one JSON object with the fields, names and
+// omissions json.Marshal gives it, without reflection: the claims log
+// encodes an entry in the goroutine of every target, twice, and
+// encoding/json's deep reflective stack would grow each goroutine's
+// stack. encoding/json reads it back to the same entry (parseClaims);
+// strings are escaped as appendString does, not as json.Marshal does.
 func appendEntry(b []byte, e claimEntry) []byte {
 	b = append(b, `{"kind":`...)
 	b = appendString(b, e.Kind)
@@ -60,8 +61,9 @@ func appendTime(b []byte, t time.Time) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 replaced by U+FFFD, as
-// encoding/json does.
+// control characters escaped, invalid UTF-8 replaced by U+FFFD as
+// encoding/json replaces it. Unlike json.Marshal it leaves <, >, & and
+// U+2028/U+2029 as they are, which JSON allows.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {
