@@ -155,18 +155,10 @@ func (r *Rollout) semRefused(res result, w *semWait) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rec := &r.recs[res.i]
-	rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Pending, time.Time{}, "", 0
-	r.counts.Running--
-	r.counts.Pending++
-	gi := r.groupOf[res.i]
-	g := &r.groups[gi]
 	now := r.cfg.clock.Now()
 	until := now
 	if r.semAt[res.i] == r.semEnds {
-		if !g.blocked {
-			g.blocked = true
-			r.blockedGroups = append(r.blockedGroups, gi)
-		}
+		r.blockGroupLocked(r.groupOf[res.i])
 		r.semBlocked = true
 		until = now.Add(r.cfg.semRetry)
 	}

@@ -79,24 +79,19 @@ func (r *Rollout) join(ctx context.Context) error {
 // stopped goes back to pending, and the stop comes here.
 func (r *Rollout) refused(res result) {
 	r.mu.Lock()
-	rec := &r.recs[res.i]
-	rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Pending, time.Time{}, "", 0
-	r.counts.Running--
 	gi := r.groupOf[res.i]
-	g := &r.groups[gi]
 	switch {
 	case errors.Is(res.refused, ErrTaken):
-		rec.Outcome = Elsewhere
+		rec := &r.recs[res.i]
+		rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Elsewhere, time.Time{}, "", 0
+		r.counts.Running--
 		r.counts.Elsewhere++
 		r.release(gi)
 		r.mu.Unlock()
 		return
 	case errors.Is(res.refused, ErrNoRoom) && r.seenAt[res.i] == r.changes:
 		if errors.Is(res.refused, ErrGroupFull) {
-			if !g.blocked {
-				g.blocked = true
-				r.blockedGroups = append(r.blockedGroups, gi)
-			}
+			r.blockGroupLocked(gi)
 		} else {
 			r.blocked = true
 		}
@@ -105,7 +100,6 @@ func (r *Rollout) refused(res result) {
 		// below), or the next change: never claim again at once.
 		r.blocked = true
 	}
-	r.counts.Pending++
 	r.putBackLocked(res.i)
 	r.mu.Unlock()
 	if errors.Is(res.refused, ErrStopped) {
@@ -117,10 +111,14 @@ func (r *Rollout) refused(res result) {
 	}
 }
 
-// putBackLocked puts target i, dispatched but not started, back at the
-// head of its group's queue, and frees its place in the group. The caller
-// holds r.mu.
+// putBackLocked makes target i, dispatched but not started, pending
+// again, puts it back at the head of its group's queue, and frees its
+// place in the group. The caller holds r.mu.
 func (r *Rollout) putBackLocked(i int) {
+	rec := &r.recs[i]
+	rec.Outcome, rec.Start, rec.Phase, rec.Attempts = Pending, time.Time{}, "", 0
+	r.counts.Running--
+	r.counts.Pending++
 	gi := r.groupOf[i]
 	g := &r.groups[gi]
 	g.running--
@@ -135,6 +133,15 @@ func (r *Rollout) putBackLocked(i int) {
 	} else if !g.blocked && g.running < g.limit {
 		g.inHeap = true
 		heap.Push(&r.ready, gi)
+	}
+}
+
+// blockGroupLocked stops group gi from starting targets until unblocked.
+// The caller holds r.mu.
+func (r *Rollout) blockGroupLocked(gi int) {
+	if g := &r.groups[gi]; !g.blocked {
+		g.blocked = true
+		r.blockedGroups = append(r.blockedGroups, gi)
 	}
 }
 
