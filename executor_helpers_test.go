@@ -94,14 +94,20 @@ func (l *runLog) count(line string) int {
 // profileWith parses a profile and gives its tasks Go actions: each task
 // takes its estimate times frac (default 0.8) unless durations says
 // otherwise, and fails when fails says so.
-// exampleNoopProfile loads the example profile with every action a no-op.
-func exampleNoopProfile(tb testing.TB) *Profile {
+// exampleProfile loads the example profile, its actions to be set.
+func exampleProfile(tb testing.TB) *Profile {
 	tb.Helper()
 	data, err := os.ReadFile("examples/plan/example.profile.json")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := profileWith(tb, string(data), nil, nil, nil)
+	return profileWith(tb, string(data), nil, nil, nil)
+}
+
+// exampleNoopProfile loads the example profile with every action a no-op.
+func exampleNoopProfile(tb testing.TB) *Profile {
+	tb.Helper()
+	p := exampleProfile(tb)
 	for _, task := range allTasks(p) {
 		task.Action = noop{}
 	}

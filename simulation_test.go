@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"os"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -45,11 +44,7 @@ func (w dayWork) Run(ctx context.Context) error {
 // simProfile loads the example profile and gives every task a dayWork.
 func simProfile(t testing.TB, clk Clock) *Profile {
 	t.Helper()
-	data, err := os.ReadFile("examples/plan/example.profile.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := profileWith(t, string(data), nil, nil, nil)
+	p := exampleProfile(t)
 	for _, task := range allTasks(p) {
 		task.Action = dayWork{est: task.estimate, name: task.Name, clk: clk, site: &p.Site}
 	}
