@@ -165,17 +165,23 @@ func explainedBeyondSchema(err error) []string {
 	}
 	// A key given twice has two values: the schema judges one of them
 	// (the last, as most decoders keep) and ParseProfile may judge the
-	// other, so every problem at or under a repeated key is explained by
-	// the repetition.
-	var repeated []string
+	// other, so every problem in the object that repeats a key is
+	// explained by the repetition: at or under the key, and at its
+	// siblings, whose rules may depend on its value (a timer's start on
+	// its repeat).
+	var repeated []string // the objects that repeat a key; "" the root
 	for _, p := range ve.Problems {
 		if strings.HasPrefix(p.Message, "duplicate key") {
-			repeated = append(repeated, p.Path)
+			parent := ""
+			if i := strings.LastIndexByte(p.Path, '.'); i >= 0 {
+				parent = p.Path[:i]
+			}
+			repeated = append(repeated, parent)
 		}
 	}
 	under := func(path string) bool {
 		return slices.ContainsFunc(repeated, func(r string) bool {
-			return path == r || strings.HasPrefix(path, r+".") || strings.HasPrefix(path, r+"[")
+			return r == "" || path == r || strings.HasPrefix(path, r+".") || strings.HasPrefix(path, r+"[")
 		})
 	}
 	var left []string
